@@ -1,0 +1,1 @@
+"""salesbrain's edges: the Slack app, the command line and the process runners."""

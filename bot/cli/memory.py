@@ -1,0 +1,286 @@
+"""`salesbrain coach | memory ... | promote | task ... | audit`"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bot.cli import json_option, use_case, workspace_option
+from bot.cli.output import emit_json, pairs, shorten, table
+from core import audit, memory, tasks
+from core.permissions import Actor
+from core.views import Names, audit_dict, block_dict, task_dict
+
+
+def register(cli: click.Group) -> None:
+    for command in (coach, memory_group, promote, task, audit_log):
+        cli.add_command(command)
+
+
+def _owner(block: dict[str, Any]) -> str:
+    return block["agent"] or block["team"] or "company"
+
+
+def _print_block(block: dict[str, Any]) -> None:
+    source = block["source"]
+    items = [
+        ("block", block["id"]),
+        ("tier", f"{block['tier']} ({_owner(block)})"),
+        ("type", block["type"]),
+        ("importance", block["importance"]),
+        (
+            "status",
+            block["status"] + (f": {block['status_reason']}" if block["status_reason"] else ""),
+        ),
+        ("source", f"{source['kind']} {source['ref'] or ''} by {source['by'] or '-'}".strip()),
+        ("created", block["created_at"]),
+        ("updated", block["updated_at"]),
+        (
+            "informed",
+            f"{block['times_surfaced']} cycles (last {block['last_surfaced_at'] or 'never'})",
+        ),
+    ]
+    if block["promoted_from"]:
+        items.append(("promoted", f"from block {block['promoted_from']} by {block['promoted_by']}"))
+    if block["supersedes"]:
+        items.append(("supersedes", f"block {block['supersedes']}"))
+    subject = {k: v for k, v in block["subject"].items() if v}
+    if subject:
+        items.append(("subject", ", ".join(f"{k}={v}" for k, v in subject.items())))
+    if block["evidence"]:
+        items.append(("evidence", block["evidence"]))
+    items.append(("content", block["content"]))
+    click.echo(pairs(items))
+
+
+@click.command()
+@click.argument("handle")
+@click.argument("text")
+@click.option("--by", required=True, help="Who coaches: a Slack user id (U0001) or director agent.")
+@click.option("--type", "block_type", default="coaching", show_default=True, help="Block type.")
+@click.option("--importance", type=float, default=None, help="0..1 (coaching defaults to 0.9).")
+@workspace_option
+@json_option
+def coach(
+    handle: str,
+    text: str,
+    by: str,
+    block_type: str,
+    importance: float | None,
+    workspace: str | None,
+    as_json: bool,
+) -> None:
+    """Coach an agent: a note on its Personal Brain that shapes its next cycles."""
+    with use_case(workspace) as (session, ws):
+        block = memory.coach(
+            session, ws, handle, text, by=Actor.parse(by), type=block_type, importance=importance
+        )
+        data = block_dict(block, Names.of(session, ws))
+    if as_json:
+        emit_json({"block": data})
+    else:
+        click.echo(
+            f"block {data['id']}: {data['type']} for {data['agent']} "
+            f"(importance {data['importance']:.2f}); it reaches {data['agent']}'s next cycles"
+        )
+
+
+@click.group("memory")
+def memory_group() -> None:
+    """Memory blocks."""
+
+
+@memory_group.command("list")
+@click.option("--agent", default=None, help="The blocks this agent reads (all three tiers).")
+@click.option("--tier", default=None, help="personal, team or company.")
+@click.option("--type", "block_type", default=None, help="Block type.")
+@click.option(
+    "--status", default="active", show_default=True, help="active, archived, superseded or all."
+)
+@click.option("--limit", default=200, show_default=True, help="At most this many, newest first.")
+@workspace_option
+@json_option
+def memory_list(
+    agent: str | None,
+    tier: str | None,
+    block_type: str | None,
+    status: str,
+    limit: int,
+    workspace: str | None,
+    as_json: bool,
+) -> None:
+    """List memory blocks, newest first."""
+    with use_case(workspace, readonly=True) as (session, ws):
+        blocks = memory.list_blocks(
+            session,
+            ws,
+            agent=agent,
+            tier=tier,
+            type=block_type,
+            status=None if status == "all" else status,
+            limit=limit,
+        )
+        names = Names.of(session, ws)
+        data = [block_dict(b, names) for b in blocks]
+    if as_json:
+        emit_json({"blocks": data})
+        return
+    rows = [
+        (
+            b["id"],
+            b["tier"],
+            _owner(b),
+            b["type"],
+            b["importance"],
+            b["times_surfaced"],
+            b["status"],
+            shorten(b["content"], 60),
+        )
+        for b in data
+    ]
+    click.echo(
+        table(["id", "tier", "owner", "type", "importance", "cycles", "status", "content"], rows)
+    )
+
+
+@memory_group.command("show")
+@click.argument("block_id")
+@workspace_option
+@json_option
+def memory_show(block_id: str, workspace: str | None, as_json: bool) -> None:
+    """One block with its source, provenance, evidence and usage."""
+    with use_case(workspace, readonly=True) as (session, ws):
+        data = block_dict(memory.get_block(session, ws, block_id), Names.of(session, ws))
+    if as_json:
+        emit_json({"block": data})
+    else:
+        _print_block(data)
+
+
+@memory_group.command("archive")
+@click.argument("block_id")
+@click.option("--by", required=True, help="Who archives: a Slack user id (U0001).")
+@click.option("--reason", default=None, help="Why (kept with the block).")
+@workspace_option
+@json_option
+def memory_archive(
+    block_id: str, by: str, reason: str | None, workspace: str | None, as_json: bool
+) -> None:
+    """Archive a block: kept on record, never surfaces again."""
+    with use_case(workspace) as (session, ws):
+        block = memory.archive(session, ws, block_id, by=Actor.parse(by), reason=reason)
+        data = block_dict(block, Names.of(session, ws))
+    if as_json:
+        emit_json({"block": data})
+    else:
+        click.echo(f"block {data['id']} archived")
+
+
+@click.command()
+@click.argument("block_id")
+@click.option("--to", "to", required=True, type=click.Choice(["team", "company"]), help="Tier.")
+@click.option("--by", required=True, help="Who promotes: a Slack user id or director agent.")
+@workspace_option
+@json_option
+def promote(block_id: str, to: str, by: str, workspace: str | None, as_json: bool) -> None:
+    """Promote a block to the Team Brain or the Company Brain (the original stays)."""
+    with use_case(workspace) as (session, ws):
+        block = memory.promote(session, ws, block_id, to, by=Actor.parse(by))
+        data = block_dict(block, Names.of(session, ws))
+    if as_json:
+        emit_json({"block": data})
+    else:
+        reach = f"every agent of team {data['team']}" if data["team"] else "every agent"
+        click.echo(
+            f"block {data['promoted_from']} promoted to the {data['tier']} brain as block "
+            f"{data['id']}; {reach} sees it from its next cycle"
+        )
+
+
+@click.group()
+def task() -> None:
+    """Tasks for agents."""
+
+
+@task.command("add")
+@click.argument("handle")
+@click.argument("text")
+@click.option("--by", default=None, help="Who asks: a Slack user id (U0001).")
+@click.option("--detail", default="", help="More detail for the agent.")
+@workspace_option
+@json_option
+def task_add(
+    handle: str, text: str, by: str | None, detail: str, workspace: str | None, as_json: bool
+) -> None:
+    """Give an agent a task; its next cycle picks it up."""
+    with use_case(workspace) as (session, ws):
+        created = tasks.add_task(
+            session,
+            ws,
+            handle,
+            text,
+            detail=detail,
+            **({"by": Actor.parse(by)} if by else {}),
+        )
+        data = task_dict(created, Names.of(session, ws))
+    if as_json:
+        emit_json({"task": data})
+    else:
+        click.echo(f"task {data['id']} for {data['agent']}: {shorten(data['title'], 80)}")
+
+
+@task.command("list")
+@click.option("--agent", default=None, help="Only this agent's tasks.")
+@click.option("--status", default="open", show_default=True, help="open, done, cancelled or all.")
+@workspace_option
+@json_option
+def task_list(agent: str | None, status: str, workspace: str | None, as_json: bool) -> None:
+    """Tasks, oldest first."""
+    with use_case(workspace, readonly=True) as (session, ws):
+        found = tasks.list_tasks(
+            session, ws, agent=agent, status=None if status == "all" else status
+        )
+        names = Names.of(session, ws)
+        data = [task_dict(t, names) for t in found]
+    if as_json:
+        emit_json({"tasks": data})
+        return
+    rows = [
+        (
+            t["id"],
+            t["agent"],
+            t["status"],
+            t["from_agent"] or t["created_by"],
+            shorten(t["title"], 70),
+        )
+        for t in data
+    ]
+    click.echo(table(["id", "agent", "status", "from", "title"], rows))
+
+
+@click.command("audit")
+@click.option("--limit", default=50, show_default=True, help="How many events, newest first.")
+@workspace_option
+@json_option
+def audit_log(limit: int, workspace: str | None, as_json: bool) -> None:
+    """The audit log: writes, promotions, archives and refusals."""
+    with use_case(workspace, readonly=True) as (session, ws):
+        events = [audit_dict(e) for e in audit.recent(session, ws, limit)]
+    if as_json:
+        emit_json({"events": events})
+        return
+    rows = [
+        (
+            e["id"],
+            e["at"][:19],
+            e["actor"],
+            e["action"],
+            e["target"],
+            e["outcome"],
+            e["origin"],
+            shorten(e["detail"], 60),
+        )
+        for e in events
+    ]
+    click.echo(table(["id", "at", "actor", "action", "target", "outcome", "from", "detail"], rows))

@@ -1,0 +1,1 @@
+"""salesbrain's domain: tiered memory, permissions, context assembly, heartbeat, signals."""

@@ -1,0 +1,301 @@
+"""Workspaces, teams, members and agents: who is who in a workspace."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import audit, clock, rules
+from core.errors import InvalidInput, NotFound
+from core.models import (
+    DEFAULT_MODEL,
+    DIRECTOR_INTERVAL_MINUTES,
+    Agent,
+    AgentRole,
+    AgentStatus,
+    Member,
+    MemberRole,
+    Team,
+    Workspace,
+)
+from core.permissions import Actor
+
+OPERATOR = Actor.system("operator")
+
+
+def create_workspace(
+    session: Session, slack_team_id: str, name: str, *, by: Actor = OPERATOR
+) -> Workspace:
+    """Register a Slack workspace."""
+    slack_team_id = (slack_team_id or "").strip()
+    if not slack_team_id:
+        raise InvalidInput("team_id", "is empty")
+    name = rules.content(name, "name", limit=200)
+    if session.scalar(select(Workspace).where(Workspace.slack_team_id == slack_team_id)):
+        raise InvalidInput("team_id", f"workspace {slack_team_id} already exists")
+    workspace = Workspace(slack_team_id=slack_team_id, name=name, settings={})
+    session.add(workspace)
+    session.flush()
+    audit.record(session, workspace, by, "workspace.create", f"workspace:{slack_team_id}", name)
+    return workspace
+
+
+def resolve_workspace(session: Session, slack_team_id: str | None) -> Workspace:
+    """The named workspace, or the only one when none is named."""
+    if slack_team_id:
+        workspace = session.scalar(
+            select(Workspace).where(Workspace.slack_team_id == slack_team_id)
+        )
+        if workspace is None:
+            raise NotFound(f"workspace {slack_team_id} not found")
+        return workspace
+    workspaces = list(session.scalars(select(Workspace).order_by(Workspace.id).limit(6)))
+    if not workspaces:
+        raise NotFound("no workspace yet: create one with `salesbrain workspace create T0001`")
+    if len(workspaces) > 1:
+        known = ", ".join(w.slack_team_id for w in workspaces[:5])
+        raise InvalidInput("workspace", f"several workspaces exist ({known}); pass --workspace")
+    return workspaces[0]
+
+
+def create_team(
+    session: Session, workspace: Workspace, slug: str, name: str, *, by: Actor = OPERATOR
+) -> Team:
+    """Add a team to a workspace."""
+    slug = rules.slug(slug)
+    name = rules.content(name, "name", limit=200)
+    if session.scalar(select(Team).where(Team.workspace_id == workspace.id, Team.slug == slug)):
+        raise InvalidInput("team", f"team {slug} already exists")
+    team = Team(workspace_id=workspace.id, slug=slug, name=name)
+    session.add(team)
+    session.flush()
+    audit.record(session, workspace, by, "team.create", f"team:{slug}", name)
+    return team
+
+
+def get_team(session: Session, workspace: Workspace, slug: str) -> Team:
+    """A team by slug; the error lists the known teams."""
+    team = session.scalar(select(Team).where(Team.workspace_id == workspace.id, Team.slug == slug))
+    if team is None:
+        known = ", ".join(t.slug for t in list_teams(session, workspace)) or "none yet"
+        raise NotFound(f"team {slug!r} not found; teams: {known}")
+    return team
+
+
+def list_teams(session: Session, workspace: Workspace) -> list[Team]:
+    return list(
+        session.scalars(select(Team).where(Team.workspace_id == workspace.id).order_by(Team.slug))
+    )
+
+
+def set_member(
+    session: Session,
+    workspace: Workspace,
+    slack_user_id: str,
+    role: str,
+    teams: list[str] | tuple[str, ...] = (),
+    *,
+    display_name: str | None = None,
+    by: Actor = OPERATOR,
+) -> Member:
+    """Give a Slack user a role; managers name the teams they manage."""
+    slack_user_id = (slack_user_id or "").strip()
+    if not slack_user_id:
+        raise InvalidInput("user", "is empty")
+    member_role = rules.choice(MemberRole, role, "role")
+    managed = [get_team(session, workspace, slug) for slug in teams]
+    if member_role is MemberRole.MANAGER and not managed:
+        raise InvalidInput("team", "a manager needs at least one --team to manage")
+    member = session.scalar(
+        select(Member).where(
+            Member.workspace_id == workspace.id, Member.slack_user_id == slack_user_id
+        )
+    )
+    if member is None:
+        member = Member(workspace_id=workspace.id, slack_user_id=slack_user_id, role=member_role)
+        session.add(member)
+    member.role = member_role
+    member.managed_teams = managed if member_role is MemberRole.MANAGER else []
+    if display_name:
+        member.display_name = display_name
+    session.flush()
+    audit.record(
+        session,
+        workspace,
+        by,
+        "member.set",
+        f"member:{slack_user_id}",
+        f"{member_role.value} {' '.join(t.slug for t in member.managed_teams)}".strip(),
+    )
+    return member
+
+
+def get_member(session: Session, workspace: Workspace, slack_user_id: str) -> Member | None:
+    return session.scalar(
+        select(Member).where(
+            Member.workspace_id == workspace.id, Member.slack_user_id == slack_user_id
+        )
+    )
+
+
+def list_members(session: Session, workspace: Workspace) -> list[Member]:
+    return list(
+        session.scalars(
+            select(Member).where(Member.workspace_id == workspace.id).order_by(Member.slack_user_id)
+        )
+    )
+
+
+def create_agent(
+    session: Session,
+    workspace: Workspace,
+    handle: str,
+    *,
+    team: str,
+    role: str,
+    model: str | None = None,
+    every: str | int | None = None,
+    channel: str | None = None,
+    objective: str | None = None,
+    display_name: str | None = None,
+    by: Actor = OPERATOR,
+) -> Agent:
+    """Create an agent on a team; it is due for its first cycle at once."""
+    handle = rules.handle(handle)
+    agent_role = rules.choice(AgentRole, role, "role")
+    owning_team = get_team(session, workspace, team)
+    if session.scalar(
+        select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == handle)
+    ):
+        raise InvalidInput("handle", f"agent {handle} already exists")
+    default_every = DIRECTOR_INTERVAL_MINUTES if agent_role is AgentRole.DIRECTOR else None
+    agent = Agent(
+        workspace_id=workspace.id,
+        team_id=owning_team.id,
+        team=owning_team,
+        handle=handle,
+        display_name=rules.content(display_name, "name", 200) if display_name else handle,
+        role=agent_role,
+        objective=rules.content(objective, "objective") if objective else "",
+        model=_model_id(model) if model else DEFAULT_MODEL,
+        report_channel=(channel or "").strip() or None,
+        status=AgentStatus.ACTIVE,
+        next_run_at=clock.now(),
+    )
+    if every is not None:
+        agent.interval_minutes = rules.interval_minutes(every)
+    elif default_every is not None:
+        agent.interval_minutes = default_every
+    session.add(agent)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise InvalidInput("handle", f"agent {handle} already exists") from None
+    audit.record(
+        session, workspace, by, "agent.create", f"agent:{handle}", f"{agent_role.value} {team}"
+    )
+    return agent
+
+
+def _model_id(value: str) -> str:
+    model = (value or "").strip()
+    if not model or len(model) > 100 or any(c.isspace() for c in model):
+        raise InvalidInput("model", f"{value!r} is not a model id (e.g. {DEFAULT_MODEL})")
+    return model
+
+
+def get_agent(session: Session, workspace: Workspace, handle: str) -> Agent:
+    """An agent by handle (a leading @ is allowed); the error lists the known agents."""
+    handle = (handle or "").strip().lstrip("@")
+    agent = session.scalar(
+        select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == handle)
+    )
+    if agent is None:
+        raise NotFound(f"agent {handle!r} not found; agents: {known_agents(session, workspace)}")
+    return agent
+
+
+def known_agents(session: Session, workspace: Workspace, limit: int = 20) -> str:
+    handles = list(
+        session.scalars(
+            select(Agent.handle)
+            .where(Agent.workspace_id == workspace.id)
+            .order_by(Agent.handle)
+            .limit(limit + 1)
+        )
+    )
+    if not handles:
+        return "none yet"
+    more = "" if len(handles) <= limit else f" and {_count_agents(session, workspace) - limit} more"
+    return ", ".join(handles[:limit]) + more
+
+
+def _count_agents(session: Session, workspace: Workspace) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Agent).where(Agent.workspace_id == workspace.id)
+        )
+        or 0
+    )
+
+
+def list_agents(session: Session, workspace: Workspace, team: str | None = None) -> list[Agent]:
+    query = select(Agent).where(Agent.workspace_id == workspace.id).order_by(Agent.handle)
+    if team:
+        query = query.where(Agent.team_id == get_team(session, workspace, team).id)
+    return list(session.scalars(query))
+
+
+def update_agent(
+    session: Session,
+    workspace: Workspace,
+    handle: str,
+    *,
+    model: str | None = None,
+    every: str | int | None = None,
+    channel: str | None = None,
+    objective: str | None = None,
+    by: Actor = OPERATOR,
+) -> Agent:
+    """Change an agent's model, interval, report channel or objective. Memory is untouched."""
+    agent = get_agent(session, workspace, handle)
+    changes: list[str] = []
+    if model is not None:
+        agent.model = _model_id(model)
+        changes.append(f"model={agent.model}")
+    if every is not None:
+        agent.interval_minutes = rules.interval_minutes(every)
+        changes.append(f"every={agent.interval_minutes}m")
+    if channel is not None:
+        agent.report_channel = channel.strip() or None
+        changes.append(f"channel={agent.report_channel}")
+    if objective is not None:
+        agent.objective = rules.content(objective, "objective")
+        changes.append("objective")
+    if not changes:
+        raise InvalidInput(
+            "agent set", "nothing to change; pass --model, --every, --channel or --objective"
+        )
+    session.flush()
+    audit.record(session, workspace, by, "agent.set", f"agent:{agent.handle}", " ".join(changes))
+    return agent
+
+
+def set_agent_status(
+    session: Session,
+    workspace: Workspace,
+    handle: str,
+    status: AgentStatus,
+    *,
+    by: Actor = OPERATOR,
+) -> Agent:
+    """Pause or resume an agent's heartbeat. A resumed agent is due at once."""
+    agent = get_agent(session, workspace, handle)
+    agent.status = status
+    if status is AgentStatus.ACTIVE:
+        agent.next_run_at = clock.now()
+    session.flush()
+    action = "agent.resume" if status is AgentStatus.ACTIVE else "agent.pause"
+    audit.record(session, workspace, by, action, f"agent:{agent.handle}")
+    return agent

@@ -1,0 +1,64 @@
+"""The database schema as a whole: metadata for Alembic, and migrate/check helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData
+
+import migrations
+from core.dialect import normalise_url
+from core.models import Base
+
+
+def metadata() -> MetaData:
+    """Every table salesbrain owns (importing each model module registers its tables)."""
+    return Base.metadata
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Tables the models do not describe (full-text index shadows) are not drift."""
+    if type_ == "table" and reflected and compare_to is None:
+        return name is not None and not name.startswith(("memory_fts", "sqlite_"))
+    return True
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for one database, without an ini file."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["url"] = normalise_url(url)
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database to `revision` (head by default)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def check(url: str) -> None:
+    """Raise if the models and the migrations disagree (autogenerate finds changes)."""
+    command.check(alembic_config(url))
+
+
+def current(url: str) -> str | None:
+    """The revision the database is at."""
+    from alembic.runtime.migration import MigrationContext
+
+    from core.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,62 @@
+"""Configuration from the environment, in one typed object."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'salesbrain.db'}"
+
+
+class Settings(BaseSettings):
+    """Everything salesbrain reads from the environment. Secrets are never printed."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default_factory=default_database_url, validation_alias="SALESBRAIN_DATABASE_URL"
+    )
+    llm: Literal["anthropic", "offline"] | None = Field(
+        default=None, validation_alias="SALESBRAIN_LLM"
+    )
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_CLIENT_SECRET"
+    )
+    signals_token: SecretStr | None = Field(
+        default=None, validation_alias="SALESBRAIN_SIGNALS_TOKEN"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite", "postgresql")):
+            raise ValueError("SALESBRAIN_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return url
+
+    @property
+    def llm_backend(self) -> Literal["anthropic", "offline"]:
+        """The model backend: as configured, else anthropic when a key is set, else offline."""
+        if self.llm is not None:
+            return self.llm
+        return "anthropic" if self.anthropic_api_key else "offline"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,69 @@
+"""Tasks: work for an agent, given by a person or handed off by another agent."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit, rules
+from core.directory import OPERATOR, get_agent
+from core.models import Agent, Task, TaskStatus, Workspace
+from core.permissions import Actor
+
+
+def add_task(
+    session: Session,
+    workspace: Workspace,
+    agent_handle: str,
+    title: str,
+    *,
+    detail: str = "",
+    by: Actor = OPERATOR,
+    from_agent: Agent | None = None,
+) -> Task:
+    """Give an agent a task; it is picked up by the agent's next cycle."""
+    title = rules.content(title, "title", limit=500)
+    detail = rules.content(detail, "detail") if detail and detail.strip() else ""
+    agent = get_agent(session, workspace, agent_handle)
+    task = Task(
+        workspace_id=workspace.id,
+        agent_id=agent.id,
+        title=title,
+        detail=detail,
+        status=TaskStatus.OPEN,
+        created_by=str(by),
+        from_agent_id=from_agent.id if from_agent is not None else None,
+    )
+    session.add(task)
+    session.flush()
+    audit.record(session, workspace, by, "task.add", f"task:{task.id}", f"agent:{agent.handle}")
+    return task
+
+
+def open_tasks(session: Session, agent: Agent, limit: int = 20) -> list[Task]:
+    """An agent's open tasks, oldest first."""
+    return list(
+        session.scalars(
+            select(Task)
+            .where(Task.agent_id == agent.id, Task.status == TaskStatus.OPEN)
+            .order_by(Task.created_at, Task.id)
+            .limit(limit)
+        )
+    )
+
+
+def list_tasks(
+    session: Session,
+    workspace: Workspace,
+    *,
+    agent: str | None = None,
+    status: str | None = TaskStatus.OPEN,
+    limit: int = 200,
+) -> list[Task]:
+    """Tasks of the workspace (or of one agent), oldest first."""
+    query = select(Task).where(Task.workspace_id == workspace.id)
+    if agent:
+        query = query.where(Task.agent_id == get_agent(session, workspace, agent).id)
+    if status:
+        query = query.where(Task.status == rules.choice(TaskStatus, status, "status"))
+    return list(session.scalars(query.order_by(Task.created_at, Task.id).limit(limit)))

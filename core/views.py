@@ -1,0 +1,120 @@
+"""Domain objects as plain, stable dictionaries (the JSON contract of the CLI and HTTP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.lifecycle import end_of_life
+from core.models import Agent, AuditEvent, Member, MemoryBlock, Task, Team, Workspace
+
+
+@dataclass(frozen=True)
+class Names:
+    """Handles and slugs of one workspace, to name owners without a query per block."""
+
+    agents: dict[int, str]
+    teams: dict[int, str]
+
+    @classmethod
+    def of(cls, session: Session, workspace: Workspace) -> Names:
+        agents = session.execute(
+            select(Agent.id, Agent.handle).where(Agent.workspace_id == workspace.id)
+        )
+        teams = session.execute(select(Team.id, Team.slug).where(Team.workspace_id == workspace.id))
+        return cls({id_: handle for id_, handle in agents}, {id_: slug for id_, slug in teams})
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def block_dict(block: MemoryBlock, names: Names) -> dict[str, Any]:
+    """Every field of a memory block."""
+    return {
+        "id": block.id,
+        "tier": block.tier.value,
+        "agent": names.agents.get(block.agent_id) if block.agent_id else None,
+        "team": names.teams.get(block.team_id) if block.team_id else None,
+        "type": block.type.value,
+        "content": block.content,
+        "importance": block.importance,
+        "source": {
+            "kind": block.source_kind.value,
+            "ref": block.source_ref,
+            "by": block.source_by,
+        },
+        "created_at": iso(block.created_at),
+        "updated_at": iso(block.updated_at),
+        "status": block.status.value,
+        "status_reason": block.status_reason,
+        "promoted_from": block.promoted_from_id,
+        "promoted_by": block.promoted_by,
+        "supersedes": block.supersedes_id,
+        "evidence": block.evidence,
+        "times_surfaced": block.times_surfaced,
+        "last_surfaced_at": iso(block.last_surfaced_at),
+        "subject": {
+            "company": block.subject_company,
+            "domain": block.subject_domain,
+            "segment": block.subject_segment,
+        },
+    }
+
+
+def agent_dict(agent: Agent) -> dict[str, Any]:
+    return {
+        "handle": agent.handle,
+        "name": agent.display_name,
+        "role": agent.role.value,
+        "team": agent.team.slug,
+        "objective": agent.objective,
+        "model": agent.model,
+        "model_end_of_life": end_of_life(agent.model),
+        "every_minutes": agent.interval_minutes,
+        "channel": agent.report_channel,
+        "status": agent.status.value,
+        "next_run_at": iso(agent.next_run_at),
+        "last_cycle_at": iso(agent.last_cycle_at),
+    }
+
+
+def member_dict(member: Member) -> dict[str, Any]:
+    return {
+        "user": member.slack_user_id,
+        "role": member.role.value,
+        "teams": [team.slug for team in member.managed_teams],
+        "name": member.display_name,
+    }
+
+
+def task_dict(task: Task, names: Names) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "agent": names.agents.get(task.agent_id),
+        "title": task.title,
+        "detail": task.detail,
+        "status": task.status.value,
+        "created_by": task.created_by,
+        "from_agent": names.agents.get(task.from_agent_id) if task.from_agent_id else None,
+        "outcome": task.outcome,
+        "created_at": iso(task.created_at),
+        "completed_at": iso(task.completed_at),
+    }
+
+
+def audit_dict(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "outcome": event.outcome,
+        "detail": event.detail,
+        "origin": event.origin,
+    }

@@ -27,8 +27,9 @@ POSTGRES_URL = os.environ.get("SALESBRAIN_TEST_POSTGRES_URL", "")
 DIALECTS = ["sqlite", "postgresql"]
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def unique_name(prefix: str) -> str:
+    """A database name unique to this test process (several runs may share one server)."""
+    return f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def postgres_admin_url() -> str:
@@ -37,16 +38,24 @@ def postgres_admin_url() -> str:
     return POSTGRES_URL
 
 
-def create_postgres_database(name: str) -> str:
-    """A new, empty PostgreSQL database on the test server; returns its URL."""
+def _admin(statement: str) -> None:
     admin = make_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(statement))
     finally:
         admin.dispose()
+
+
+def create_postgres_database(name: str) -> str:
+    """A new, empty PostgreSQL database on the test server; returns its URL."""
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}"')
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(name: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +71,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    url = create_postgres_database(f"salesbrain_test_{_worker()}")
+    name = unique_name("salesbrain_test")
+    url = create_postgres_database(name)
     schema.upgrade(url)
     yield url
+    drop_postgres_database(name)
 
 
 def _empty_postgres(url: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,16 +11,22 @@ from sqlalchemy import inspect
 
 from core import schema
 from core.db import make_engine
-from tests.conftest import DIALECTS, create_postgres_database
+from tests.conftest import (
+    DIALECTS,
+    create_postgres_database,
+    drop_postgres_database,
+    unique_name,
+)
 
 
 @pytest.fixture(params=DIALECTS)
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fresh.db'}"
-    return create_postgres_database(
-        f"salesbrain_migrate_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    )
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = unique_name("salesbrain_migrate")
+    yield create_postgres_database(name)
+    drop_postgres_database(name)
 
 
 def _tables(url: str) -> set[str]:

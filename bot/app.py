@@ -1,0 +1,152 @@
+"""The Bolt app: salesbrain's listeners over one database, talking to the Slack Web API.
+
+One workspace runs on a bot token (SLACK_BOT_TOKEN); many workspaces install the app
+through OAuth (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET), their tokens kept by slack_sdk's
+SQLAlchemy installation store in our database. The Web API client talks to SLACK_API_URL,
+waits out rate limits (429 with Retry-After) and retries Slack's server errors.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.oauth.callback_options import CallbackOptions, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy.engine import Engine
+
+from bot import workspace
+from bot.listeners import register_listeners
+from core import installations
+from core.db import UnitOfWork
+from core.settings import Settings
+
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "reactions:read",
+    "users:read",
+    "channels:history",
+    "groups:history",
+    "app_mentions:read",
+]
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+OAUTH_STATE_SECONDS = 600
+
+log = logging.getLogger("salesbrain.slack")
+
+
+class SlackNotConfigured(Exception):
+    """The environment lacks what this way of running needs (a token, a secret)."""
+
+
+def web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A Web API client at SLACK_API_URL that waits out rate limits and retries Slack's 5xx."""
+    base_url = settings.slack_api_url.rstrip("/") + "/"
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    client: WebClient | None = None,
+    *,
+    socket_mode: bool = False,
+) -> App:
+    """The app with every listener registered, for HTTP (signed requests) or Socket Mode."""
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    if secret is None and not socket_mode:
+        raise SlackNotConfigured(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request"
+        )
+    bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    oauth = _oauth_settings(settings, engine)
+    if oauth is None and bot_token is None:
+        raise SlackNotConfigured(
+            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(installs in many workspaces)"
+        )
+    client = client or web_client(settings, None if oauth else bot_token)
+    app = App(
+        name="salesbrain",
+        logger=log,
+        signing_secret=secret,
+        request_verification_enabled=not socket_mode,
+        client=client,
+        oauth_settings=oauth,
+        authorize=_cached_authorize(oauth, client) if oauth else None,
+        # Checked once at start-up by `serve` (auth.test), not inside a request.
+        token_verification_enabled=False,
+    )
+    workspace.attach(app, engine)
+    register_listeners(app)
+    return app
+
+
+def _cached_authorize(oauth: OAuthSettings, client: WebClient) -> InstallationStoreAuthorize:
+    """Tokens from the installation store, each checked with auth.test once, not per request."""
+    return InstallationStoreAuthorize(
+        installation_store=oauth.installation_store,
+        client_id=oauth.client_id,
+        client_secret=oauth.client_secret,
+        logger=log,
+        cache_enabled=True,
+        client=client,
+    )
+
+
+def _oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
+    if not (settings.slack_client_id and settings.slack_client_secret):
+        return None
+    client_id = settings.slack_client_id
+
+    def installed(args: SuccessArgs) -> BoltResponse:
+        with UnitOfWork(engine) as uow:
+            installations.workspace_installed(
+                uow.session, str(args.installation.team_id), args.installation.team_name
+            )
+        return args.default.success(args)
+
+    return OAuthSettings(
+        client_id=client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=BOT_SCOPES,
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        installation_store=SQLAlchemyInstallationStore(
+            client_id=client_id,
+            engine=engine,
+            bots_table_name=installations.BOTS_TABLE,
+            installations_table_name=installations.INSTALLATIONS_TABLE,
+        ),
+        state_store=SQLAlchemyOAuthStateStore(
+            expiration_seconds=OAUTH_STATE_SECONDS,
+            engine=engine,
+            table_name=installations.OAUTH_STATES_TABLE,
+        ),
+        callback_options=CallbackOptions(
+            success=installed, failure=lambda args: args.default.failure(args)
+        ),
+    )

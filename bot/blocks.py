@@ -1,0 +1,266 @@
+"""Block Kit renderers: pure functions from domain data to Slack messages and views.
+
+Everything rendered stays within Slack's limits: 3,000 characters in a section, 150 in a
+header, 50 blocks in a message and 100 in a modal or home tab. Text that came from people
+or prospects is escaped, so that it can never mention @channel or forge a link.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from core.home import AgentLine, BrainLine, Home
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+OPTION_LIMIT = 100
+NOTE_LIMIT = 3000  # the longest plain-text input Slack offers
+
+Block = dict[str, Any]
+Message = dict[str, Any]
+
+COACH_MODAL = "coach_modal"
+COACH_BUTTON = "coach_agent"
+COACH_TYPES = ("coaching", "objection_response", "account_context", "pattern")
+
+BRAIN_HELP = [
+    ("/coach @agent <note>", "coach an agent (no text: a form)"),
+    ("/brain agents", "the workspace's agents"),
+    ("/brain promote <block> [team|company]", "promote a block (team by default)"),
+    ("/brain forget <block>", "archive a block: it never surfaces again"),
+    ("/brain company <text>", "write company knowledge (admins)"),
+    ("/brain task @agent <text>", "give an agent a task"),
+    ("/brain role @user admin|manager|member [team ...]", "set a role (admins)"),
+    ("/brain emoji <name>", "the reaction that promotes a learning (admins)"),
+]
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so that text is shown as written."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str, accessory: Block | None = None) -> Block:
+    block: Block = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)},
+    }
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_LIMIT)}}
+
+
+def note(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def fit(blocks: list[Block], limit: int, pointer: str) -> list[Block]:
+    """At most `limit` blocks; what does not fit is replaced by a pointer to the rest."""
+    if len(blocks) <= limit:
+        return blocks
+    return [*blocks[: limit - 1], note(pointer)]
+
+
+def when(moment: datetime | None, missing: str = "never") -> str:
+    """A time each reader sees in their own time zone."""
+    if moment is None:
+        return missing
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def line(text: str) -> Message:
+    """A one-line reply."""
+    return {"text": clip(text, SECTION_LIMIT)}
+
+
+def coached(
+    block_id: int, agent: str, block_type: str, importance: float, next_run: datetime | None
+) -> Message:
+    """The confirmation of a coaching note: its block and who it reaches."""
+    return line(
+        f"Stored block {block_id} ({block_type}, importance {importance:.2f}) on "
+        f"{agent}'s Personal Brain. It reaches {agent} only, from its next cycle "
+        f"({when(next_run, 'not scheduled')})."
+    )
+
+
+def promoted(original_id: int, block_id: int, tier: str, team: str | None) -> Message:
+    reach = f"every agent of team {team}" if team else "every agent of the workspace"
+    return line(
+        f"Block {original_id} promoted to the {tier.capitalize()} Brain as block {block_id}: "
+        f"{reach} sees it from its next cycle."
+    )
+
+
+def help_message() -> Message:
+    rows = "\n".join(f"`{usage}`  {what}" for usage, what in BRAIN_HELP)
+    return {"text": "salesbrain commands", "blocks": [section("*salesbrain*\n" + rows)]}
+
+
+def agents_message(agents: Sequence[AgentLine]) -> Message:
+    if not agents:
+        return line("No agents yet: create one with `salesbrain agent create`.")
+    blocks = [header("Agents")]
+    blocks += [section(_agent_text(agent)) for agent in agents]
+    return {
+        "text": f"{len(agents)} agents",
+        "blocks": fit(blocks, MESSAGE_BLOCKS, "More agents: `salesbrain agent list`."),
+    }
+
+
+def _agent_text(agent: AgentLine) -> str:
+    text = (
+        f"*{escape(agent.handle)}* ({escape(agent.name)}) · {agent.role} · team {agent.team} · "
+        f"{agent.status} · {agent.model}\n"
+        f"last cycle {when(agent.last_cycle_at)} · open tasks {agent.open_tasks} · "
+        f"next run {when(agent.next_run_at, 'not scheduled')}"
+    )
+    if agent.model_warning:
+        text += f"\n:warning: {escape(agent.model_warning)}"
+    return text
+
+
+def _brain_text(block: BrainLine, *, usage: bool = False) -> str:
+    used = f" · informed {block.times_surfaced} cycles" if usage else ""
+    return (
+        f"*{block.id}* · {block.type} · {escape(block.owner)} · importance "
+        f"{block.importance:.2f}{used}\n{escape(clip(block.content, 500))}"
+    )
+
+
+def home_view(home: Home) -> dict[str, Any]:
+    """The App Home tab."""
+    blocks: list[Block] = [
+        header(f"salesbrain · {home.workspace}"),
+        note(f"You are {home.role} here. `/brain help` lists the commands."),
+        header("Agents"),
+    ]
+    coach = {"type": "button", "text": {"type": "plain_text", "text": "Coach"}}
+    for agent in home.agents:
+        button = {**coach, "action_id": COACH_BUTTON, "value": agent.handle}
+        blocks.append(section(_agent_text(agent), button if home.is_coach else None))
+    if not home.agents:
+        blocks.append(section("No agents yet."))
+    if home.more_agents:
+        blocks.append(note(f"and {home.more_agents} more: `/brain agents`"))
+    for title, lines in (("Team Brain", home.team_blocks), ("Company Brain", home.company_blocks)):
+        blocks += [divider(), header(title)]
+        blocks += [section(_brain_text(b)) for b in lines] or [section("Nothing here yet.")]
+    if home.is_coach:
+        blocks += [divider(), header("Your coaching")]
+        blocks += [section(_brain_text(b, usage=True)) for b in home.coaching] or [
+            section("You have not coached yet: `/coach @agent <note>`.")
+        ]
+    return {"type": "home", "blocks": fit(blocks, VIEW_BLOCKS, "More: `/brain agents`.")}
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": clip(label, 75)}, "value": value}
+
+
+def coach_modal(
+    agents: Sequence[tuple[str, str]], initial: str | None, metadata: dict[str, str]
+) -> dict[str, Any]:
+    """The coaching form: agent, type, importance and the note."""
+    options = [_option(handle, f"{handle} ({name})") for handle, name in agents[:OPTION_LIMIT]]
+    agent_select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": "value",
+        "placeholder": {"type": "plain_text", "text": "Choose an agent"},
+        "options": options,
+    }
+    chosen = [o for o in options if o["value"] == initial]
+    if chosen:
+        agent_select["initial_option"] = chosen[0]
+    types = [_option(kind, kind.replace("_", " ")) for kind in COACH_TYPES]
+    return {
+        "type": "modal",
+        "callback_id": COACH_MODAL,
+        "private_metadata": json.dumps(metadata),
+        "title": {"type": "plain_text", "text": "Coach an agent"},
+        "submit": {"type": "plain_text", "text": "Store"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _input("agent", "Agent", agent_select),
+            _input(
+                "type",
+                "Type",
+                {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": types,
+                    "initial_option": types[0],
+                },
+            ),
+            _input(
+                "importance",
+                "Importance (0 to 1)",
+                {
+                    "type": "number_input",
+                    "action_id": "value",
+                    "is_decimal_allowed": True,
+                    "min_value": "0",
+                    "max_value": "1",
+                    "initial_value": "0.9",
+                },
+            ),
+            _input(
+                "note",
+                "Note",
+                {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": NOTE_LIMIT,
+                },
+            ),
+        ],
+    }
+
+
+def _input(block_id: str, label: str, element: dict[str, Any]) -> Block:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+
+
+def coach_modal_values(view: dict[str, Any]) -> dict[str, str]:
+    """What was entered in the coaching form, by field."""
+    values: dict[str, str] = {}
+    for block_id, fields in (view.get("state") or {}).get("values", {}).items():
+        field = fields.get("value") or {}
+        chosen = field.get("selected_option") or {}
+        values[block_id] = str(chosen.get("value") or field.get("value") or "")
+    return values
+
+
+def coached_modal(confirmation: Message) -> dict[str, Any]:
+    """The form, once stored: the confirmation in its place."""
+    return {
+        "type": "modal",
+        "callback_id": f"{COACH_MODAL}_done",
+        "title": {"type": "plain_text", "text": "Coached"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [section(confirmation["text"])],
+    }

@@ -1,0 +1,113 @@
+"""`/brain <subcommand>`: each subcommand parses its words and calls one core service."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+from sqlalchemy.orm import Session
+
+from bot import blocks
+from bot.workspace import actor, use_case
+from core import chat, memory, people
+from core.errors import InvalidInput
+from core.home import home_for
+from core.models import Team, Workspace
+from core.permissions import SLACK_USER_ID, Actor
+
+USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+Run = Callable[[Session, Workspace, str, Actor], blocks.Message]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    run: Run
+    readonly: bool = False
+
+
+def brain_command(
+    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond
+) -> None:
+    ack()
+    word, _, rest = (command.get("text") or "").strip().partition(" ")
+    subcommand = SUBCOMMANDS.get(word.lower() or "help")
+    if subcommand is None:
+        raise InvalidInput("/brain", f"unknown command {word!r}; one of {', '.join(SUBCOMMANDS)}")
+    with use_case(context, readonly=subcommand.readonly) as (session, workspace):
+        reply = subcommand.run(session, workspace, rest.strip(), actor(context))
+    respond(response_type="ephemeral", **reply)
+
+
+def _help(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    return blocks.help_message()
+
+
+def _agents(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    return blocks.agents_message(home_for(session, workspace, by).agents)
+
+
+def _promote(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    block_id, _, tier = words.partition(" ")
+    if not block_id:
+        raise InvalidInput("block", "give a block id: /brain promote 12 [team|company]")
+    promoted = memory.promote(session, workspace, block_id, tier.strip() or "team", by=by)
+    team = session.get(Team, promoted.team_id) if promoted.team_id else None
+    assert promoted.promoted_from_id is not None
+    return blocks.promoted(
+        promoted.promoted_from_id, promoted.id, promoted.tier.value, team.slug if team else None
+    )
+
+
+def _forget(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    if not words:
+        raise InvalidInput("block", "give a block id: /brain forget 12")
+    archived = memory.archive(session, workspace, words.split()[0], by=by)
+    return blocks.line(f"Block {archived.id} archived: it never surfaces again.")
+
+
+def _company(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    block = memory.write_company(session, workspace, words, by=by)
+    return blocks.line(
+        f"Stored block {block.id} on the Company Brain: every agent sees it from its next cycle."
+    )
+
+
+def _task(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    agent, title = chat.mentioned_agent(session, workspace, words)
+    task = people.give_task(session, workspace, agent.handle, title, by=by)
+    return blocks.line(f"Task {task.id} for {agent.handle}: its next cycle picks it up.")
+
+
+def _role(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    user, _, rest = words.partition(" ")
+    mention = USER_MENTION.fullmatch(user)
+    user_id = mention.group(1) if mention else user
+    if not SLACK_USER_ID.fullmatch(user_id):
+        raise InvalidInput("user", "mention the person: /brain role @someone manager emea")
+    role, *teams = rest.split() or [""]
+    member = people.assign_role(session, workspace, user_id, role, teams, by=by)
+    managed = (
+        f" of {', '.join(t.slug for t in member.managed_teams)}" if member.managed_teams else ""
+    )
+    return blocks.line(f"<@{user_id}> is now {member.role.value}{managed}.")
+
+
+def _emoji(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    name = chat.set_promote_emoji(session, workspace, words, by=by)
+    return blocks.line(f"Reacting with :{name}: on a learning of a report now promotes it.")
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": Subcommand(_help, readonly=True),
+    "agents": Subcommand(_agents, readonly=True),
+    "promote": Subcommand(_promote),
+    "forget": Subcommand(_forget),
+    "company": Subcommand(_company),
+    "task": Subcommand(_task),
+    "role": Subcommand(_role),
+    "emoji": Subcommand(_emoji),
+}

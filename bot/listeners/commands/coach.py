@@ -1,0 +1,38 @@
+"""`/coach @agent <note>`: coaching on the agent's Personal Brain; no text opens the form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.listeners.views.coach import show_coach_form
+from bot.workspace import actor, use_case
+from core import chat
+from core.models import Agent
+
+
+def coach_command(
+    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+) -> None:
+    ack()
+    text = command.get("text") or ""
+    if not text.strip():
+        show_coach_form(client, context, command["trigger_id"], channel=command.get("channel_id"))
+        return
+    with use_case(context) as (session, workspace):
+        block = chat.coach_from_chat(
+            session,
+            workspace,
+            text,
+            by=actor(context),
+            source_ref=f"slack:/coach {command.get('channel_id', '')}".strip(),
+        )
+        agent = session.get(Agent, block.agent_id)
+        assert agent is not None  # a coaching block always has its agent
+        reply = blocks.coached(
+            block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
+        )
+    respond(response_type="ephemeral", **reply)

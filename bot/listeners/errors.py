@@ -1,0 +1,72 @@
+"""The one error handler: every failed listener ends here and becomes one clear line.
+
+A domain error (bad input, not allowed, not found) is told to the person who asked,
+ephemerally: through the response URL of a command, next to the field of a form, or as an
+ephemeral message in the channel of a reaction. Anything else is logged with its
+traceback and the person gets a line that says so, without the details.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext, BoltResponse, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+
+from core.errors import DomainError, InvalidInput
+
+FORM_FIELDS = ("agent", "type", "importance", "note")
+
+
+def register(app: App) -> None:
+    @app.error
+    def tell_the_person(
+        error: Exception,
+        body: dict[str, Any],
+        context: BoltContext,
+        respond: Respond | None,
+        client: WebClient,
+        response: BoltResponse | None,
+        logger: logging.Logger,
+    ) -> BoltResponse | None:
+        if isinstance(error, DomainError):
+            text = " ".join(error.message.split())
+        else:
+            logger.error("listener failed", exc_info=error)
+            text = "salesbrain could not do that: an internal error (the details are in its log)"
+        if body.get("type") == "view_submission" and response is not None:
+            return _form_errors(error, text)
+        try:
+            _tell(body, context, respond, client, text)
+        except (SlackApiError, SlackRequestError) as failure:
+            logger.warning("could not tell %s: %s", context.user_id, type(failure).__name__)
+        return None
+
+
+def _form_errors(error: Exception, text: str) -> BoltResponse:
+    """A form's errors are shown next to the field that caused them (else next to the agent)."""
+    field = error.field if isinstance(error, InvalidInput) else "agent"
+    field = field if field in FORM_FIELDS else ("note" if field == "content" else "agent")
+    body = {"response_action": "errors", "errors": {field: text[:2000]}}
+    return BoltResponse(
+        status=200, body=json.dumps(body), headers={"content-type": "application/json"}
+    )
+
+
+def _tell(
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Respond | None,
+    client: WebClient,
+    text: str,
+) -> None:
+    if respond is not None and context.response_url:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+        return
+    event = body.get("event") or {}
+    channel = (event.get("item") or {}).get("channel") or event.get("channel")
+    if channel and context.user_id:
+        client.chat_postEphemeral(channel=channel, user=context.user_id, text=text)

@@ -1,0 +1,242 @@
+"""What the chat surface needs from the domain.
+
+Messages address agents by name, each chat event is applied once however often it is
+delivered, and the messages of a cycle report that show a learning are remembered so that
+a reaction on one of them addresses exactly that block.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, Index, String, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core import audit, clock, memory, rules
+from core.directory import known_agents
+from core.errors import InvalidInput, NotFound
+from core.models import Agent, Base, MemoryBlock, Tier, Workspace, utcnow
+from core.permissions import Actor, principal_for
+
+DEFAULT_PROMOTE_EMOJI = "brain"
+# Slack retries an event for up to about an hour; a day of ids is plenty to recognise one.
+DELIVERY_MEMORY = timedelta(days=1)
+EMOJI_NAME = re.compile(r"[a-z0-9_+'-]{1,100}")
+# `<@U123|name>`: how Slack escapes a mention of a user (an agent's bot persona included).
+ESCAPED_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
+
+
+class EventDelivery(Base):
+    """A chat event already handled: a retry or duplicate of it is acknowledged, not applied."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (Index("ix_event_deliveries_received", "workspace_id", "received_at"),)
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportMessage(Base):
+    """A posted message of a cycle report that shows one learning block."""
+
+    __tablename__ = "report_messages"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    block_id: Mapped[int] = mapped_column(
+        ForeignKey("memory_blocks.id", ondelete="CASCADE"), index=True
+    )
+    posted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def first_delivery(session: Session, workspace: Workspace, event_id: str) -> bool:
+    """Record that an event is being handled; False when it was handled before."""
+    now = clock.now()
+    session.execute(
+        delete(EventDelivery).where(
+            EventDelivery.workspace_id == workspace.id,
+            EventDelivery.received_at < now - DELIVERY_MEMORY,
+        )
+    )
+    try:
+        # A savepoint, so that a duplicate leaves the rest of the unit of work usable.
+        with session.begin_nested():
+            session.add(
+                EventDelivery(workspace_id=workspace.id, event_id=event_id, received_at=now)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def mentioned_agent(session: Session, workspace: Workspace, text: str) -> tuple[Agent, str]:
+    """The agent a message starts with and the rest of the message.
+
+    The agent is named by handle (`@sdr-emea`), by display name (`@Sam Carter`), or by a
+    Slack mention of its bot persona (`<@U123|sam>`)."""
+    text = (text or "").strip()
+    escaped = ESCAPED_MENTION.match(text)
+    if escaped:
+        name, rest = escaped.group(2) or escaped.group(1), text[escaped.end() :]
+        text = f"{name} {rest}"
+    text = text.lstrip("@").strip()
+    if not text:
+        raise InvalidInput("agent", "name an agent first, e.g. @sdr-emea")
+    first, _, rest = text.partition(" ")
+    agent = session.scalar(
+        select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == first.lower())
+    )
+    if agent is not None:
+        return agent, rest.strip()
+    by_name = _agent_by_display_name(session, workspace, text)
+    if by_name is not None:
+        return by_name
+    raise NotFound(f"agent {first!r} not found; agents: {known_agents(session, workspace)}")
+
+
+def _agent_by_display_name(
+    session: Session, workspace: Workspace, text: str
+) -> tuple[Agent, str] | None:
+    """The agent whose display name starts the text (the longest such name wins)."""
+    lowered = text.lower()
+    best: tuple[Agent, str] | None = None
+    longest = 0
+    for agent in session.scalars(select(Agent).where(Agent.workspace_id == workspace.id)):
+        for name in {agent.display_name.lower(), "-".join(agent.display_name.lower().split())}:
+            if len(name) > longest and (lowered == name or lowered.startswith(name + " ")):
+                best, longest = (agent, text[len(name) :].strip()), len(name)
+    return best
+
+
+def coach_from_chat(
+    session: Session,
+    workspace: Workspace,
+    text: str,
+    *,
+    by: Actor,
+    type: str = "coaching",
+    importance: float | None = None,
+    source_ref: str | None = None,
+) -> MemoryBlock:
+    """`@agent <note>`: store the note as coaching on that agent's Personal Brain."""
+    agent, note = mentioned_agent(session, workspace, text)
+    return coach_agent(
+        session,
+        workspace,
+        agent.handle,
+        note,
+        by=by,
+        type=type,
+        importance=importance,
+        source_ref=source_ref,
+    )
+
+
+def coach_agent(
+    session: Session,
+    workspace: Workspace,
+    handle: str,
+    note: str,
+    *,
+    by: Actor,
+    type: str = "coaching",
+    importance: float | None = None,
+    source_ref: str | None = None,
+) -> MemoryBlock:
+    """Coach an agent from chat: the note is checked as a note, then stored as coaching."""
+    note = rules.content(note, "note")
+    return memory.coach(
+        session,
+        workspace,
+        handle,
+        note,
+        by=by,
+        type=type,
+        importance=importance,
+        source_ref=source_ref,
+    )
+
+
+def promote_emoji(workspace: Workspace) -> str:
+    """The reaction that promotes a learning of a report (a workspace setting)."""
+    return str((workspace.settings or {}).get("promote_emoji") or DEFAULT_PROMOTE_EMOJI)
+
+
+def set_promote_emoji(session: Session, workspace: Workspace, emoji: str, *, by: Actor) -> str:
+    """Change the promote emoji (admins only)."""
+    name = (emoji or "").strip().strip(":").lower()
+    if not EMOJI_NAME.fullmatch(name):
+        raise InvalidInput("emoji", f"{emoji!r} is not an emoji name such as brain or star")
+    principal = principal_for(session, workspace, by)
+    if not principal.is_admin:
+        raise principal.refuse(
+            f"{principal.describe()} may not change the promote emoji: only admins may",
+            action="settings.promote_emoji",
+            target="workspace",
+        )
+    # A new dict, so that the JSON column sees the change.
+    workspace.settings = {**(workspace.settings or {}), "promote_emoji": name}
+    session.flush()
+    audit.record(session, workspace, by, "settings.promote_emoji", "workspace", name)
+    return name
+
+
+def remember_report_message(
+    session: Session,
+    workspace: Workspace,
+    *,
+    channel: str,
+    ts: str,
+    block_id: int,
+    thread_ts: str | None = None,
+) -> ReportMessage:
+    """Remember that a posted message shows one learning block."""
+    message = ReportMessage(
+        workspace_id=workspace.id,
+        channel=channel,
+        ts=ts,
+        thread_ts=thread_ts,
+        block_id=block_id,
+        posted_at=clock.now(),
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def report_message(
+    session: Session, workspace: Workspace, channel: str, ts: str
+) -> ReportMessage | None:
+    """The report message at (channel, ts), if that message shows a learning."""
+    return session.get(ReportMessage, (workspace.id, channel, ts))
+
+
+def promote_by_reaction(
+    session: Session,
+    workspace: Workspace,
+    *,
+    channel: str,
+    ts: str,
+    emoji: str,
+    by: Actor,
+) -> tuple[MemoryBlock, ReportMessage] | None:
+    """The promote emoji on a learning of a cycle report promotes it to the agent's Team Brain.
+
+    None when the reaction is not a promotion: another emoji, or a message that shows no
+    learning."""
+    if emoji != promote_emoji(workspace):
+        return None
+    message = report_message(session, workspace, channel, ts)
+    if message is None:
+        return None
+    promoted = memory.promote(session, workspace, message.block_id, Tier.TEAM, by=by)
+    return promoted, message

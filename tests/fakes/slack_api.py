@@ -1,0 +1,222 @@
+"""A fake Slack Web API on 127.0.0.1: answers like Slack and records every call.
+
+The real slack_sdk WebClient talks to it over HTTP (SLACK_API_URL). Besides the Web API
+methods it serves response URLs (`/respond/<id>`), so that what a command's ephemeral
+answers say can be read back. It can answer a method with 429 and Retry-After, or with a
+500, a given number of times.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+BOT_USER = "UBOT0001"
+
+
+@dataclass
+class Call:
+    """One request the app made: a Web API method or a response-URL post."""
+
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    status: int
+    times: int
+    retry_after: int | None = None
+
+
+class FakeSlack:
+    """Start with `with FakeSlack() as slack:`; `slack.api_url` is the Web API base URL."""
+
+    def __init__(self, team_id: str = "T0001", team_name: str = "Acme") -> None:
+        self.team_id, self.team_name = team_id, team_name
+        self.calls: list[Call] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.socket_url: str | None = None
+        self.installation: dict[str, Any] | None = None
+        self._failures: dict[str, Failure] = {}
+        self._lock = threading.Condition()
+        self._ts = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.url}/respond/{name}"
+
+    def __enter__(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail(
+        self, method: str, status: int, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        """Answer the next `times` calls of `method` with `status` (429 with Retry-After)."""
+        with self._lock:
+            self._failures[method] = Failure(status, times, retry_after)
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,
+        where: Callable[[Call], bool] | None = None,
+    ) -> list[Call]:
+        """The calls to `method` once there are at least `count` of them (or fail the test)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = [
+                    c for c in self.calls if c.method == method and (where is None or where(c))
+                ]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = sorted({c.method for c in self.calls})
+                    raise AssertionError(f"{count} x {method} not seen within {timeout}s; {seen}")
+                self._lock.wait(left)
+
+    def responses(self, name: str) -> list[dict[str, Any]]:
+        return [c.args for c in self.calls_to(f"respond/{name}")]
+
+    def _record(self, call: Call) -> Failure | None:
+        with self._lock:
+            failure = self._failures.get(call.method)
+            if failure is not None and failure.times > 0:
+                failure.times -= 1
+                call.args = {**call.args, "_failed": failure.status}
+            self.calls.append(call)
+            self._lock.notify_all()
+            return failure if failure is not None and "_failed" in call.args else None
+
+    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """What Slack would answer."""
+        ts = f"1700000000.{next(self._ts):06d}"
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "team_id": self.team_id,
+                "team": self.team_name,
+                "user_id": BOT_USER,
+                "bot_id": "BBOT0001",
+                "url": "https://acme.slack.com/",
+            }
+        if method == "chat.postMessage":
+            return {
+                "ok": True,
+                "channel": args.get("channel"),
+                "ts": ts,
+                "message": {"text": args.get("text"), "ts": ts},
+            }
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method in ("views.open", "views.publish", "views.update"):
+            return {"ok": True, "view": {"id": "V0001", **(_json(args.get("view")) or {})}}
+        if method == "users.info":
+            user = self.users.get(str(args.get("user")), {})
+            return {"ok": True, "user": {"id": args.get("user"), "name": "someone", **user}}
+        if method == "chat.getPermalink":
+            return {
+                "ok": True,
+                "permalink": f"https://acme.slack.com/archives/{args.get('channel')}/p{args.get('message_ts')}",
+            }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.socket_url}
+        if method == "oauth.v2.access" and self.installation is not None:
+            return {"ok": True, **self.installation}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def _serve(self) -> None:
+                url = urlparse(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                args: dict[str, Any] = dict(parse_qsl(url.query))
+                if "json" in (self.headers.get("content-type") or ""):
+                    args.update(json.loads(raw or "{}"))
+                elif raw:
+                    args.update(parse_qsl(raw))
+                auth = self.headers.get("authorization") or ""
+                token = auth.removeprefix("Bearer ") or args.get("token")
+                path = url.path
+                method = (
+                    path.removeprefix("/api/") if path.startswith("/api/") else path.lstrip("/")
+                )
+                failure = fake._record(Call(method, args, token))
+                if failure is not None:
+                    headers = (
+                        {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+                    )
+                    self._send(failure.status, {"ok": False, "error": "ratelimited"}, headers)
+                elif method.startswith("respond/"):
+                    self._send(200, None)
+                else:
+                    self._send(200, fake.answer(method, args))
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = b"ok" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header(
+                    "content-type", "text/plain" if body is None else "application/json"
+                )
+                self.send_header("content-length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value

@@ -1,0 +1,58 @@
+"""The Slack app as Slack sees it: the real Bolt app behind the real HTTP server on
+127.0.0.1, its Web API client pointed at a fake Slack, and signed requests sent to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.app import create_app
+from bot.server import create_web_app
+from core.settings import Settings
+from tests.conftest import World
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SlackSender, running
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def slack_settings(db_url: str, slack: FakeSlack, **extra: str) -> Settings:
+    values = {
+        "SALESBRAIN_DATABASE_URL": db_url,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack.api_url,
+        **extra,
+    }
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def send(db_url: str, engine: Engine, slack: FakeSlack, world: World) -> Iterator[SlackSender]:
+    """The Acme workspace of `world` served over HTTP; sends signed requests to it."""
+    app = create_app(slack_settings(db_url, slack), engine)
+    with running(create_web_app(app, engine)) as url:
+        yield SlackSender(url, SIGNING_SECRET, slack)
+
+
+Responses = Callable[[str], list[dict[str, object]]]
+
+
+@pytest.fixture
+def said(slack: FakeSlack) -> Callable[[str], str]:
+    """What the app said through one response URL (waits for it)."""
+
+    def read(name: str) -> str:
+        [call] = slack.wait_for(f"respond/{name}")
+        return str(call.args.get("text"))
+
+    return read

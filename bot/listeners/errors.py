@@ -1,9 +1,10 @@
 """The one error handler: every failed listener ends here and becomes one clear line.
 
 A domain error (bad input, not allowed, not found) is told to the person who asked,
-ephemerally: through the response URL of a command, next to the field of a form, or as an
-ephemeral message in the channel of a reaction. Anything else is logged with its
-traceback and the person gets a line that says so, without the details.
+ephemerally: in the answer to a command, next to the field of a form, through the response
+URL of a command already answered, or as an ephemeral message in the channel of a
+reaction. Anything else is logged with its traceback and the person gets a line that says
+so, without the details.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ def register(app: App) -> None:
         else:
             logger.error("listener failed", exc_info=error)
             text = "salesbrain could not do that: an internal error (the details are in its log)"
-        if body.get("type") == "view_submission" and response is not None:
-            return _form_errors(error, text)
+        if response is not None:
+            # Not acknowledged yet: the answer to Slack's request carries the error.
+            if body.get("type") == "view_submission":
+                return _form_errors(error, text)
+            if body.get("command"):
+                return _json({"response_type": "ephemeral", "text": text})
         try:
             _tell(body, context, respond, client, text)
         except (SlackApiError, SlackRequestError) as failure:
@@ -50,7 +55,10 @@ def _form_errors(error: Exception, text: str) -> BoltResponse:
     """A form's errors are shown next to the field that caused them (else next to the agent)."""
     field = error.field if isinstance(error, InvalidInput) else "agent"
     field = field if field in FORM_FIELDS else ("note" if field == "content" else "agent")
-    body = {"response_action": "errors", "errors": {field: text[:2000]}}
+    return _json({"response_action": "errors", "errors": {field: text[:2000]}})
+
+
+def _json(body: dict[str, Any]) -> BoltResponse:
     return BoltResponse(
         status=200, body=json.dumps(body), headers={"content-type": "application/json"}
     )

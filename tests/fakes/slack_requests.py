@@ -25,9 +25,16 @@ from tests.fakes.slack_api import FakeSlack
 class Reply:
     status: int
     body: str
+    # For a slash command: the name of its response URL on the fake Slack.
+    response_url: str = ""
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        """The text of a JSON answer (what Slack shows the person who asked)."""
+        return str(self.json().get("text")) if self.body else ""
 
 
 class SlackSender:
@@ -64,8 +71,8 @@ class SlackSender:
 
     def command(
         self, command: str, text: str, user: str, channel: str = "C0001", **signing: Any
-    ) -> tuple[Reply, str]:
-        """A slash command; returns the ack and the name of its response URL."""
+    ) -> Reply:
+        """A slash command; returns the ack."""
         name = f"r{next(self._ids)}"
         form = {
             "token": "unused",
@@ -81,7 +88,9 @@ class SlackSender:
             "response_url": self.slack.response_url(name),
             "trigger_id": f"trigger-{name}",
         }
-        return self.post(urlencode(form), "application/x-www-form-urlencoded", **signing), name
+        reply = self.post(urlencode(form), "application/x-www-form-urlencoded", **signing)
+        reply.response_url = name
+        return reply
 
     def event(
         self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None

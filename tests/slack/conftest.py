@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -42,17 +42,3 @@ def send(db_url: str, engine: Engine, slack: FakeSlack, world: World) -> Iterato
     app = create_app(slack_settings(db_url, slack), engine)
     with running(create_web_app(app, engine)) as url:
         yield SlackSender(url, SIGNING_SECRET, slack)
-
-
-Responses = Callable[[str], list[dict[str, object]]]
-
-
-@pytest.fixture
-def said(slack: FakeSlack) -> Callable[[str], str]:
-    """What the app said through one response URL (waits for it)."""
-
-    def read(name: str) -> str:
-        [call] = slack.wait_for(f"respond/{name}")
-        return str(call.args.get("text"))
-
-    return read

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import Ack, BoltContext
 from sqlalchemy.orm import Session
 
 from bot import blocks
@@ -29,17 +29,15 @@ class Subcommand:
     readonly: bool = False
 
 
-def brain_command(
-    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond
-) -> None:
-    ack()
+def brain_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+    """Answered in the ack, like /coach: the work takes milliseconds."""
     word, _, rest = (command.get("text") or "").strip().partition(" ")
     subcommand = SUBCOMMANDS.get(word.lower() or "help")
     if subcommand is None:
         raise InvalidInput("/brain", f"unknown command {word!r}; one of {', '.join(SUBCOMMANDS)}")
     with use_case(context, readonly=subcommand.readonly) as (session, workspace):
         reply = subcommand.run(session, workspace, rest.strip(), actor(context))
-    respond(response_type="ephemeral", **reply)
+    ack(response_type="ephemeral", **reply)
 
 
 def _help(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
@@ -15,11 +15,13 @@ from core.models import Agent
 
 
 def coach_command(
-    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+    ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    ack()
+    """The note is stored before the ack, which carries the confirmation: a few milliseconds
+    of work, and a refusal reaches the person in the same answer (via the error handler)."""
     text = command.get("text") or ""
     if not text.strip():
+        ack()
         show_coach_form(client, context, command["trigger_id"], channel=command.get("channel_id"))
         return
     with use_case(context) as (session, workspace):
@@ -35,4 +37,4 @@ def coach_command(
         reply = blocks.coached(
             block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
         )
-    respond(response_type="ephemeral", **reply)
+    ack(response_type="ephemeral", **reply)

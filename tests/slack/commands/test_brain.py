@@ -1,0 +1,136 @@
+"""/brain through Slack: each subcommand maps to one core service; errors are one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from core import audit, directory, memory
+from core.db import UnitOfWork
+from core.models import MemberRole, Tier
+from core.permissions import Actor
+from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, MEMBER, World
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SlackSender
+
+
+def _learning(uow: Callable[..., UnitOfWork], world: World) -> int:
+    with uow() as u:
+        block = memory.write_learning(
+            u.session,
+            world.workspace,
+            u.session.merge(world.sdr),
+            "Question-style subject lines open at 41% vs 24%",
+            by=Actor.agent("sdr-emea"),
+            importance=0.6,
+        )
+        return block.id
+
+
+def test_help_lists_every_subcommand(send: SlackSender, slack: FakeSlack) -> None:
+    reply = send.command("/brain", "help", MEMBER)
+    text = reply.json()["blocks"][0]["text"]["text"]
+    for word in ("promote", "forget", "company", "task", "role", "/coach"):
+        assert word in text
+    assert reply.json()["response_type"] == "ephemeral"
+
+
+def test_agents_lists_the_workspaces_agents_only(send: SlackSender, slack: FakeSlack) -> None:
+    reply = send.command("/brain", "agents", MEMBER)
+    shown = " ".join(b["text"]["text"] for b in reply.json()["blocks"] if b["type"] == "section")
+    assert "sdr-emea" in shown and "dir-amer" in shown
+    assert shown.count("*sdr-emea*") == 1  # Globex's sdr-emea is another workspace's
+
+
+def test_manager_promotes_to_their_team_brain(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    block_id = _learning(uow, world)
+    reply = send.command("/brain", f"promote {block_id}", EMEA_MANAGER)
+
+    assert "promoted to the Team Brain" in reply.text
+    assert "every agent of team emea" in reply.text
+    with uow(readonly=True) as u:
+        [team_block] = memory.list_blocks(u.session, world.workspace, tier="team")
+        assert team_block.promoted_from_id == block_id
+
+
+@pytest.mark.parametrize(
+    ("user", "words", "refusal"),
+    [
+        (MEMBER, "promote {id}", "may not promote"),
+        (AMER_MANAGER, "promote {id}", "may not promote"),
+        (EMEA_MANAGER, "promote {id} company", "only admins may"),
+    ],
+)
+def test_promotion_refusals_store_nothing_and_are_audited(
+    send: SlackSender,
+    uow: Callable[..., UnitOfWork],
+    world: World,
+    user: str,
+    words: str,
+    refusal: str,
+) -> None:
+    block_id = _learning(uow, world)
+    reply = send.command("/brain", words.format(id=block_id), user)
+
+    assert refusal in reply.text
+    with uow(readonly=True) as u:
+        assert memory.list_blocks(u.session, world.workspace, tier="team") == []
+        assert memory.list_blocks(u.session, world.workspace, tier="company") == []
+        [event] = audit.recent(u.session, world.workspace, 1)
+        assert (event.outcome, event.origin, event.actor) == ("refused", "slack", f"member:{user}")
+
+
+def test_forget_archives_and_company_writes_company_knowledge(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    block_id = _learning(uow, world)
+    forgot = send.command("/brain", f"forget {block_id}", ADMIN)
+    wrote = send.command("/brain", "company We never discount above 15%", ADMIN)
+    refused = send.command("/brain", "company Discount freely", EMEA_MANAGER)
+
+    assert f"Block {block_id} archived" in forgot.text
+    assert "Company Brain" in wrote.text
+    assert "may not write to the company brain" in refused.text
+    with uow(readonly=True) as u:
+        [company] = memory.list_blocks(u.session, world.workspace, tier=Tier.COMPANY.value)
+        assert company.content == "We never discount above 15%"
+        assert memory.get_block(u.session, world.workspace, block_id).status.value == "archived"
+
+
+def test_task_for_an_agent_by_a_manager_and_refused_for_a_member(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    given = send.command("/brain", "task @sdr-emea Follow up with Northwind", EMEA_MANAGER)
+    refused = send.command("/brain", "task @sdr-emea Spam everyone", MEMBER)
+
+    assert "for sdr-emea" in given.text
+    assert "may not give sdr-emea a task" in refused.text
+    with uow(readonly=True) as u:
+        from core.tasks import list_tasks
+
+        assert [t.title for t in list_tasks(u.session, world.workspace)] == [
+            "Follow up with Northwind"
+        ]
+
+
+def test_admin_sets_a_role_and_a_manager_may_not(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    set_ = send.command("/brain", "role <@U0NEWBIE|newbie> manager emea", ADMIN)
+    refused = send.command("/brain", "role <@U0NEWBIE|newbie> admin", EMEA_MANAGER)
+
+    assert set_.text == "<@U0NEWBIE> is now manager of emea."
+    assert "may not set roles" in refused.text
+    with uow(readonly=True) as u:
+        member = directory.get_member(u.session, world.workspace, "U0NEWBIE")
+        assert member is not None and member.role is MemberRole.MANAGER
+
+
+def test_unknown_subcommand_names_the_known_ones(send: SlackSender) -> None:
+    reply = send.command("/brain", "frobnicate now", MEMBER)
+    text = reply.text
+    assert text.startswith("/brain: unknown command 'frobnicate'")
+    assert "promote" in text and "\n" not in text

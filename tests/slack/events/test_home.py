@@ -1,0 +1,86 @@
+"""The App Home: agents with their schedule, the shared brains, a manager's coaching."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core import memory
+from core.db import UnitOfWork
+from core.permissions import Actor
+from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SlackSender
+
+
+def home_text(view: dict[str, Any]) -> str:
+    parts = []
+    for block in view["blocks"]:
+        if block["type"] in ("section", "header"):
+            parts.append(block["text"]["text"])
+        elif block["type"] == "context":
+            parts.extend(e["text"] for e in block["elements"])
+    return "\n".join(parts)
+
+
+def open_home(send: SlackSender, slack: FakeSlack, user: str) -> dict[str, Any]:
+    send.event({"type": "app_home_opened", "user": user, "channel": "D0001", "tab": "home"})
+    [published] = slack.wait_for("views.publish", where=lambda c: c.args["user_id"] == user)
+    return dict(published.args["view"])
+
+
+def test_a_managers_home_shows_agents_brains_and_how_often_their_coaching_informed_cycles(
+    send: SlackSender, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with uow() as u:
+        note = memory.coach(
+            u.session,
+            world.workspace,
+            "sdr-emea",
+            "Lead with compliance",
+            by=Actor.member(EMEA_MANAGER),
+        )
+        note.times_surfaced = 23
+        learning = memory.write_learning(
+            u.session,
+            world.workspace,
+            u.session.merge(world.sdr),
+            "Tuesdays work",
+            by=Actor.agent("sdr-emea"),
+            importance=0.6,
+        )
+        memory.promote(u.session, world.workspace, learning.id, "team", by=Actor.member(ADMIN))
+        memory.write_company(
+            u.session, world.workspace, "We sell to hospitals", by=Actor.member(ADMIN)
+        )
+
+    view = open_home(send, slack, EMEA_MANAGER)
+    text = home_text(view)
+
+    assert view["type"] == "home" and len(view["blocks"]) <= 100
+    assert "*sdr-emea*" in text and "*dir-amer*" in text and "open tasks 0" in text
+    assert "next run" in text
+    assert "Tuesdays work" in text and "We sell to hospitals" in text
+    assert "Your coaching" in text and "informed 23 cycles" in text
+    buttons = [b["accessory"]["value"] for b in view["blocks"] if "accessory" in b]
+    assert "sdr-emea" in buttons
+
+
+def test_a_members_home_has_no_coaching_and_no_coach_buttons(
+    send: SlackSender, slack: FakeSlack
+) -> None:
+    view = open_home(send, slack, MEMBER)
+
+    assert "Your coaching" not in home_text(view)
+    assert not any("accessory" in b for b in view["blocks"])
+
+
+def test_a_slack_admin_seen_for_the_first_time_is_an_admin(
+    send: SlackSender, slack: FakeSlack
+) -> None:
+    slack.users["U0OWNER"] = {"is_owner": True, "real_name": "Olivia Owner"}
+    slack.users["U0PLAIN"] = {"real_name": "Pat Plain"}
+
+    assert "You are admin here" in home_text(open_home(send, slack, "U0OWNER"))
+    assert "You are member here" in home_text(open_home(send, slack, "U0PLAIN"))
+    assert {c.args["user"] for c in slack.calls_to("users.info")} == {"U0OWNER", "U0PLAIN"}

@@ -29,6 +29,7 @@ from bot import workspace
 from bot.listeners import register_listeners
 from core import installations
 from core.db import UnitOfWork
+from core.errors import InvalidInput
 from core.settings import Settings
 
 BOT_SCOPES = [
@@ -45,10 +46,6 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 OAUTH_STATE_SECONDS = 600
 
 log = logging.getLogger("salesbrain.slack")
-
-
-class SlackNotConfigured(Exception):
-    """The environment lacks what this way of running needs (a token, a secret)."""
 
 
 def web_client(settings: Settings, token: str | None = None) -> WebClient:
@@ -78,15 +75,14 @@ def create_app(
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
     if secret is None and not socket_mode:
-        raise SlackNotConfigured(
-            "SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request"
-        )
+        raise InvalidInput("SLACK_SIGNING_SECRET", "is not set: HTTP mode verifies every request")
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     oauth = _oauth_settings(settings, engine)
     if oauth is None and bot_token is None:
-        raise SlackNotConfigured(
-            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
-            "(installs in many workspaces)"
+        raise InvalidInput(
+            "SLACK_BOT_TOKEN",
+            "is not set: set it (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(installs in many workspaces)",
         )
     client = client or web_client(settings, None if oauth else bot_token)
     app = App(

@@ -1,0 +1,73 @@
+"""`salesbrain serve`: the Slack app over HTTP (production) or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from sqlalchemy.engine import Engine
+
+from bot.app import create_app, web_client
+from bot.server import create_web_app, http_server
+from core import installations, schema
+from core.db import UnitOfWork, engine_for
+from core.errors import InvalidInput
+from core.settings import Settings, get_settings
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve)
+
+
+@click.command()
+@click.option("--http", "mode", flag_value="http", help="Serve Slack over HTTP (/slack/events).")
+@click.option("--socket", "mode", flag_value="socket", help="Connect through Socket Mode.")
+@click.option("--port", default=3000, show_default=True, help="HTTP port.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP address to bind.")
+@click.option("--no-scheduler", is_flag=True, help="Answer Slack only; run no heartbeats.")
+def serve(mode: str | None, port: int, host: str, no_scheduler: bool) -> None:
+    """Run the Slack app (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)."""
+    settings = get_settings()
+    mode = mode or ("socket" if settings.slack_app_token else "http")
+    _configure_logging()
+    schema.upgrade(settings.database_url)
+    engine = engine_for(settings.database_url)
+    app = create_app(settings, engine, socket_mode=mode == "socket")
+    if settings.slack_bot_token:
+        _register_bot_workspace(settings, engine)
+    if mode == "socket":
+        if not settings.slack_app_token:
+            raise InvalidInput(
+                "SLACK_APP_TOKEN", "is not set: Socket Mode needs an app-level token"
+            )
+        click.echo("salesbrain: Socket Mode, connecting to Slack")
+        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+        return
+    click.echo(f"salesbrain: HTTP on {host}:{port} (POST /slack/events, GET /healthz)")
+    http_server(create_web_app(app, engine), host, port).run()
+
+
+def _register_bot_workspace(settings: Settings, engine: Engine) -> None:
+    """With one bot token, its workspace is the one we serve: make sure it is registered."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    try:
+        identity = web_client(settings, token).auth_test()
+    except SlackApiError as error:
+        raise InvalidInput(
+            "SLACK_BOT_TOKEN", f"Slack refused it (auth.test: {error.response.get('error')})"
+        ) from None
+    except (SlackRequestError, OSError) as error:
+        raise InvalidInput(
+            "SLACK_API_URL", f"Slack is unreachable at {settings.slack_api_url} ({error})"
+        ) from None
+    with UnitOfWork(engine) as uow:
+        installations.workspace_installed(uow.session, identity["team_id"], identity.get("team"))
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # slack_sdk redacts tokens, but its debug output shows whole payloads: keep it quiet.
+    for noisy in ("slack_sdk", "slack_bolt", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

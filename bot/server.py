@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -23,10 +22,10 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EVENTS_PATH = "/slack/events"
 
@@ -75,7 +74,7 @@ def create_web_app(app: App, engine: Engine) -> Starlette:
             Route(app.oauth_flow.install_path, install, methods=["GET"]),
             Route(app.oauth_flow.redirect_uri_path, oauth_redirect, methods=["GET"]),
         ]
-    return Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=_log)])
+    return Starlette(routes=routes, middleware=[Middleware(RequestLog)])
 
 
 def _ping(engine: Engine) -> None:
@@ -102,25 +101,65 @@ def _describe(request: Request, bolt_request: BoltRequest) -> None:
 OUTCOMES = {2: "ok", 3: "redirect", 4: "rejected", 5: "error"}
 
 
-async def _log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    line = {
-        "method": request.method,
-        "path": request.url.path,
-        "asked": getattr(request.state, "asked", None),
-        "workspace": getattr(request.state, "workspace", None),
-        "status": response.status_code,
-        "outcome": OUTCOMES.get(response.status_code // 100, "other"),
-        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-    }
-    requests_log.info(json.dumps(line))
-    return response
+class RequestLog:
+    """One JSON line per request. Plain ASGI (not BaseHTTPMiddleware), to stay cheap."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            state = scope.get("state") or {}
+            line = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "asked": state.get("asked"),
+                "workspace": state.get("workspace"),
+                "status": status,
+                "outcome": OUTCOMES.get(status // 100, "other"),
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+            requests_log.info(json.dumps(line))
 
 
-def http_server(web_app: Starlette, host: str, port: int) -> uvicorn.Server:
-    """uvicorn for the app; our own request log replaces its access log."""
+def http_server(web_app: Starlette | str, host: str, port: int, workers: int = 1) -> uvicorn.Server:
+    """uvicorn for the app; our own request log replaces its access log.
+
+    With several workers uvicorn starts that many processes, each building the app from the
+    environment (`web_app` is then the import string of a factory)."""
     config = uvicorn.Config(
-        web_app, host=host, port=port, access_log=False, log_config=None, lifespan="off"
+        web_app,
+        host=host,
+        port=port,
+        workers=workers,
+        factory=isinstance(web_app, str),
+        access_log=False,
+        log_config=None,
+        lifespan="off",
     )
     return uvicorn.Server(config)
+
+
+def from_environment() -> Starlette:
+    """The web app as configured by the environment (each worker process builds its own)."""
+    from bot.app import create_app
+    from core.db import engine_for
+    from core.settings import get_settings
+
+    settings = get_settings()
+    engine = engine_for(settings.database_url)
+    return create_web_app(create_app(settings, engine), engine)

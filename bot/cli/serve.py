@@ -16,6 +16,8 @@ from core.db import UnitOfWork, engine_for
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
 
+FACTORY = "bot.server:from_environment"
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(serve)
@@ -26,8 +28,11 @@ def register(cli: click.Group) -> None:
 @click.option("--socket", "mode", flag_value="socket", help="Connect through Socket Mode.")
 @click.option("--port", default=3000, show_default=True, help="HTTP port.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="HTTP address to bind.")
+@click.option(
+    "--workers", default=1, show_default=True, help="HTTP worker processes (one per core)."
+)
 @click.option("--no-scheduler", is_flag=True, help="Answer Slack only; run no heartbeats.")
-def serve(mode: str | None, port: int, host: str, no_scheduler: bool) -> None:
+def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bool) -> None:
     """Run the Slack app (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)."""
     settings = get_settings()
     mode = mode or ("socket" if settings.slack_app_token else "http")
@@ -46,6 +51,14 @@ def serve(mode: str | None, port: int, host: str, no_scheduler: bool) -> None:
         SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
         return
     click.echo(f"salesbrain: HTTP on {host}:{port} (POST /slack/events, GET /healthz)")
+    if workers > 1:
+        # uvicorn's supervisor starts the workers; each builds the app from the environment.
+        from uvicorn.supervisors import Multiprocess
+
+        server = http_server(FACTORY, host, port, workers)
+        socket = server.config.bind_socket()
+        Multiprocess(server.config, sockets=[socket]).run()
+        return
     http_server(create_web_app(app, engine), host, port).run()
 
 

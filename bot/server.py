@@ -113,16 +113,11 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 500
+        logged = False
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
+        def log() -> None:
+            nonlocal logged
+            logged = True
             state = scope.get("state") or {}
             line = {
                 "method": scope["method"],
@@ -134,6 +129,20 @@ class RequestLog:
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             }
             requests_log.info(json.dumps(line))
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log()  # before the last byte leaves: the line is there when the client has it
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            if not logged:
+                log()
 
 
 def http_server(web_app: Starlette | str, host: str, port: int, workers: int = 1) -> uvicorn.Server:

@@ -171,6 +171,16 @@ def _sqlite_match(agent: Agent, terms: Sequence[str]) -> str:
     return " OR ".join(f'"{scope}{term}"' for term in terms for scope in scopes)
 
 
+def _postgresql_tsquery(terms: Sequence[str]) -> str:
+    """Terms OR-ed, each with its plural or singular form too: Snowball keeps "ctos" apart
+    from "cto" where the Porter stemmer of SQLite's FTS5 merges them."""
+    forms: dict[str, None] = {}
+    for term in terms:
+        other = term[:-1] if term.endswith("s") and len(term) > 3 else f"{term}s"
+        forms.update(dict.fromkeys((term, other)))
+    return " | ".join(forms)
+
+
 def _julian_day(moment: datetime) -> float:
     return moment.timestamp() / 86400.0 + 2440587.5
 
@@ -209,5 +219,5 @@ def scored_candidates(
     else:
         statement = POSTGRESQL_WITH_TERMS if terms else POSTGRESQL_WITHOUT_TERMS
         parameters["now"] = now
-        parameters["tsquery"] = " | ".join(terms)
+        parameters["tsquery"] = _postgresql_tsquery(terms)
     return session.execute(text(statement), parameters).all()

@@ -67,9 +67,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import directory, memory, serve
+    from bot.cli import context, directory, memory, serve
 
-    for module in (directory, memory, serve):
+    for module in (directory, memory, context, serve):
         module.register(cli)
 
 

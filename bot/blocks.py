@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from core.context import AssembledContext
 from core.home import AgentLine, BrainLine, Home
 
 SECTION_LIMIT = 3000
@@ -31,6 +32,7 @@ COACH_TYPES = ("coaching", "objection_response", "account_context", "pattern")
 BRAIN_HELP = [
     ("/coach @agent <note>", "coach an agent (no text: a form)"),
     ("/brain agents", "the workspace's agents"),
+    ("/brain show @agent [query]", "the memory the agent would see, with each score"),
     ("/brain promote <block> [team|company]", "promote a block (team by default)"),
     ("/brain forget <block>", "archive a block: it never surfaces again"),
     ("/brain company <text>", "write company knowledge (admins)"),
@@ -170,6 +172,32 @@ def home_view(home: Home) -> dict[str, Any]:
             section("You have not coached yet: `/coach @agent <note>`.")
         ]
     return {"type": "home", "blocks": fit(blocks, VIEW_BLOCKS, "More: `/brain agents`.")}
+
+
+def context_message(assembled: AssembledContext) -> Message:
+    """The blocks an agent would see for a task, best first, with the parts of each score."""
+    blocks: list[Block] = [
+        header(f"What {assembled.agent} would see"),
+        note(
+            f"for: {escape(clip(assembled.task, 300))} · score = importance x recency x relevance"
+        ),
+    ]
+    for rank, block in enumerate(assembled.blocks, start=1):
+        origin = " · _from outside: data, not instructions_" if block.from_outside else ""
+        blocks.append(
+            section(
+                f"*{rank}.* block {block.id} · {block.tier.value} · {block.type.value} · "
+                f"*{block.score:.2f}* = {block.importance:.2f} x {block.recency:.2f} x "
+                f"{block.relevance:.2f}{origin}\n{escape(clip(block.content, 1500))}"
+            )
+        )
+    if not assembled.blocks:
+        blocks.append(section("Nothing in this agent's memory yet."))
+    blocks.append(note(f"{len(assembled.blocks)} blocks, {assembled.tokens} tokens"))
+    return {
+        "text": f"What {assembled.agent} would see",
+        "blocks": fit(blocks, MESSAGE_BLOCKS, "More: `salesbrain context`."),
+    }
 
 
 def _option(value: str, label: str) -> dict[str, Any]:

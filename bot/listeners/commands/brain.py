@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from bot import blocks
 from bot.workspace import actor, use_case
 from core import chat, memory, people
+from core.context import assemble_context
 from core.errors import InvalidInput
 from core.home import home_for
 from core.models import Team, Workspace
 from core.permissions import SLACK_USER_ID, Actor
+from core.tasks import open_tasks
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -46,6 +48,14 @@ def _help(session: Session, workspace: Workspace, words: str, by: Actor) -> bloc
 
 def _agents(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
     return blocks.agents_message(home_for(session, workspace, by).agents)
+
+
+def _show(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    agent, query = chat.mentioned_agent(session, workspace, words)
+    # Without a query, the task the agent works on next: its oldest open task, else its
+    # objective (as a heartbeat cycle chooses it).
+    task = query or next((t.title for t in open_tasks(session, agent, 1)), agent.objective)
+    return blocks.context_message(assemble_context(session, agent, task or agent.role.value))
 
 
 def _promote(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
@@ -102,6 +112,7 @@ def _emoji(session: Session, workspace: Workspace, words: str, by: Actor) -> blo
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(_help, readonly=True),
     "agents": Subcommand(_agents, readonly=True),
+    "show": Subcommand(_show, readonly=True),
     "promote": Subcommand(_promote),
     "forget": Subcommand(_forget),
     "company": Subcommand(_company),

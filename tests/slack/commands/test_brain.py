@@ -134,3 +134,26 @@ def test_unknown_subcommand_names_the_known_ones(send: SlackSender) -> None:
     text = reply.text
     assert text.startswith("/brain: unknown command 'frobnicate'")
     assert "promote" in text and "\n" not in text
+
+
+def test_show_lists_the_agents_top_blocks_with_their_score_components(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with uow() as u:
+        note = memory.coach(
+            u.session,
+            world.workspace,
+            "sdr-emea",
+            "Lead with compliance angle for healthcare CTOs",
+            by=Actor.member(EMEA_MANAGER),
+        )
+        memory.coach(
+            u.session, world.workspace, "sdr-amer", "Another team's note", by=Actor.member(ADMIN)
+        )
+    reply = send.command("/brain", "show @sdr-emea Draft outreach to a hospital CTO", MEMBER)
+
+    sections = [b["text"]["text"] for b in reply.json()["blocks"] if b["type"] == "section"]
+    assert len(sections) == 1
+    assert sections[0].startswith(f"*1.* block {note.id} · personal · coaching · *")
+    assert "= 0.90 x " in sections[0]  # importance x recency x relevance
+    assert "Lead with compliance angle" in sections[0]

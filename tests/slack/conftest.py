@@ -7,9 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from bot.app import create_app
 from bot.server import create_web_app
+from core import memory
+from core.models import MemoryBlock
+from core.permissions import Actor
 from core.settings import Settings
 from tests.conftest import World
 from tests.fakes.slack_api import FakeSlack
@@ -42,3 +46,15 @@ def send(db_url: str, engine: Engine, slack: FakeSlack, world: World) -> Iterato
     app = create_app(slack_settings(db_url, slack), engine)
     with running(create_web_app(app, engine)) as url:
         yield SlackSender(url, SIGNING_SECRET, slack)
+
+
+def sdr_learning(session: Session, world: World, text: str) -> MemoryBlock:
+    """A learning sdr-emea recorded on its own Personal Brain."""
+    return memory.write_learning(
+        session,
+        world.workspace,
+        session.merge(world.sdr),
+        text,
+        by=Actor.agent("sdr-emea"),
+        importance=0.6,
+    )

@@ -13,19 +13,12 @@ from core.permissions import Actor
 from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
+from tests.slack.conftest import sdr_learning
 
 
 def _learning(uow: Callable[..., UnitOfWork], world: World) -> int:
     with uow() as u:
-        block = memory.write_learning(
-            u.session,
-            world.workspace,
-            u.session.merge(world.sdr),
-            "Question-style subject lines open at 41% vs 24%",
-            by=Actor.agent("sdr-emea"),
-            importance=0.6,
-        )
-        return block.id
+        return sdr_learning(u.session, world, "Question-style subject lines open at 41% vs 24%").id
 
 
 def test_help_lists_every_subcommand(send: SlackSender, slack: FakeSlack) -> None:

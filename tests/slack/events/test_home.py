@@ -11,6 +11,7 @@ from core.permissions import Actor
 from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
+from tests.slack.conftest import sdr_learning
 
 
 def home_text(view: dict[str, Any]) -> str:
@@ -41,14 +42,7 @@ def test_a_managers_home_shows_agents_brains_and_how_often_their_coaching_inform
             by=Actor.member(EMEA_MANAGER),
         )
         note.times_surfaced = 23
-        learning = memory.write_learning(
-            u.session,
-            world.workspace,
-            u.session.merge(world.sdr),
-            "Tuesdays work",
-            by=Actor.agent("sdr-emea"),
-            importance=0.6,
-        )
+        learning = sdr_learning(u.session, world, "Tuesdays work")
         memory.promote(u.session, world.workspace, learning.id, "team", by=Actor.member(ADMIN))
         memory.write_company(
             u.session, world.workspace, "We sell to hospitals", by=Actor.member(ADMIN)

@@ -11,10 +11,10 @@ import pytest
 
 from core import audit, chat, memory
 from core.db import UnitOfWork
-from core.permissions import Actor
 from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
+from tests.slack.conftest import sdr_learning
 
 CHANNEL, REPORT_TS, LEARNING_TS = "C0REPORTS", "1700000000.000100", "1700000000.000200"
 
@@ -23,14 +23,7 @@ CHANNEL, REPORT_TS, LEARNING_TS = "C0REPORTS", "1700000000.000100", "1700000000.
 def learning(uow: Callable[..., UnitOfWork], world: World) -> int:
     """A learning of sdr-emea, posted as one reply in the thread of a cycle report."""
     with uow() as u:
-        block = memory.write_learning(
-            u.session,
-            world.workspace,
-            u.session.merge(world.sdr),
-            "Healthcare CTOs answer on Tuesdays",
-            by=Actor.agent("sdr-emea"),
-            importance=0.6,
-        )
+        block = sdr_learning(u.session, world, "Healthcare CTOs answer on Tuesdays")
         chat.remember_report_message(
             u.session,
             world.workspace,

@@ -127,8 +127,11 @@ def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -
             return False
         if directory.get_member(uow.session, workspace, user_id) is not None:
             return True
+        # Asked before the ack: a client that does not wait out rate limits or retry, so that
+        # a slow Slack never delays the answer; the person is asked about again next time.
+        quick = WebClient(token=client.token, base_url=client.base_url, timeout=2)
         try:
-            user = client.users_info(user=user_id)["user"] or {}
+            user = quick.users_info(user=user_id)["user"] or {}
         except (SlackApiError, SlackRequestError) as error:
             # Not known to be an admin: they stay an unenrolled member and we ask again later.
             log.warning("users.info for %s failed: %s", user_id, type(error).__name__)

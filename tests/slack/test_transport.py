@@ -18,7 +18,7 @@ from core import memory
 from core.db import UnitOfWork
 from core.installations import bots
 from core.models import Workspace
-from tests.conftest import EMEA_MANAGER, World
+from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
 from tests.fakes.socket_mode import FakeSocketMode
@@ -77,14 +77,29 @@ def test_rate_limits_are_waited_out_and_server_errors_retried(
     send: SlackSender, slack: FakeSlack
 ) -> None:
     slack.fail("views.publish", 429, times=1, retry_after=1)
-    slack.fail("users.info", 500, times=1)
-    slack.users["U0FRESH"] = {"real_name": "Fresh"}
-    send.event({"type": "app_home_opened", "user": "U0FRESH", "channel": "D1", "tab": "home"})
+    send.event({"type": "app_home_opened", "user": MEMBER, "channel": "D1", "tab": "home"})
 
     first, second = slack.wait_for("views.publish", count=2, timeout=10)
     assert first.args["_failed"] == 429 and "_failed" not in second.args
     assert second.at - first.at >= 0.9  # Retry-After: 1 was honoured
-    assert [c.args.get("_failed") for c in slack.calls_to("users.info")] == [500, None]
+
+    slack.fail("chat.postMessage", 500, times=1)
+    send.event({"type": "app_mention", "user": MEMBER, "channel": "C1", "ts": "1.2", "text": "hi"})
+    assert [c.args.get("_failed") for c in slack.wait_for("chat.postMessage", 2)] == [500, None]
+
+
+def test_a_failing_users_info_leaves_the_person_a_member_and_is_asked_again(
+    send: SlackSender, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    slack.users["U0OWNER"] = {"is_owner": True}
+    slack.fail("users.info", 429, times=1, retry_after=30)
+
+    refused = send.command("/brain", "company Be kind", "U0OWNER")
+    allowed = send.command("/brain", "company Be kind", "U0OWNER")
+
+    assert "may not write to the company brain" in refused.text  # not waited 30 s for Slack
+    assert "Company Brain" in allowed.text
+    assert [c.args.get("_failed") for c in slack.calls_to("users.info")] == [429, None]
 
 
 def test_socket_mode_slash_command_round_trip(

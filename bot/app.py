@@ -30,6 +30,8 @@ from bot.listeners import register_listeners
 from core import installations
 from core.db import UnitOfWork
 from core.errors import InvalidInput
+from core.lifecycle import end_of_life
+from core.models import DEFAULT_MODEL
 from core.settings import Settings
 
 BOT_SCOPES = [
@@ -98,6 +100,9 @@ def create_app(
     )
     workspace.attach(app, engine)
     register_listeners(app)
+    # The deprecated-model table comes from the anthropic SDK, whose first import takes
+    # seconds: load it now, not inside the first /brain agents (Slack waits 3 s for an ack).
+    end_of_life(DEFAULT_MODEL)
     return app
 
 

@@ -28,6 +28,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EVENTS_PATH = "/slack/events"
+# Slack's requests are a few kilobytes; anything far larger is not from Slack.
+MAX_SLACK_BODY = 1_000_000
 
 requests_log = logging.getLogger("salesbrain.requests")
 
@@ -36,6 +38,8 @@ def create_web_app(app: App, engine: Engine) -> Starlette:
     """The ASGI application serving the Slack app (and, with OAuth, its install pages)."""
 
     async def slack_events(request: Request) -> Response:
+        if int(request.headers.get("content-length") or 0) > MAX_SLACK_BODY:
+            return JSONResponse({"error": "request too large"}, status_code=413)
         bolt_request = to_bolt_request(request, await request.body())
         # Bolt's App is synchronous (so are our services): dispatch off the event loop so that
         # one slow request never holds up the acks of the others.

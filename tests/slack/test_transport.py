@@ -52,6 +52,11 @@ def test_unverified_requests_get_401_and_change_nothing(
     assert stored(uow, world) == 1
 
 
+def test_an_oversized_body_is_refused_unread(send: SlackSender) -> None:
+    reply = send.post("x" * 1_000_001, "application/x-www-form-urlencoded")
+    assert reply.status == 413
+
+
 def test_healthz_answers_when_the_database_does(send: SlackSender) -> None:
     reply = send.get("/healthz")
     assert (reply.status, reply.json()) == (200, {"ok": True})

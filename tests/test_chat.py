@@ -1,0 +1,111 @@
+"""The chat services: agents named in messages, events handled once, reactions promoting."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from core import chat, memory
+from core.db import UnitOfWork
+from core.errors import InvalidInput, NotFound
+from core.permissions import Actor
+from tests.conftest import EMEA_MANAGER, World
+
+
+@pytest.mark.parametrize(
+    ("text", "handle", "rest"),
+    [
+        ("@sdr-emea Lead with compliance", "sdr-emea", "Lead with compliance"),
+        ("SDR-EMEA  Lead with compliance ", "sdr-emea", "Lead with compliance"),
+        ("<@U0BOT1|sdr-emea> Lead with compliance", "sdr-emea", "Lead with compliance"),
+        ("@Alex Morgan Ask early", "ae-emea", "Ask early"),
+        ("@alex-morgan Ask early", "ae-emea", "Ask early"),
+        ("@dir-emea", "dir-emea", ""),
+    ],
+)
+def test_an_agent_is_named_by_handle_display_name_or_mention(
+    uow: Callable[..., UnitOfWork], world: World, text: str, handle: str, rest: str
+) -> None:
+    with uow() as u:
+        u.session.merge(world.ae).display_name = "Alex Morgan"
+    with uow(readonly=True) as u:
+        agent, remainder = chat.mentioned_agent(u.session, world.workspace, text)
+    assert (agent.handle, remainder) == (handle, rest)
+
+
+def test_an_unknown_or_missing_agent_is_a_clear_error(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with uow(readonly=True) as u, pytest.raises(NotFound, match="agents: ae-emea, dir-amer"):
+        chat.mentioned_agent(u.session, world.workspace, "@sdr-mars hello")
+    with uow(readonly=True) as u, pytest.raises(InvalidInput, match="name an agent"):
+        chat.mentioned_agent(u.session, world.workspace, "  @ ")
+    with uow(readonly=True) as u, pytest.raises(NotFound):
+        # Globex's agents are not Acme's.
+        chat.mentioned_agent(u.session, world.other_workspace, "@ae-emea hi")
+
+
+def test_an_event_is_handled_once_even_when_delivered_concurrently(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    results: list[bool] = []
+    start = threading.Barrier(4)
+
+    def deliver() -> None:
+        start.wait()
+        with uow() as u:
+            results.append(chat.first_delivery(u.session, world.workspace, "Ev0001"))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [False, False, False, True]
+    with uow() as u:  # the same id in another workspace is another event
+        assert chat.first_delivery(u.session, world.other_workspace, "Ev0001")
+
+
+def test_a_reaction_promotes_only_the_mapped_learning_with_the_promote_emoji(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with uow() as u:
+        learning = memory.write_learning(
+            u.session,
+            world.workspace,
+            u.session.merge(world.sdr),
+            "Tuesdays work",
+            by=Actor.agent("sdr-emea"),
+            importance=0.5,
+        )
+        chat.remember_report_message(
+            u.session, world.workspace, channel="C1", ts="1.1", block_id=learning.id
+        )
+    manager = Actor.member(EMEA_MANAGER, "slack")
+    with uow() as u:
+        ws = u.session.merge(world.workspace)
+        assert (
+            chat.promote_by_reaction(
+                u.session, ws, channel="C1", ts="1.1", emoji="tada", by=manager
+            )
+            is None
+        )
+        assert (
+            chat.promote_by_reaction(
+                u.session, ws, channel="C1", ts="9.9", emoji="brain", by=manager
+            )
+            is None
+        )
+        outcome = chat.promote_by_reaction(
+            u.session, ws, channel="C1", ts="1.1", emoji="brain", by=manager
+        )
+    assert outcome is not None
+    promoted, message = outcome
+    assert (promoted.tier.value, promoted.promoted_from_id, message.block_id) == (
+        "team",
+        learning.id,
+        learning.id,
+    )

@@ -200,6 +200,127 @@ def context_message(assembled: AssembledContext) -> Message:
     }
 
 
+REPORT_MEMORY = 5
+
+
+def cycle_report(cycle: dict[str, Any], learnings: int) -> Message:
+    """A cycle report: the agent and its task, what it did, the memory that shaped it,
+    handoffs and refusals; its new learnings follow as replies, one each, to be promoted."""
+    why = f"The whole cycle: `/brain why {cycle['id']}`."
+    task = (cycle.get("task") or {}).get("text") or "-"
+    blocks: list[Block] = [
+        header(
+            f"{cycle['agent']} · cycle {cycle['id']}"
+            + ("" if cycle["status"] == "succeeded" else f" · {cycle['status']}")
+        ),
+        note(
+            f"task: {escape(clip(task, 300))} · {cycle['model']} ({cycle['backend']}) · "
+            f"{cycle['duration_ms'] / 1000:.1f} s"
+        ),
+    ]
+    if cycle["status"] == "failed":
+        blocks.append(
+            section(
+                f":x: *Failed:* {escape(clip(cycle.get('error') or 'unknown error', 2000))}\n"
+                "Nothing was written; the agent tries again at its next heartbeat."
+            )
+        )
+    elif cycle["status"] == "skipped":
+        blocks.append(section(f"Skipped: {escape(cycle.get('error') or '')}"))
+    else:
+        blocks.append(section(escape(cycle.get("report") or "(no summary)")))
+        calls = cycle.get("tool_calls") or []
+        done = [c for c in calls if c["status"] != "refused"]
+        _bullets(blocks, "Actions", [escape(str(a)) for a in cycle.get("actions") or []])
+        _bullets(
+            blocks,
+            "Handoffs",
+            [
+                f"task {c.get('task_id', '?')} to {escape(str(c['input'].get('to_agent')))}: "
+                f"{escape(str(c['input'].get('title', '')))}"
+                for c in done
+                if c["name"] == "handoff_task"
+            ],
+        )
+        _bullets(
+            blocks,
+            "Refused",
+            [
+                f"{c['name']}: {escape(str(c.get('result', '')).removeprefix('refused: '))}"
+                for c in calls
+                if c["status"] == "refused"
+            ],
+        )
+        _bullets(
+            blocks,
+            "Memory that shaped it",
+            [
+                f"block {b['id']} · {b['tier']} · {b['type']} · {b['score']:.2f} = "
+                f"{b['importance']:.2f} x {b['recency']:.2f} x {b['relevance']:.2f}: "
+                f"{escape(clip(b['content'], 150))}"
+                for b in (cycle.get("context") or {}).get("blocks", [])[:REPORT_MEMORY]
+            ],
+        )
+        if learnings:
+            blocks.append(
+                note(
+                    f"{learnings} new learning{'s' if learnings != 1 else ''} in the thread: "
+                    "react to one with the promote emoji to put it on the Team Brain."
+                )
+            )
+    if cycle.get("upgrade_hint"):
+        blocks.append(note(f":warning: {escape(cycle['upgrade_hint'])}"))
+    blocks.append(note(why))
+    return {
+        "text": f"{cycle['agent']}: cycle {cycle['id']} {cycle['status']}",
+        "blocks": fit(blocks, MESSAGE_BLOCKS, why),
+    }
+
+
+def _bullets(blocks: list[Block], title: str, lines: list[str]) -> None:
+    if not lines:
+        return
+    text = f"*{title}*\n" + "\n".join(f"• {line}" for line in lines)
+    if len(text) > SECTION_LIMIT:
+        text = clip(text, SECTION_LIMIT - 40) + "\n(more in `/brain why`)"
+    blocks.append(section(text))
+
+
+def learning_reply(block_id: int, content: str, emoji: str, team: str) -> Message:
+    """One new learning, as its own reply: a reaction on it addresses exactly this block."""
+    return {
+        "text": f"New learning (block {block_id}): {clip(content, 200)}",
+        "blocks": [
+            section(f"*New learning* · block {block_id}\n{escape(clip(content, 2500))}"),
+            note(f"React with :{emoji}: to promote it to team {team}'s Team Brain."),
+        ],
+    }
+
+
+def why_message(cycle: dict[str, Any]) -> Message:
+    """Why the agent saw what it saw in a cycle: every block of its context, with scores."""
+    context = cycle.get("context") or {}
+    task = (cycle.get("task") or {}).get("text") or "-"
+    blocks: list[Block] = [
+        header(f"Why {cycle['agent']} saw this · cycle {cycle['id']}"),
+        note(f"task: {escape(clip(task, 300))} · score = importance x recency x relevance"),
+    ]
+    for rank, b in enumerate(context.get("blocks", []), start=1):
+        blocks.append(
+            section(
+                f"*{rank}.* block {b['id']} · {b['tier']} · {b['type']} · *{b['score']:.2f}* = "
+                f"{b['importance']:.2f} x {b['recency']:.2f} x {b['relevance']:.2f}\n"
+                f"{escape(clip(b['content'], 1500))}"
+            )
+        )
+    if not context.get("blocks"):
+        blocks.append(section("No memory surfaced in this cycle."))
+    return {
+        "text": f"Why {cycle['agent']} saw this (cycle {cycle['id']})",
+        "blocks": fit(blocks, MESSAGE_BLOCKS, f"More: `salesbrain cycles show {cycle['id']}`."),
+    }
+
+
 def _option(value: str, label: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": clip(label, 75)}, "value": value}
 

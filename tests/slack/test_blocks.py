@@ -33,6 +33,8 @@ def texts(rendered: list[dict[str, object]]) -> list[str]:
         text = block.get("text")
         if isinstance(text, dict):
             found.append(str(text["text"]))
+        for element in block.get("elements") or []:  # type: ignore[attr-defined]
+            found.append(str(element["text"]))
     return found
 
 
@@ -71,3 +73,83 @@ def test_times_render_in_the_readers_time_zone_with_a_fallback() -> None:
         f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|2026-11-25 14:05 UTC>"
     )
     assert blocks.when(None) == "never"
+
+
+def cycle_view(**changes: object) -> dict[str, object]:
+    """A cycle as the heartbeat's `cycle_view` shows it."""
+    view: dict[str, object] = {
+        "id": 42,
+        "agent": "sdr-emea",
+        "status": "succeeded",
+        "model": "claude-sonnet-5-5",
+        "backend": "offline",
+        "upgrade_hint": None,
+        "task": {"id": 7, "text": "Follow up with Northwind"},
+        "duration_ms": 1234.0,
+        "context": {
+            "blocks": [
+                {
+                    "id": i,
+                    "tier": "personal",
+                    "type": "coaching",
+                    "content": "c" * 5000,
+                    "importance": 0.9,
+                    "recency": 0.8,
+                    "relevance": 0.5,
+                    "score": 0.36,
+                }
+                for i in range(100)
+            ]
+        },
+        "tool_calls": [
+            {
+                "name": "handoff_task",
+                "input": {"to_agent": "ae-emea", "title": "Warm reply"},
+                "status": "applied",
+                "result": "ok",
+                "task_id": 9,
+            },
+            {
+                "name": "record_learning",
+                "input": {"content": "x"},
+                "status": "refused",
+                "result": "refused: importance 0.9 is above 0.7",
+            },
+        ],
+        "report": "r" * 10_000,
+        "actions": ["Drafted the follow-up <b>now</b>"],
+        "error": None,
+    }
+    view.update(changes)
+    return view
+
+
+def test_a_cycle_report_shows_what_shaped_it_within_slacks_limits() -> None:
+    message = blocks.cycle_report(cycle_view(), learnings=2)
+
+    shown = texts(message["blocks"])
+    assert len(message["blocks"]) <= blocks.MESSAGE_BLOCKS
+    assert all(len(text) <= blocks.SECTION_LIMIT for text in shown)
+    joined = "\n".join(shown)
+    assert "sdr-emea · cycle 42" in joined and "Follow up with Northwind" in joined
+    assert "task 9 to ae-emea: Warm reply" in joined
+    assert "record_learning: importance 0.9 is above 0.7" in joined
+    assert "block 0 · personal · coaching · 0.36 = 0.90 x 0.80 x 0.50" in joined
+    assert "block 5 ·" not in joined  # the top blocks only; the rest via /brain why
+    assert "&lt;b&gt;now&lt;/b&gt;" in joined
+    assert "`/brain why 42`" in joined and "2 new learnings in the thread" in joined
+
+
+def test_a_failed_cycle_says_so_plainly() -> None:
+    message = blocks.cycle_report(cycle_view(status="failed", error="529 overloaded"), 0)
+
+    joined = "\n".join(texts(message["blocks"]))
+    assert "cycle 42 · failed" in joined and "*Failed:* 529 overloaded" in joined
+    assert "Nothing was written" in joined
+
+
+def test_why_lists_every_block_that_fits_with_a_pointer_to_the_rest() -> None:
+    message = blocks.why_message(cycle_view())
+
+    assert len(message["blocks"]) == blocks.MESSAGE_BLOCKS
+    assert "salesbrain cycles show 42" in str(message["blocks"][-1])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, event
+from sqlalchemy import JSON, DateTime, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -75,3 +78,55 @@ def configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         readonly = connection.get_execution_options().get("salesbrain_readonly", False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def insert_new_only(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    unique: Sequence[str],
+) -> int:
+    """Insert many rows at the driver's speed, skipping those whose `unique` columns are
+    already stored; returns how many rows were new.
+
+    Rows are tuples in the order of `columns`, with the values the columns hold
+    (timestamps aware). The statement is compiled once and the rows go straight to the
+    driver's executemany: for bulk ingestion, SQLAlchemy's per-row parameter processing
+    would cost more than the insert itself.
+    """
+    if not rows:
+        return 0
+    sqlite_db = connection.dialect.name == "sqlite"
+    build = sqlite.insert if sqlite_db else postgresql.insert
+    statement = build(table).on_conflict_do_nothing(index_elements=list(unique))
+    # Positional parameters on both databases (? for sqlite3, %s for psycopg): tuples bind
+    # faster than dictionaries.
+    dialect_class = cast(type[DefaultDialect], type(connection.dialect))
+    positional = dialect_class(paramstyle="qmark" if sqlite_db else "format")
+    sql = str(statement.compile(dialect=positional, column_keys=list(columns)))
+    times = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
+    if sqlite_db and times:
+        rows = _sqlite_times(rows, times)
+    result = connection.exec_driver_sql(sql, list(rows))
+    return max(result.rowcount, 0)
+
+
+def _sqlite_times(rows: Sequence[Sequence[Any]], positions: list[int]) -> list[tuple[Any, ...]]:
+    """Timestamps as UTCDateTime stores them on SQLite: naive UTC text, to the microsecond."""
+    columns = list(zip(*rows, strict=True))
+    for position in positions:
+        column = columns[position]
+        if column.count(column[0]) == len(column):  # one time for all (received_at)
+            columns[position] = (_iso(column[0]),) * len(column)
+        else:
+            columns[position] = tuple(map(_iso, column))
+    return list(zip(*columns, strict=True))
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"

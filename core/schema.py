@@ -16,6 +16,8 @@ from core.models import Base
 
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
+    import core.signals.models  # noqa: F401
+
     return Base.metadata
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Table, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -91,24 +90,48 @@ def insert_new_only(
     already stored; returns how many rows were new.
 
     Rows are tuples in the order of `columns`, with the values the columns hold
-    (timestamps aware). The statement is compiled once and the rows go straight to the
-    driver's executemany: for bulk ingestion, SQLAlchemy's per-row parameter processing
-    would cost more than the insert itself.
+    (timestamps aware). For bulk ingestion SQLAlchemy's per-row parameter processing would
+    cost more than the insert itself, so the rows go straight to the driver: SQLite's
+    executemany of one compiled statement; PostgreSQL's COPY into a temporary table, then
+    one INSERT ... SELECT.
     """
     if not rows:
         return 0
-    sqlite_db = connection.dialect.name == "sqlite"
-    build = sqlite.insert if sqlite_db else postgresql.insert
-    statement = build(table).on_conflict_do_nothing(index_elements=list(unique))
-    # Positional parameters on both databases (? for sqlite3, %s for psycopg): tuples bind
-    # faster than dictionaries.
-    dialect_class = cast(type[DefaultDialect], type(connection.dialect))
-    positional = dialect_class(paramstyle="qmark" if sqlite_db else "format")
-    sql = str(statement.compile(dialect=positional, column_keys=list(columns)))
+    if connection.dialect.name == "postgresql":
+        return _copy_new_postgresql(connection, table, columns, rows, unique)
+    statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    sql = str(statement.compile(dialect=connection.dialect, column_keys=list(columns)))
     times = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
-    if sqlite_db and times:
-        rows = _sqlite_times(rows, times)
-    result = connection.exec_driver_sql(sql, list(rows))
+    result = connection.exec_driver_sql(sql, _sqlite_times(rows, times) if times else list(rows))
+    return max(result.rowcount, 0)
+
+
+def _copy_new_postgresql(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    unique: Sequence[str],
+) -> int:
+    quote = connection.dialect.identifier_preparer.quote
+    target, names = quote(table.name), ", ".join(quote(name) for name in columns)
+    staging = quote(f"{table.name}_incoming")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} "
+        f"AS SELECT {names} FROM {target} WITH NO DATA"
+    )
+    cursor = connection.connection.cursor()
+    try:
+        with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+    result = connection.exec_driver_sql(
+        f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} "
+        f"ON CONFLICT ({', '.join(quote(name) for name in unique)}) DO NOTHING"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {staging}")
     return max(result.rowcount, 0)
 
 

@@ -17,7 +17,6 @@ overall rate), so they are not written; a finding whose group falls back is supe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.directory import get_agent
-from core.models import Agent, AgentRole, BlockType, MemoryBlock, Team, Workspace
+from core.models import Agent, AgentRole, MemoryBlock, Team, Workspace
 from core.signals.consolidation import Change, Scope, consolidate
 from core.signals.models import AnalysisMark, Signal
 from core.signals.stats import Thresholds
@@ -87,64 +86,51 @@ def analyze(
     return _analyze(session, workspace, _all_scopes(session, workspace), thresholds, everyone=True)
 
 
-@dataclass
-class _Plan:
-    """A scope to analyse before its signals are counted: whose signals, whose brain."""
-
-    key: str
-    label: str
-    owner: Agent
-    agent_ids: list[int]
-    team: Team | None = None
-
-
-def _scopes_of(session: Session, workspace: Workspace, agent: Agent) -> list[_Plan]:
-    plans = [_Plan(f"agent:{agent.id}", agent.handle, agent, [agent.id])]
+def _scopes_of(session: Session, workspace: Workspace, agent: Agent) -> list[Scope]:
+    scopes = [_agent_scope(agent)]
     if agent.role is AgentRole.DIRECTOR:
-        members = list(
-            session.scalars(
-                select(Agent.id).where(
-                    Agent.workspace_id == workspace.id, Agent.team_id == agent.team_id
-                )
+        members = session.scalars(
+            select(Agent.id).where(
+                Agent.workspace_id == workspace.id, Agent.team_id == agent.team_id
             )
         )
-        plans.append(_team_plan(agent.team, agent, members))
-    return plans
+        scopes.append(_team_scope(agent.team, agent, list(members)))
+    return scopes
 
 
-def _all_scopes(session: Session, workspace: Workspace) -> list[_Plan]:
+def _all_scopes(session: Session, workspace: Workspace) -> list[Scope]:
     agents = list(
         session.scalars(select(Agent).where(Agent.workspace_id == workspace.id).order_by(Agent.id))
     )
-    plans = [_Plan(f"agent:{agent.id}", agent.handle, agent, [agent.id]) for agent in agents]
-    for members in _by_team(agents).values():
-        directors = [member for member in members if member.role is AgentRole.DIRECTOR]
-        if directors:
-            director = directors[0]
-            plans.append(_team_plan(director.team, director, [m.id for m in members]))
-    return plans
-
-
-def _by_team(agents: Iterable[Agent]) -> dict[int, list[Agent]]:
+    scopes = [_agent_scope(agent) for agent in agents]
     teams: dict[int, list[Agent]] = {}
     for agent in agents:
         teams.setdefault(agent.team_id, []).append(agent)
-    return teams
+    for members in teams.values():
+        director = next((m for m in members if m.role is AgentRole.DIRECTOR), None)
+        if director is not None:
+            scopes.append(_team_scope(director.team, director, [m.id for m in members]))
+    return scopes
 
 
-def _team_plan(team: Team, director: Agent, member_ids: list[int]) -> _Plan:
-    return _Plan(f"team:{team.id}", f"team {team.slug}", director, member_ids, team)
+def _agent_scope(agent: Agent) -> Scope:
+    return Scope(f"agent:{agent.id}", agent.handle, agent, [agent.id])
 
 
-def _has_new_signals(session: Session, workspace: Workspace, plan: _Plan) -> bool:
+def _team_scope(team: Team, director: Agent, member_ids: list[int]) -> Scope:
+    """A team's pooled signals; its patterns go to its director's brain."""
+    return Scope(f"team:{team.id}", f"team {team.slug}", director, member_ids, team)
+
+
+def _has_new_signals(session: Session, workspace: Workspace, scope: Scope) -> bool:
     # Agent ids belong to one workspace; a workspace condition here would steer SQLite
     # away from the (agent_id, id) index that answers this from its last entry.
-    latest = session.scalar(select(func.max(Signal.id)).where(Signal.agent_id.in_(plan.agent_ids)))
+    latest = session.scalar(select(func.max(Signal.id)).where(Signal.agent_id.in_(scope.agent_ids)))
     if latest is None:
         return False
     mark = session.scalar(
         select(AnalysisMark.last_signal_id).where(
-            AnalysisMark.workspace_id == workspace.id, AnalysisMark.scope == plan.key
+            AnalysisMark.workspace_id == workspace.id, AnalysisMark.scope == scope.key
         )
     )
     return mark is None or latest > mark
@@ -153,42 +139,29 @@ def _has_new_signals(session: Session, workspace: Workspace, plan: _Plan) -> boo
 def _analyze(
     session: Session,
     workspace: Workspace,
-    plans: list[_Plan],
+    scopes: list[Scope],
     thresholds: Thresholds,
     *,
     everyone: bool,
 ) -> AnalysisResult:
-    """Count the signals the plans need (in one pass), then consolidate scope by scope."""
-    agent_ids = sorted({agent_id for plan in plans for agent_id in plan.agent_ids})
+    """Count the signals the scopes need (in one pass), then consolidate scope by scope.
+
+    A team scope needs two agents with signals (else it would repeat one agent's findings).
+    """
+    agent_ids = sorted({agent_id for scope in scopes for agent_id in scope.agent_ids})
     tallies = tally_signals(session, workspace, None if everyone else agent_ids)
     result = AnalysisResult()
-    for plan in plans:
-        scope = _scope(plan, tallies)
-        if scope is None:
+    for scope in scopes:
+        contributing = [tallies[agent_id] for agent_id in scope.agent_ids if agent_id in tallies]
+        if not contributing:
             continue
-        result.changes.extend(consolidate(session, workspace, scope, thresholds))
-        result.holding += scope.holding
-        result.scopes += 1
-        _set_mark(session, workspace, plan.key, scope.tally.last_signal_id)
+        scope.tally, scope.agents = Tally.pooled(contributing), len(contributing)
+        if scope.team is None or scope.agents >= 2:
+            result.changes.extend(consolidate(session, workspace, scope, thresholds))
+            result.holding += scope.holding
+            result.scopes += 1
+        _set_mark(session, workspace, scope.key, scope.tally.last_signal_id)
     return result
-
-
-def _scope(plan: _Plan, tallies: dict[int, Tally]) -> Scope | None:
-    """The scope with its pooled counts; a team scope needs two agents with signals."""
-    contributing = [tallies[agent_id] for agent_id in plan.agent_ids if agent_id in tallies]
-    if not contributing or (plan.team is not None and len(contributing) < 2):
-        return None
-    pooled = Tally.pooled(contributing)
-    return Scope(
-        key=plan.key,
-        label=plan.label,
-        owner=plan.owner,
-        agent_ids=plan.agent_ids,
-        team=plan.team,
-        agents=len(contributing),
-        tally=pooled,
-        block_type=BlockType.PATTERN if plan.team is not None else BlockType.LEARNING,
-    )
 
 
 def _set_mark(session: Session, workspace: Workspace, scope: str, last_signal_id: int) -> None:

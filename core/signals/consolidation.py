@@ -11,8 +11,8 @@ A block a person archived is left archived.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -35,17 +35,20 @@ EXAMPLE_CHARS = 280
 
 @dataclass
 class Scope:
-    """Whose signals a finding is about, the brain it is written to, and the counts."""
+    """Whose signals a finding is about, the brain it is written to, and their counts."""
 
     key: str  # "agent:<id>" or "team:<id>"
     label: str  # "sdr-emea" or "team emea"
-    owner: Agent  # whose Personal Brain holds the blocks
+    owner: Agent  # whose Personal Brain holds the blocks: the agent, or the team's director
     agent_ids: list[int]
-    team: Team | None
-    agents: int
-    tally: Tally
-    block_type: BlockType
+    team: Team | None = None
+    tally: Tally = field(default_factory=Tally)
+    agents: int = 0  # how many agents' signals the counts pool
     holding: int = 0
+
+    @property
+    def block_type(self) -> BlockType:
+        return BlockType.PATTERN if self.team is not None else BlockType.LEARNING
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def _findings_of(session: Session, workspace: Workspace, scope: Scope) -> dict[s
     return {finding.key: finding for finding in session.scalars(query)}
 
 
-def _blocks_of(session: Session, findings: Any) -> dict[int, MemoryBlock]:
+def _blocks_of(session: Session, findings: Iterable[Finding]) -> dict[int, MemoryBlock]:
     ids = [finding.block_id for finding in findings if finding.block_id is not None]
     if not ids:
         return {}
@@ -226,7 +229,7 @@ def _refresh(
     verdict: Verdict,
 ) -> None:
     """The same finding on more data: the block says the new numbers and stays fresh."""
-    check_write_learning(principal_for(session, workspace, ANALYST), scope.owner)
+    _check_may_write(session, workspace, scope)
     key = (block.evidence or {}).get("finding", "")
     block.content = statement(scope, group, verdict)
     block.evidence = _evidence(session, scope, key, group, verdict)
@@ -244,7 +247,7 @@ def _supersede(
     verdict: Verdict,
 ) -> None:
     """The data no longer supports the finding: the block stays on record, superseded."""
-    check_write_learning(principal_for(session, workspace, ANALYST), scope.owner)
+    _check_may_write(session, workspace, scope)
     block.status = BlockStatus.SUPERSEDED
     block.status_reason = f"No longer supported by the signals ({verdict.why_not}): " + statement(
         scope, group, verdict
@@ -253,6 +256,11 @@ def _supersede(
     audit.record(
         session, workspace, ANALYST, "signals.supersede", f"block:{block.id}", block.status_reason
     )
+
+
+def _check_may_write(session: Session, workspace: Workspace, scope: Scope) -> None:
+    """Changing a finding's block is writing a learning: the same rule as writing one."""
+    check_write_learning(principal_for(session, workspace, ANALYST), scope.owner)
 
 
 def importance(verdict: Verdict) -> float:

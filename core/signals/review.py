@@ -55,7 +55,7 @@ def review_team(
             select(Finding)
             .where(
                 Finding.workspace_id == workspace.id,
-                or_(Finding.agent_id.in_(handles), Finding.team_id == team.id),
+                or_(Finding.agent_id.in_(list(handles)), Finding.team_id == team.id),
             )
             .order_by(Finding.id)
         )
@@ -86,13 +86,15 @@ def _qualify(
     live: list[Finding], handles: dict[int, str], team: Team, thresholds: Thresholds
 ) -> tuple[int, Finding, str, dict[str, Any]] | None:
     """(rank, the finding whose block to promote, reason, evidence), or None."""
+    if not live:
+        return None
     by_agents = sorted(
         (finding for finding in live if finding.agent_id is not None),
         key=lambda finding: -_verdict(finding).strength,
     )
     pooled = next((finding for finding in live if finding.team_id is not None), None)
     evidence = {
-        "finding": f"{live[0].metric}/{live[0].dimension}/{live[0].value}" if live else "",
+        "finding": f"{live[0].metric}/{live[0].dimension}/{live[0].value}",
         "agents": [_numbers(finding, handles[finding.agent_id or 0]) for finding in by_agents],
         "team": _numbers(pooled, f"team {team.slug}") if pooled is not None else None,
     }

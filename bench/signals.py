@@ -22,6 +22,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +71,17 @@ def run(folder: Path, signals: int, agents: int, baseline_rows: int) -> None:
     schema.upgrade(naive_url)
     naive_engine = make_engine(naive_url)
     _world(naive_engine, agents)
-    baseline = _timed(lambda: _naive_import(naive_engine, data, baseline_rows))
-    naive_rate = baseline_rows / baseline
+    naive = _timed(lambda: _naive_import(naive_engine, data, baseline_rows))
     with data.open(encoding="utf-8", newline="") as lines:
-        seconds = _timed(lambda: _check(import_signals(engine, "T0001", lines), written, 0))
-    rate = written / seconds
+        bulk = _timed(lambda: _check(import_signals(engine, "T0001", lines), written, 0))
     print(
-        f"import: {written:,} signals in {seconds:.1f} s = {rate:,.0f} signals/s "
-        f"(target >= 50,000); naive row by row: {naive_rate:,.0f} signals/s "
-        f"on {baseline_rows:,} rows; x{rate / naive_rate:,.1f}"
+        f"import: {written:,} signals in {bulk.describe(written)} (target >= 50,000/s); "
+        f"naive row by row, on {baseline_rows:,} rows: {naive.describe(baseline_rows)}; "
+        f"x{naive.wall / baseline_rows * written / bulk.wall:,.1f}"
     )
     with data.open(encoding="utf-8", newline="") as lines:
         again = _timed(lambda: _check(import_signals(engine, "T0001", lines), 0, written))
-    print(f"re-import (all known): {written / again:,.0f} signals/s")
+    print(f"re-import (every signal known): {again.describe(written)}")
 
     with UnitOfWork(engine) as uow:
         workspace = directory.resolve_workspace(uow.session, "T0001")
@@ -94,16 +93,16 @@ def run(folder: Path, signals: int, agents: int, baseline_rows: int) -> None:
     with UnitOfWork(engine, readonly=True) as uow:
         blocks = uow.session.scalar(select(func.count()).select_from(MemoryBlock)) or 0
     print(
-        f"analysis: {written:,} signals in {full:.1f} s = {written / full:,.0f} signals/s "
-        f"(target < 30 s); naive agent by agent: {per_agent:.1f} s = "
-        f"{written / per_agent:,.0f} signals/s; x{per_agent / full:,.1f}; {blocks:,} blocks"
+        f"analysis: {written:,} signals in {full.describe(written)} (target < 30 s); "
+        f"naive agent by agent: {per_agent.describe(written)}; "
+        f"x{per_agent.wall / full.wall:,.1f}; {blocks:,} blocks"
     )
 
     with UnitOfWork(engine) as uow:
         workspace = directory.resolve_workspace(uow.session, "T0001")
         agents_ = list(directory.list_agents(uow.session, workspace))
         quiet = _timed(lambda: [analyze_agent(uow.session, workspace, a) for a in agents_])
-    print(f"heartbeat check with nothing new: {quiet / len(agents_) * 1000:.2f} ms per agent")
+    print(f"heartbeat check with nothing new: {quiet.wall / len(agents_) * 1000:.2f} ms per agent")
 
 
 def _world(engine: Any, agents: int) -> list[str]:
@@ -166,10 +165,24 @@ def _check(result: Any, new: int, known: int) -> None:
     assert (result.new, result.known, result.bad_total) == (new, known, 0), result.as_dict()
 
 
-def _timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Timing:
+    """Wall time, and the CPU time of this process (steadier on a shared machine)."""
+
+    wall: float
+    cpu: float
+
+    def describe(self, signals: int) -> str:
+        return (
+            f"{self.wall:.1f} s = {signals / self.wall:,.0f} signals/s "
+            f"({self.cpu:.1f} s of CPU = {signals / self.cpu:,.0f} signals per CPU-second)"
+        )
+
+
+def _timed(work: Callable[[], object]) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
     work()
-    return time.perf_counter() - started
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
 
 
 if __name__ == "__main__":

@@ -117,8 +117,7 @@ def _copy_new_postgresql(
     target, names = quote(table.name), ", ".join(quote(name) for name in columns)
     staging = quote(f"{table.name}_incoming")
     connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {staging} "
-        f"AS SELECT {names} FROM {target} WITH NO DATA"
+        f"CREATE TEMPORARY TABLE {staging} AS SELECT {names} FROM {target} WITH NO DATA"
     )
     cursor = connection.connection.cursor()
     try:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
@@ -70,8 +70,7 @@ class Format(StrEnum):
     JSONL = "jsonl"
 
 
-@dataclass(frozen=True)
-class BadRow:
+class BadRow(NamedTuple):
     """A row that was not stored: its line in the file (a CSV header is line 1), and why."""
 
     line: int
@@ -224,7 +223,7 @@ def _csv_records(lines: Iterable[str]) -> Iterator[Record]:
             continue
         end = reader.line_num
         if len(row) != width:
-            if not any(row):
+            if not "".join(row).strip():
                 continue  # a blank line
             if len(row) > width:
                 yield start, f"has {len(row)} fields but the header names {width}"
@@ -297,10 +296,11 @@ class _Batch:
         )
         for name in FIELDS:
             self._check_length(name, columns[name], problems)
+        missing: dict[int, list[str]] = {}
         for name in REQUIRED:
             for index, text in enumerate(columns[name]):
                 if not text:
-                    problems.setdefault(index, []).append(f"missing {name}")
+                    missing.setdefault(index, []).append(name)
         for name in GROUPED:
             columns[name] = [SPELLINGS[text] if text else "" for text in columns[name]]
         types = self._convert(columns["type"], _type, "unknown type {!r}; " + _TYPE_HINT, problems)
@@ -318,9 +318,12 @@ class _Batch:
                 repeat(self.received_at),
             )
         )
-        bad = [BadRow(self.lines[index], _reason(found)) for index, found in problems.items()]
-        if problems:
-            rows = [row for index, row in enumerate(rows) if index not in problems]
+        # A row missing fields says so (all of them); otherwise its first problem.
+        reasons = {index: found[0] for index, found in problems.items()}
+        reasons.update((index, f"missing {', '.join(names)}") for index, names in missing.items())
+        bad = [BadRow(self.lines[index], reason) for index, reason in reasons.items()]
+        if reasons:
+            rows = [row for index, row in enumerate(rows) if index not in reasons]
         return rows, sorted(self.unreadable + bad, key=lambda row: row.line)
 
     def _check_length(self, name: str, texts: list[str], problems: dict[int, list[str]]) -> None:
@@ -357,16 +360,6 @@ _TIME_HINT = "occurred_at {!r} is not an ISO 8601 time"
 
 def _texts(column: Sequence[str]) -> list[str]:
     return [text.strip() for text in column]
-
-
-def _reason(problems: list[str]) -> str:
-    """One reason for a row: the missing fields together, then the first other problem."""
-    missing = [
-        problem.removeprefix("missing ") for problem in problems if problem[:8] == "missing "
-    ]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    return problems[0]
 
 
 def _type(text: str) -> str | None:

@@ -17,7 +17,8 @@ from core.models import Base
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
     import core.chat
-    import core.installations  # noqa: F401
+    import core.installations
+    import core.signals.models  # noqa: F401
 
     return Base.metadata
 

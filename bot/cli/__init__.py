@@ -67,9 +67,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import context, directory, memory, serve
+    from bot.cli import context, directory, memory, serve, signals
 
-    for module in (directory, memory, context, serve):
+    for module in (directory, memory, context, signals, serve):
         module.register(cli)
 
 

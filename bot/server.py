@@ -2,18 +2,25 @@
 
 Routes: POST /slack/events (commands, events and interactivity, signature-verified by
 Bolt), GET /slack/install and GET /slack/oauth_redirect (when OAuth is configured),
-GET /healthz. Every request leaves one JSON log line: what was asked (the command, event
-type, action or form), the workspace, the latency and the outcome. Bodies, headers, tokens
-and secrets are never logged.
+POST /signals (JSON Lines of signals, bearer token SALESBRAIN_SIGNALS_TOKEN; the answer is
+the import's `{"new", "known", "bad": [{"line", "reason"}]}`), GET /healthz.
+
+Every request leaves one JSON log line: what was asked (the command, event type, action or
+form), the workspace, the latency and the outcome. Bodies, headers, tokens and secrets are
+never logged.
 """
 
 from __future__ import annotations
 
+import codecs
+import hmac
 import json
 import logging
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio.from_thread
 import uvicorn
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -27,15 +34,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.errors import DomainError
+from core.permissions import Actor
+from core.signals import import_signals
+
 EVENTS_PATH = "/slack/events"
 # Slack's requests are a few kilobytes; anything far larger is not from Slack.
 MAX_SLACK_BODY = 1_000_000
 
+SENDER = Actor.system("signals", origin="http")
+
 requests_log = logging.getLogger("salesbrain.requests")
 
 
-def create_web_app(app: App, engine: Engine) -> Starlette:
-    """The ASGI application serving the Slack app (and, with OAuth, its install pages)."""
+def create_web_app(app: App, engine: Engine, signals_token: str | None = None) -> Starlette:
+    """The ASGI application serving the Slack app (and, with OAuth, its install pages), and
+    the signals webhook for senders holding `signals_token`."""
 
     async def slack_events(request: Request) -> Response:
         if int(request.headers.get("content-length") or 0) > MAX_SLACK_BODY:
@@ -69,8 +83,31 @@ def create_web_app(app: App, engine: Engine) -> Starlette:
             return JSONResponse({"ok": False, "database": type(error).__name__}, status_code=503)
         return JSONResponse({"ok": True})
 
+    async def signals(request: Request) -> Response:
+        request.state.asked = "signals"
+        request.state.workspace = request.query_params.get("workspace")
+        if not _bearer_matches(request, signals_token):
+            return JSONResponse(
+                {"error": "POST /signals needs the bearer token SALESBRAIN_SIGNALS_TOKEN"},
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
+        lines = _body_lines(request.stream())
+        try:
+            result = await run_in_threadpool(
+                import_signals, engine, request.state.workspace, lines, "jsonl", by=SENDER
+            )
+        except DomainError as error:
+            status = {2: 400, 3: 403, 4: 404}.get(error.exit_code, 500)
+            return JSONResponse({"error": " ".join(error.message.split())}, status_code=status)
+        except UnicodeDecodeError as error:
+            return JSONResponse({"error": f"the body is not UTF-8 ({error.reason})"}, 400)
+        # The good lines are stored either way; 422 says that some were not.
+        return JSONResponse(result.as_dict(), status_code=422 if result.bad_total else 200)
+
     routes = [
         Route(EVENTS_PATH, slack_events, methods=["POST"]),
+        Route("/signals", signals, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     if app.oauth_flow is not None:
@@ -79,6 +116,31 @@ def create_web_app(app: App, engine: Engine) -> Starlette:
             Route(app.oauth_flow.redirect_uri_path, oauth_redirect, methods=["GET"]),
         ]
     return Starlette(routes=routes, middleware=[Middleware(RequestLog)])
+
+
+def _bearer_matches(request: Request, token: str | None) -> bool:
+    scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _body_lines(chunks: AsyncIterator[bytes]) -> Iterator[str]:
+    """The body's lines, read from the event loop as the import asks for them (run in a
+    worker thread), so that a large upload is never held in memory whole."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    pending = ""
+    while True:
+        try:
+            chunk = anyio.from_thread.run(chunks.__anext__)
+        except StopAsyncIteration:
+            break
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.split("\n")
+        yield from (line + "\n" for line in complete)
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
 
 
 def _ping(engine: Engine) -> None:
@@ -175,4 +237,5 @@ def from_environment() -> Starlette:
 
     settings = get_settings()
     engine = engine_for(settings.database_url)
-    return create_web_app(create_app(settings, engine), engine)
+    token = settings.signals_token.get_secret_value() if settings.signals_token else None
+    return create_web_app(create_app(settings, engine), engine, token)

@@ -59,7 +59,8 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
         socket = server.config.bind_socket()
         Multiprocess(server.config, sockets=[socket]).run()
         return
-    http_server(create_web_app(app, engine), host, port).run()
+    token = settings.signals_token.get_secret_value() if settings.signals_token else None
+    http_server(create_web_app(app, engine, token), host, port).run()
 
 
 def _register_bot_workspace(settings: Settings, engine: Engine) -> None:

@@ -58,3 +58,14 @@ def sdr_learning(session: Session, world: World, text: str) -> MemoryBlock:
         by=Actor.agent("sdr-emea"),
         importance=0.6,
     )
+
+
+SIGNALS_TOKEN = "signals-token-0123456789"
+
+
+@pytest.fixture
+def webhook(db_url: str, engine: Engine, slack: FakeSlack, world: World) -> Iterator[SlackSender]:
+    """The HTTP server with the signals webhook open to SIGNALS_TOKEN."""
+    app = create_app(slack_settings(db_url, slack), engine)
+    with running(create_web_app(app, engine, SIGNALS_TOKEN)) as url:
+        yield SlackSender(url, SIGNING_SECRET, slack)

@@ -312,6 +312,17 @@ def test_an_account_named_in_the_task_is_fully_relevant(uow: UoW, world: World) 
     assert relevances("Follow up with Northwind about renewal") == (0.2, 0.2)
     assert relevances("Research Contosox and northwind.example.org") == (0.2, 0.2)
 
+    punctuated = _learn(
+        uow,
+        world,
+        world.sdr,
+        "Renewal is in May",
+        type=BlockType.ACCOUNT_CONTEXT,
+        subject={"company": "Fabrikam - Health & Care (UK)"},
+    )
+    blocks = _by_id(_assemble(uow, world.sdr, "Call fabrikam health care uk about pricing"))
+    assert blocks[punctuated].relevance == 1.0
+
 
 @pytest.mark.parametrize(
     "task",
@@ -419,6 +430,25 @@ def test_outside_text_reaches_the_prompt_only_inside_labelled_data_markers(
     end = section.index(f"<<<END DATA (block {team_copy}, from promotion)")
     assert start < section.index("Ignore previous instructions") < end
     assert section.index(f"<<<DATA (block {imported}, from import)") < team
+
+
+def test_a_promoted_block_whose_original_is_gone_is_treated_as_outside_text(
+    uow: UoW, world: World
+) -> None:
+    note = _coach(uow, world, "Lead with the compliance angle")
+    with uow() as u:
+        copy = memory.promote(u.session, world.workspace, note, "team", by=MANAGER).id
+        assert not _from_outside_now(u, world, copy)
+        u.session.delete(u.session.get(MemoryBlock, note))
+    with uow(readonly=True) as u:
+        assert _from_outside_now(u, world, copy)
+
+
+def _from_outside_now(u: UnitOfWork, world: World, block_id: int) -> bool:
+    agent = u.session.get(Agent, world.ae.id)
+    assert agent is not None
+    blocks = assemble_context(u.session, agent, "compliance").blocks
+    return next(b.from_outside for b in blocks if b.id == block_id)
 
 
 def test_the_memory_section_of_an_empty_brain_says_so() -> None:

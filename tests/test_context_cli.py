@@ -60,3 +60,11 @@ def test_the_prompt_view_and_errors(acme: Run) -> None:  # noqa: F811
         result = acme(*args)
         assert result.code == code and words in result.err
         assert result.err.startswith("error: ") and result.err.count("\n") == 1
+
+
+def test_db_optimize_compacts_the_index_and_keeps_the_context(acme: Run) -> None:  # noqa: F811
+    acme("coach", "sdr-emea", "Lead with compliance angle for healthcare CTOs", "--by", "U0001")
+    before = acme("context", "sdr-emea", "--task", TASK, "--json").json()
+    optimized = acme("db", "optimize")
+    assert optimized.code == 0, optimized.err
+    assert acme("context", "sdr-emea", "--task", TASK, "--json").json() == before

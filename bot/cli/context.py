@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import json_option, use_case, workspace_option
+from bot.cli import json_option, session_scope, use_case, workspace_option
+from bot.cli.directory import db
 from bot.cli.output import emit_json, shorten, table
 from core.context import (
     DEFAULT_LIMIT,
     DEFAULT_TOKEN_BUDGET,
     AssembledContext,
     assemble_context,
+    optimize_index,
     render_memory_section,
 )
 from core.directory import get_agent
@@ -18,6 +20,15 @@ from core.directory import get_agent
 
 def register(cli: click.Group) -> None:
     cli.add_command(context)
+    db.add_command(db_optimize)
+
+
+@click.command("optimize")
+def db_optimize() -> None:
+    """Compact the full-text index of memory (keeps context assembly fast; run daily)."""
+    with session_scope() as session:
+        optimize_index(session)
+    click.echo("full-text index optimized")
 
 
 @click.command()

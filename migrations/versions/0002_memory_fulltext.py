@@ -13,9 +13,6 @@ the same scopes.
 
 PostgreSQL: a stored generated tsvector column `memory_fts` (always in step, in the same
 statement) with a GIN index.
-
-Both: covering indexes per tier from which context assembly scores an agent's blocks without
-reading table rows.
 """
 
 from collections.abc import Sequence
@@ -97,19 +94,7 @@ def _upgrade_postgresql() -> None:
     op.execute("CREATE INDEX memory_fts_index ON memory_blocks USING gin (memory_fts)")
 
 
-# Context assembly scores an agent's blocks from these indexes alone (core/context/search.py).
-_COVERED = ["type", "importance", "updated_at", "subject_company", "subject_domain"]
-_CONTEXT_INDEXES = {
-    "ix_memory_blocks_context_personal": ["agent_id", "tier", "status", "workspace_id", *_COVERED],
-    "ix_memory_blocks_context_team": ["team_id", "tier", "status", "workspace_id", *_COVERED],
-    "ix_memory_blocks_context_company": ["workspace_id", "tier", "status", *_COVERED],
-}
-
-
 def upgrade() -> None:
-    with op.batch_alter_table("memory_blocks", schema=None) as batch_op:
-        for name, columns in _CONTEXT_INDEXES.items():
-            batch_op.create_index(name, columns, unique=False)
     if op.get_bind().dialect.name == "sqlite":
         _upgrade_sqlite()
     else:
@@ -124,6 +109,3 @@ def downgrade() -> None:
     else:
         op.execute("DROP INDEX IF EXISTS memory_fts_index")
         op.execute("ALTER TABLE memory_blocks DROP COLUMN IF EXISTS memory_fts")
-    with op.batch_alter_table("memory_blocks", schema=None) as batch_op:
-        for name in reversed(_CONTEXT_INDEXES):
-            batch_op.drop_index(name)

@@ -419,8 +419,9 @@ def main(argv: list[str] | None = None) -> None:
     def naive(session: Session, agent: Agent, task: str) -> list[Any]:
         return naive_context(session, agent, task, settings, args.limit, args.budget)
 
-    measure(engine, queries[:50], product, time.monotonic() + 60)  # warm the caches
-    measure(engine, queries[:20], naive, time.monotonic() + 60)
+    warm = queries[: min(50, len(queries) // 4)]  # warm the caches
+    measure(engine, warm, product, time.monotonic() + 60)
+    measure(engine, warm, naive, time.monotonic() + 60)
     fast, fast_ids = measure(engine, queries, product, time.monotonic() + args.max_seconds)
     slow, slow_ids = measure(engine, queries, naive, time.monotonic() + args.max_seconds)
     overlap = statistics.mean(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core import clock, memory
+from core import audit, clock, memory
 from core.context import (
     AssembledContext,
     ContextSettings,
@@ -19,8 +19,9 @@ from core.context import (
     record_usage,
     render_memory_section,
 )
+from core.context.settings import configure
 from core.db import UnitOfWork
-from core.errors import InvalidInput
+from core.errors import InvalidInput, PermissionDenied
 from core.models import (
     Agent,
     BlockStatus,
@@ -213,6 +214,47 @@ def test_workspace_settings_merge_with_the_defaults_and_bad_ones_are_refused() -
         with pytest.raises(InvalidInput) as error:
             ContextSettings.parse(bad)
         assert field in str(error.value)
+
+
+def test_admins_change_a_workspaces_settings_others_are_refused_and_audited(
+    uow: UoW, world: World
+) -> None:
+    with uow() as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        configure(
+            u.session,
+            workspace,
+            {"half_life_days": {"coaching": 120}, "relevance_floor": 0.25},
+            by=Actor.member(ADMIN),
+        )
+    with uow() as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        settings = configure(
+            u.session, workspace, {"half_life_days": {"learning": 10}}, by=Actor.member(ADMIN)
+        )
+    assert settings.half_life(Tier.PERSONAL, BlockType.COACHING) == 120  # kept
+    assert settings.half_life(Tier.PERSONAL, BlockType.LEARNING) == 10
+    assert settings.relevance_floor == 0.25
+
+    for changes, by, error in [
+        ({"relevance_floor": 0.1}, MANAGER, PermissionDenied),
+        ({"relevance_floor": 2}, Actor.member(ADMIN), InvalidInput),
+        ({"half_life_days": {"coaching": -1}}, Actor.member(ADMIN), InvalidInput),
+    ]:
+        with pytest.raises(error), uow() as u:
+            workspace = u.session.get(Workspace, world.workspace.id)
+            assert workspace is not None
+            configure(u.session, workspace, changes, by=by)
+    with uow(readonly=True) as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        assert ContextSettings.of(workspace) == settings  # refusals changed nothing
+        outcomes = [
+            e.outcome for e in audit.recent(u.session, workspace) if e.action == "context.configure"
+        ]
+    assert outcomes == ["refused", "ok", "ok"]
 
 
 def test_blocks_are_taken_best_first_within_the_limit_and_the_token_budget(

@@ -25,7 +25,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,26 +33,14 @@ from sqlalchemy import and_, func, insert, or_, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench.corpus import Corpus
+from bench.generated import DATA, NOW, Corpus, new_workspace
 from core import clock, schema
 from core.context import ContextSettings, assemble_context, optimize_index
 from core.context.assembly import take_best
 from core.context.search import Subjects, search_terms, words
 from core.db import UnitOfWork, make_engine
-from core.models import (
-    Agent,
-    AgentRole,
-    BlockStatus,
-    BlockType,
-    MemoryBlock,
-    SourceKind,
-    Team,
-    Tier,
-    Workspace,
-)
+from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Tier
 
-DATA = Path(__file__).parent / "data"
-NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BLOCKS_PER_WORKSPACE = 5_000
 TEAMS, AGENTS_PER_TEAM, ACCOUNTS = 10, 5, 100
 TIERS = [(Tier.PERSONAL, 0.75), (Tier.TEAM, 0.17), (Tier.COMPANY, 0.08)]
@@ -131,28 +119,8 @@ def _workspace_rows(
 
 
 def _directory(session: Session, number: int) -> tuple[int, list[int], dict[int, list[int]]]:
-    workspace = Workspace(slack_team_id=f"TBENCH{number:04d}", name=f"Bench {number}", settings={})
-    session.add(workspace)
-    session.flush()
-    agent_ids: dict[int, list[int]] = {}
-    for t in range(TEAMS):
-        team = Team(workspace_id=workspace.id, slug=f"team-{t}", name=f"Team {t}")
-        session.add(team)
-        session.flush()
-        agents = [
-            Agent(
-                workspace_id=workspace.id,
-                team_id=team.id,
-                team=team,
-                handle=f"agent-{t}-{a}",
-                display_name=f"Agent {t}-{a}",
-                role=AgentRole.SDR,
-            )
-            for a in range(AGENTS_PER_TEAM)
-        ]
-        session.add_all(agents)
-        session.flush()
-        agent_ids[team.id] = [agent.id for agent in agents]
+    workspace, roster = new_workspace(session, f"TBENCH{number:04d}", TEAMS, AGENTS_PER_TEAM)
+    agent_ids = {team.id: [agent.id for agent in agents] for team, agents in roster}
     return workspace.id, list(agent_ids), agent_ids
 
 

@@ -37,20 +37,18 @@ import random
 import statistics
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from bench.corpus import FUNCTION_WORDS, VOCABULARY
+from bench.generated import DATA, FUNCTION_WORDS, NOW, VOCABULARY, new_workspace
 from core import clock, schema
 from core.context import ContextSettings, assemble_context
 from core.db import UnitOfWork, make_engine
 from core.models import (
     Agent,
-    AgentRole,
     BlockStatus,
     BlockType,
     MemoryBlock,
@@ -60,8 +58,6 @@ from core.models import (
     Workspace,
 )
 
-DATA = Path(__file__).parent / "data"
-NOW = datetime(2026, 11, 25, tzinfo=UTC)
 TOPICS, CORE_WORDS, ALT_WORDS = 12, 8, 6
 GENERIC = ["draft", "outreach", "email", "follow"]
 METHODS = {
@@ -141,12 +137,7 @@ def build(engine: Engine, seed: int, agents: int, decoys: int) -> list[Task]:
     drafts: list[Draft] = []
     with clock.frozen_at(NOW), UnitOfWork(engine) as uow:
         session = uow.session
-        workspace = Workspace(slack_team_id="TQUALITY", name="Quality", settings={})
-        session.add(workspace)
-        session.flush()
-        team = Team(workspace_id=workspace.id, slug="emea", name="EMEA")
-        session.add(team)
-        session.flush()
+        workspace, [(team, roster)] = new_workspace(session, "TQUALITY", 1, agents)
         pool = [w for w in VOCABULARY if w not in GENERIC]
         filler = rng.sample(pool, 40)
         topical = [w for w in pool if w not in filler]
@@ -160,17 +151,7 @@ def build(engine: Engine, seed: int, agents: int, decoys: int) -> list[Task]:
                 importance=rng.uniform(0.6, 0.9),
                 days=rng.uniform(0, 365),
             )
-        for number in range(agents):
-            agent = Agent(
-                workspace_id=workspace.id,
-                team_id=team.id,
-                team=team,
-                handle=f"sdr-{number}",
-                display_name=f"SDR {number}",
-                role=AgentRole.SDR,
-            )
-            session.add(agent)
-            session.flush()
+        for agent in roster:
             drafts += _agent_memory(generator, rng, workspace, team, agent, topical, filler, decoys)
         session.add_all(generator.rows)
         session.flush()
@@ -220,6 +201,18 @@ def _agent_memory(
             importance=rng.uniform(0.3, 0.6),
             days=rng.uniform(0, 10),
         )
+
+    def coaching(content: str, low: float, high: float) -> MemoryBlock:
+        """A manager's note, important, `low` to `high` half-lives old."""
+        return generator.block(
+            **personal,
+            type=BlockType.COACHING,
+            content=content,
+            importance=0.9,
+            days=_half_lives(rng, BlockType.COACHING, low, high),
+            source_kind=SourceKind.SLACK_USER,
+        )
+
     for index in range(TOPICS):
         substantive_types = [BlockType.LEARNING, BlockType.PATTERN, BlockType.OBJECTION_RESPONSE]
         start = index * (CORE_WORDS + ALT_WORDS)
@@ -248,26 +241,8 @@ def _agent_memory(
                     source_kind=SourceKind.PROMOTION,
                 )
             ],
-            "old important coaching": [
-                generator.block(
-                    **personal,
-                    type=BlockType.COACHING,
-                    content="Lead with " + generator.text(core, 3),
-                    importance=0.9,
-                    days=_half_lives(rng, BlockType.COACHING, 1, 2),
-                    source_kind=SourceKind.SLACK_USER,
-                )
-            ],
-            "coaching with no shared word": [
-                generator.block(
-                    **personal,
-                    type=BlockType.COACHING,
-                    content="Always " + generator.text(alt, 4),
-                    importance=0.9,
-                    days=_half_lives(rng, BlockType.COACHING, 0, 1),
-                    source_kind=SourceKind.SLACK_USER,
-                )
-            ],
+            "old important coaching": [coaching("Lead with " + generator.text(core, 3), 1, 2)],
+            "coaching with no shared word": [coaching("Always " + generator.text(alt, 4), 0, 1)],
         }
         noise = {
             "recent trivial learning": [

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 from core.context.settings import ContextSettings
 from core.models import Agent, BlockType, MemoryBlock, Tier
 
-# The candidate query reads each tier's active blocks from these indexes alone: visiting the
-# table rows of the ~500 blocks an agent reads would cost more than the rest of the query.
+# The candidate query reads each tier's active blocks from these indexes (migration 0003) alone:
+# visiting the table rows of the ~500 blocks an agent reads would cost more than the rest.
 _COVERED = (
     MemoryBlock.type,
     MemoryBlock.importance,

@@ -1,12 +1,22 @@
-"""Generated sales text for the benchmarks: a sales vocabulary with Zipf-like frequencies."""
+"""Generated data for the benchmarks: sales text with Zipf-like word frequencies, and
+workspaces of teams and agents."""
 
 from __future__ import annotations
 
 import itertools
 import random
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
-from core.models import BlockType
+from sqlalchemy.orm import Session
+
+from core.models import Agent, AgentRole, BlockType, Team, Workspace
+
+# Databases the benchmarks build and reuse (git-ignored).
+DATA = Path(__file__).parent / "data"
+# The benchmarks' "now": ages are spread before it, assembly runs at it.
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def _listed(text: str) -> list[str]:
@@ -115,3 +125,32 @@ class Corpus:
         return f"{name} {self.random.choice(['Health', 'Bank', 'Group', 'Labs', 'Inc'])}", (
             f"{''.join(parts)}.example"
         )
+
+
+def new_workspace(
+    session: Session, slack_team_id: str, teams: int, agents_per_team: int
+) -> tuple[Workspace, list[tuple[Team, list[Agent]]]]:
+    """A workspace with `teams` teams of `agents_per_team` SDR agents each."""
+    workspace = Workspace(slack_team_id=slack_team_id, name=slack_team_id, settings={})
+    session.add(workspace)
+    session.flush()
+    roster = []
+    for t in range(teams):
+        team = Team(workspace_id=workspace.id, slug=f"team-{t}", name=f"Team {t}")
+        session.add(team)
+        session.flush()
+        agents = [
+            Agent(
+                workspace_id=workspace.id,
+                team_id=team.id,
+                team=team,
+                handle=f"agent-{t}-{a}",
+                display_name=f"Agent {t}-{a}",
+                role=AgentRole.SDR,
+            )
+            for a in range(agents_per_team)
+        ]
+        session.add_all(agents)
+        session.flush()
+        roster.append((team, agents))
+    return workspace, roster

@@ -203,10 +203,11 @@ SQLITE = _statement(
 )
 POSTGRESQL = _statement(
     readable=_readable(f"{_COLUMNS}, memory_fts", "memory_blocks"),
-    term_hits="SELECT q.term, r.id FROM readable r JOIN ("
+    # The queries are parsed once (a join would parse one per block and word).
+    term_hits="WITH queries AS MATERIALIZED ("
     "SELECT u.term, to_tsquery('english', u.query) AS query "
-    "FROM unnest(CAST(:term_queries AS text[])) WITH ORDINALITY AS u(query, term)"
-    ") AS q ON r.memory_fts @@ q.query",
+    "FROM unnest(CAST(:term_queries AS text[])) WITH ORDINALITY AS u(query, term)) "
+    "SELECT q.term, r.id FROM readable r JOIN queries q ON r.memory_fts @@ q.query",
     age_days="greatest(0.0, extract(epoch FROM (:now - r.updated_at))::float8 / 86400.0)",
     position="strpos",
 )

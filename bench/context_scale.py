@@ -156,8 +156,7 @@ def _optimized_copy(path: Path) -> Path:
         building = copy.with_suffix(".building")
         shutil.copyfile(path, building)
         engine = make_engine(f"sqlite:///{building}")
-        with UnitOfWork(engine) as uow:
-            optimize_index(uow.session)
+        optimize_index(engine)
         engine.dispose()
         sqlite3.connect(building).close()
         building.rename(copy)
@@ -199,8 +198,7 @@ def open_database(
     elif found != expected:
         sys.exit(f"{url} holds {found:,} blocks, not {expected:,}: give an empty database")
     if optimized:
-        with UnitOfWork(engine) as uow:
-            optimize_index(uow.session)
+        optimize_index(engine)
     return engine, url
 
 

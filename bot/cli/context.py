@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import json_option, session_scope, use_case, workspace_option
+from bot.cli import database_url, json_option, use_case, workspace_option
 from bot.cli.directory import db
 from bot.cli.output import emit_json, pairs, shorten, table
 from core.context import (
@@ -17,6 +17,7 @@ from core.context import (
     render_memory_section,
 )
 from core.context.settings import configure
+from core.db import engine_for
 from core.directory import get_agent
 from core.errors import InvalidInput
 from core.permissions import Actor
@@ -31,9 +32,8 @@ def register(cli: click.Group) -> None:
 @click.command("optimize")
 def db_optimize() -> None:
     """Compact the full-text index of memory (keeps context assembly fast; run daily)."""
-    with session_scope() as session:
-        optimize_index(session)
-    click.echo("full-text index optimized")
+    steps = optimize_index(engine_for(database_url()))
+    click.echo(f"full-text index optimized ({steps} step{'s' if steps != 1 else ''})")
 
 
 @click.command()

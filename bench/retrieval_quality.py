@@ -362,7 +362,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {name:34} {figures['recall@10']:9.3f} {figures['ndcg@10']:8.3f}{margin}")
     print("  share of each kind of block shown in the top 10 (per task on its topic):")
     kinds = [key for key in product if key.startswith("shown: ")]
-    print(f"  {'':34} " + " ".join(f"{name[:10]:>10}" for name in results))
+    short = ["product", "recency", "importance", "relevance"]
+    print(f"  {'':34} " + " ".join(f"{name:>10}" for name in short))
     for kind in kinds:
         print(f"  {kind[7:]:34} " + " ".join(f"{r[kind]:10.2f}" for r in results.values()))
     print(f"  load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

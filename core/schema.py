@@ -16,7 +16,8 @@ from core.models import Base
 
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
-    import core.context  # noqa: F401  (context assembly's covering indexes)
+    import core.context  # context assembly's covering indexes on memory_blocks
+    import core.signals.models  # noqa: F401
 
     return Base.metadata
 

@@ -32,7 +32,7 @@ from core.context.settings import ContextSettings
 from core.db import UnitOfWork
 from core.models import Agent, BlockType, MemoryBlock, Tier
 
-# The candidate query reads each tier's active blocks from these indexes (migration 0003) alone:
+# The candidate query reads each tier's active blocks from these indexes (migration 0004) alone:
 # visiting the table rows of the ~500 blocks an agent reads would cost more than the rest.
 _COVERED = (
     MemoryBlock.type,

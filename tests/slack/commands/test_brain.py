@@ -10,7 +10,7 @@ from core import audit, directory, memory
 from core.db import UnitOfWork
 from core.models import MemberRole, Tier
 from core.permissions import Actor
-from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, MEMBER, World
+from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, GLOBEX_ADMIN, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
 from tests.slack.conftest import sdr_learning
@@ -150,3 +150,20 @@ def test_show_lists_the_agents_top_blocks_with_their_score_components(
     assert sections[0].startswith(f"*1.* block {note.id} · personal · coaching · *")
     assert "= 0.90 x " in sections[0]  # importance x recency x relevance
     assert "Lead with compliance angle" in sections[0]
+
+
+def test_nothing_crosses_workspaces(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    block_id = _learning(uow, world)
+    globex = SlackSender(send.base_url, send.secret, send.slack, team_id="T0002")
+
+    promote = globex.command("/brain", f"promote {block_id} company", GLOBEX_ADMIN)
+    forget = globex.command("/brain", f"forget {block_id}", GLOBEX_ADMIN)
+    coach = globex.command("/coach", "@ae-emea Sell harder", GLOBEX_ADMIN)
+
+    assert promote.text == forget.text == f"block {block_id} not found"
+    assert coach.text.startswith("agent 'ae-emea' not found; agents: sdr-emea")
+    with uow(readonly=True) as u:
+        assert memory.get_block(u.session, world.workspace, block_id).status.value == "active"
+        assert memory.list_blocks(u.session, world.other_workspace) == []

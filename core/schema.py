@@ -16,6 +16,8 @@ from core.models import Base
 
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
+    import core.heartbeat.models  # noqa: F401  (cycles, outbox)
+
     return Base.metadata
 
 

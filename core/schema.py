@@ -24,9 +24,12 @@ def metadata() -> MetaData:
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Tables the models do not describe (full-text index shadows) are not drift."""
-    if type_ == "table" and reflected and compare_to is None:
-        return name is not None and not name.startswith(("memory_fts", "sqlite_"))
+    """What the models do not describe is not drift when it is the full-text index (the
+    SQLite FTS5 table and its shadows; the PostgreSQL tsvector column and its GIN index)."""
+    if reflected and compare_to is None and name is not None:
+        if name.startswith("memory_fts"):
+            return False
+        return not (type_ == "table" and name.startswith("sqlite_"))
     return True
 
 

@@ -67,9 +67,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import directory, memory
+    from bot.cli import context, directory, memory
 
-    for module in (directory, memory):
+    for module in (directory, memory, context):
         module.register(cli)
 
 

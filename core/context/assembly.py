@@ -1,0 +1,225 @@
+"""Context assembly: what an agent knows at the start of a cycle, and why.
+
+The score of each active block the agent may read (its Personal Brain, its team's Team
+Brain, the Company Brain), every component in 0..1:
+
+    score     = importance^a x recency^b x relevance^c     (exponents a, b, c in ContextSettings)
+    recency   = 0.5 ^ (days since updated_at / half-life of its type; company tier: its own)
+    relevance = floor + (1 - floor) x rank / best rank of the agent's blocks; 1 for an account
+
+where rank is the database's full-text rank of the block for the task (bm25 on SQLite, ts_rank
+on PostgreSQL) and an account_context block whose company or domain the task names counts as
+fully relevant. Blocks are then taken best first, near-duplicates dropped, within the limit and
+the token budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.context.search import scored_candidates, words
+from core.context.settings import ContextSettings
+from core.errors import InvalidInput
+from core.models import Agent, BlockType, MemoryBlock, SourceKind, Tier, Workspace
+
+DEFAULT_LIMIT = 20
+DEFAULT_TOKEN_BUDGET = 2000
+MAX_LIMIT = 200
+MAX_TOKEN_BUDGET = 200_000
+# Text that came from outside salesbrain's people and agents: prospects' words, imports.
+OUTSIDE_SOURCES = frozenset({SourceKind.SIGNAL_ANALYSIS, SourceKind.IMPORT})
+# Promotion copies a block at most twice (personal -> team -> company).
+_MAX_PROMOTION_DEPTH = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens a text takes in a prompt, estimated as one per four characters (rounded up)."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+@dataclass(frozen=True)
+class ScoredBlock:
+    """One block of an assembled context with the breakdown of its score."""
+
+    id: int
+    tier: Tier
+    type: BlockType
+    content: str
+    importance: float
+    recency: float
+    relevance: float
+    score: float
+    source_kind: SourceKind
+    tokens: int
+    # The content (or, for a promotion, the block it was copied from) came from outside.
+    from_outside: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tier": self.tier.value,
+            "type": self.type.value,
+            "content": self.content,
+            "importance": round(self.importance, 4),
+            "recency": round(self.recency, 4),
+            "relevance": round(self.relevance, 4),
+            "score": round(self.score, 4),
+            "source_kind": self.source_kind.value,
+            "from_outside": self.from_outside,
+            "tokens": self.tokens,
+        }
+
+
+@dataclass(frozen=True)
+class AssembledContext:
+    """The memory an agent sees for one task, best first."""
+
+    agent: str
+    task: str
+    blocks: list[ScoredBlock]
+    tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `context --json` shape of DESIGN.md."""
+        return {
+            "agent": self.agent,
+            "task": self.task,
+            "blocks": [block.as_dict() for block in self.blocks],
+            "tokens": self.tokens,
+        }
+
+
+def assemble_context(
+    session: Session,
+    agent: Agent,
+    task: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    settings: ContextSettings | None = None,
+) -> AssembledContext:
+    """The agent's top blocks for a task at clock.now(); reads only, counts no usage."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput("limit", f"{limit} is outside 1..{MAX_LIMIT}")
+    if not 1 <= token_budget <= MAX_TOKEN_BUDGET:
+        raise InvalidInput("token_budget", f"{token_budget} is outside 1..{MAX_TOKEN_BUDGET:,}")
+    if settings is None:
+        workspace = session.get(Workspace, agent.workspace_id)
+        settings = ContextSettings.of(workspace) if workspace else ContextSettings()
+    now = clock.now()
+    # Dedupe and the budget pass over some candidates; fetch more only when they ran out.
+    fetch = max(4 * limit, 40)
+    while True:
+        rows = scored_candidates(session, agent, task, settings, now, fetch)
+        chosen = _select(rows, limit, token_budget, settings.duplicate_jaccard)
+        if len(chosen) == limit or len(rows) < fetch or _budget_left(chosen, token_budget) < 1:
+            break
+        fetch *= 4
+    outside = _from_outside(session, chosen)
+    blocks = [
+        ScoredBlock(
+            id=row.id,
+            tier=Tier(row.tier),
+            type=BlockType(row.type),
+            content=row.content,
+            importance=float(row.importance),
+            recency=float(row.recency),
+            relevance=float(row.relevance),
+            score=float(row.score),
+            source_kind=SourceKind(row.source_kind),
+            tokens=estimate_tokens(row.content),
+            from_outside=row.id in outside,
+        )
+        for row in chosen
+    ]
+    return AssembledContext(
+        agent=agent.handle, task=task, blocks=blocks, tokens=sum(b.tokens for b in blocks)
+    )
+
+
+def record_usage(session: Session, block_ids: Sequence[int]) -> None:
+    """Count that these blocks informed one cycle, in the caller's transaction."""
+    ids = sorted(set(block_ids))
+    if not ids:
+        return
+    session.execute(
+        update(MemoryBlock)
+        .where(MemoryBlock.id.in_(ids))
+        .values(times_surfaced=MemoryBlock.times_surfaced + 1, last_surfaced_at=clock.now())
+    )
+
+
+def _budget_left(chosen: Sequence[Any], token_budget: int) -> int:
+    return token_budget - sum(estimate_tokens(row.content) for row in chosen)
+
+
+def _select(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float) -> list[Any]:
+    """Best first: skip near-duplicates of a block already taken and blocks that would
+    overflow the budget (a smaller one further down may still fit)."""
+    chosen: list[Any] = []
+    kept: list[tuple[str, frozenset[str], str]] = []
+    left = token_budget
+    for row in rows:
+        tokens = estimate_tokens(row.content)
+        if tokens > left:
+            continue
+        text_words = words(row.content)
+        normalised, word_set = " ".join(text_words), frozenset(text_words)
+        if any(
+            block_type == row.type
+            and (normalised == other_text or _jaccard(word_set, other_words) >= jaccard)
+            for other_text, other_words, block_type in kept
+        ):
+            continue
+        chosen.append(row)
+        kept.append((normalised, word_set, row.type))
+        left -= tokens
+        if len(chosen) == limit or left < 1:
+            break
+    return chosen
+
+
+def _jaccard(first: frozenset[str], second: frozenset[str]) -> float:
+    union = first | second
+    return len(first & second) / len(union) if union else 1.0
+
+
+def _from_outside(session: Session, rows: Sequence[Any]) -> set[int]:
+    """The blocks whose content came from outside, following promotions to the original.
+
+    An original that no longer exists counts as outside: unknown text is treated as data.
+    """
+    outside = {row.id for row in rows if SourceKind(row.source_kind) in OUTSIDE_SOURCES}
+    # promoted block id -> the id of the block its content was copied from
+    pending = {
+        row.id: row.promoted_from_id
+        for row in rows
+        if SourceKind(row.source_kind) is SourceKind.PROMOTION
+    }
+    for _ in range(_MAX_PROMOTION_DEPTH):
+        if not pending:
+            break
+        wanted = {parent for parent in pending.values() if parent is not None}
+        found = session.execute(
+            select(MemoryBlock.id, MemoryBlock.source_kind, MemoryBlock.promoted_from_id).where(
+                MemoryBlock.id.in_(wanted)
+            )
+        )
+        parents = {id_: (SourceKind(kind), parent) for id_, kind, parent in found}
+        still_pending = {}
+        for block_id, parent_id in pending.items():
+            kind, grandparent = parents.get(parent_id, (None, None)) if parent_id else (None, None)
+            if kind is None or kind in OUTSIDE_SOURCES:
+                outside.add(block_id)
+            elif kind is SourceKind.PROMOTION:
+                still_pending[block_id] = grandparent
+        pending = still_pending
+    outside.update(pending)  # a chain longer than promotion allows: treat as data
+    return outside

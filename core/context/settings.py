@@ -1,0 +1,75 @@
+"""How context assembly weighs memory: half-lives, the relevance floor and the exponents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.errors import InvalidInput
+from core.models import BlockType, Tier, Workspace
+
+DEFAULT_HALF_LIFE_DAYS: dict[BlockType, float] = {
+    BlockType.COACHING: 90.0,
+    BlockType.OBJECTION_RESPONSE: 60.0,
+    BlockType.PATTERN: 45.0,
+    BlockType.LEARNING: 30.0,
+    BlockType.ACCOUNT_CONTEXT: 120.0,
+}
+# The key of this object in Workspace.settings.
+WORKSPACE_KEY = "context"
+
+
+class ContextSettings(BaseModel):
+    """The knobs of the score, per workspace (Workspace.settings["context"]), with defaults.
+
+    Only what a workspace sets differs from the defaults; half-lives merge per type.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    half_life_days: dict[BlockType, float] = Field(
+        default_factory=lambda: dict(DEFAULT_HALF_LIFE_DAYS)
+    )
+    # Company knowledge fades slowly whatever its type.
+    company_half_life_days: float = Field(default=365.0, gt=0)
+    # A block with no word in common with the task keeps this much relevance, so that an
+    # important coaching note can still surface.
+    relevance_floor: float = Field(default=0.2, ge=0, le=1)
+    importance_exponent: float = Field(default=1.0, ge=0, le=10)
+    recency_exponent: float = Field(default=1.0, ge=0, le=10)
+    relevance_exponent: float = Field(default=1.0, ge=0, le=10)
+    # Blocks of one type whose word sets overlap this much are one block said twice.
+    duplicate_jaccard: float = Field(default=0.8, gt=0, le=1)
+
+    @field_validator("half_life_days")
+    @classmethod
+    def _complete_and_positive(cls, given: dict[BlockType, float]) -> dict[BlockType, float]:
+        for block_type, days in given.items():
+            if not days > 0:
+                raise ValueError(f"the half-life of {block_type.value} must be above 0 days")
+        return {**DEFAULT_HALF_LIFE_DAYS, **given}
+
+    def half_life(self, tier: Tier, block_type: BlockType) -> float:
+        """Days after which a block's recency has halved."""
+        if tier is Tier.COMPANY:
+            return self.company_half_life_days
+        return self.half_life_days[block_type]
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | None) -> ContextSettings:
+        """Settings from a JSON object; a bad value is an InvalidInput naming it."""
+        try:
+            return cls.model_validate(data or {})
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "context"
+            raise InvalidInput(f"context settings {where}", problem["msg"]) from None
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> ContextSettings:
+        """The workspace's settings, or the defaults."""
+        return cls.parse((workspace.settings or {}).get(WORKSPACE_KEY))
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

@@ -1,0 +1,89 @@
+"""The full-text index as the migrations build it: existing blocks are indexed on upgrade,
+and on SQLite the triggers that keep it in step are in place at head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from core import clock, directory, memory, schema
+from core.context import assemble_context
+from core.db import UnitOfWork, make_engine
+from core.models import BlockStatus, MemoryBlock
+from core.permissions import Actor
+from tests.conftest import DIALECTS, create_postgres_database, drop_postgres_database, unique_name
+
+TRIGGERS = {"memory_fts_after_insert", "memory_fts_after_update", "memory_fts_after_delete"}
+
+
+@pytest.fixture(params=DIALECTS)
+def foundation_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database migrated to the foundation only (before the full-text index)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'foundation.db'}"
+        schema.upgrade(url, "0001")
+        yield url
+        return
+    name = unique_name("salesbrain_fts")
+    url = create_postgres_database(name)
+    schema.upgrade(url, "0001")
+    yield url
+    drop_postgres_database(name)
+
+
+def test_upgrading_indexes_the_blocks_that_already_exist(foundation_url: str) -> None:
+    engine = make_engine(foundation_url)
+    try:
+        with UnitOfWork(engine) as u:
+            workspace = directory.create_workspace(u.session, "T0001", "Acme")
+            directory.create_team(u.session, workspace, "emea", "EMEA")
+            directory.set_member(u.session, workspace, "U0001", "manager", ["emea"])
+            agent = directory.create_agent(
+                u.session, workspace, "sdr-emea", team="emea", role="sdr"
+            )
+            # At revision 0001 the table has no full-text column: insert only what it has.
+            kept = memory.coach(
+                u.session, workspace, "sdr-emea", "Mention HIPAA early", by=Actor.member("U0001")
+            ).id
+            archived = memory.coach(
+                u.session, workspace, "sdr-emea", "Mention HIPAA late", by=Actor.member("U0001")
+            )
+            archived.status = BlockStatus.ARCHIVED
+        schema.upgrade(foundation_url)
+        schema.check(foundation_url)
+
+        with clock.frozen_at(clock.now()), UnitOfWork(engine, readonly=True) as u:
+            context = assemble_context(u.session, agent, "HIPAA")
+            assert [(b.id, round(b.relevance, 6)) for b in context.blocks] == [(kept, 1.0)]
+            if engine.dialect.name == "sqlite":
+                indexed = u.session.scalar(text("SELECT count(*) FROM memory_fts_docsize"))
+                active = u.session.scalar(
+                    select(func.count())
+                    .select_from(MemoryBlock)
+                    .where(MemoryBlock.status == BlockStatus.ACTIVE)
+                )
+                assert indexed == active == 1
+    finally:
+        engine.dispose()
+
+
+def test_the_sqlite_triggers_that_keep_the_index_in_step_exist_at_head(tmp_path: Path) -> None:
+    # A later migration that rebuilds memory_blocks in batch mode (copy, drop, rename) drops
+    # these triggers with the old table: it must create them again.
+    url = f"sqlite:///{tmp_path / 'head.db'}"
+    schema.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            triggers = connection.execute(
+                text(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                    "AND tbl_name = 'memory_blocks'"
+                )
+            ).scalars()
+            assert set(triggers) >= TRIGGERS
+    finally:
+        engine.dispose()

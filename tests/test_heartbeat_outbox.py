@@ -113,9 +113,7 @@ def test_a_failed_delivery_stays_queued_and_is_retried_with_backoff(
     assert _messages(engine)[message_id].attempts == 3
 
 
-def test_a_permanent_failure_is_marked_failed_and_not_retried(
-    engine: Engine, world: World
-) -> None:
+def test_a_permanent_failure_is_marked_failed_and_not_retried(engine: Engine, world: World) -> None:
     sink = RecordingSink(failures=1, permanent=True)
     with clock.frozen_at(T0):
         [message_id] = _queue(engine, world)

@@ -261,7 +261,7 @@ def apply_calls(
     """Write the accepted calls, each in a savepoint; a call refused here is marked refused."""
     actor = Actor.agent(agent.handle)
     for call in calls:
-        if call.status != ACCEPTED or call.name == "finish_cycle":
+        if call.status != ACCEPTED:
             continue
         try:
             with session.begin_nested():
@@ -323,4 +323,6 @@ def _apply(
         promoted = memory.promote(session, workspace, parsed.block_id, Tier.TEAM, by=actor)
         call.block_id = promoted.id
         call.result = f"ok: block {parsed.block_id} promoted to the team brain as {promoted.id}"
+    elif isinstance(parsed, FinishCycle):
+        call.result = "ok: report stored"
     call.status = APPLIED

@@ -67,9 +67,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import context, directory, memory
+    from bot.cli import context, directory, heartbeat, memory
 
-    for module in (directory, memory, context):
+    for module in (directory, memory, context, heartbeat):
         module.register(cli)
 
 

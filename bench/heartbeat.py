@@ -18,18 +18,22 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select  # noqa: E402
+import anthropic  # noqa: E402
+from sqlalchemy import insert, select, update  # noqa: E402
 
 from bot.runner import HeartbeatRunner  # noqa: E402
 from core import clock, directory, schema  # noqa: E402
@@ -51,7 +55,6 @@ from core.models import (  # noqa: E402
     Tier,
 )
 from core.settings import Settings  # noqa: E402
-from tests.fakes.anthropic_api import FakeAnthropic  # noqa: E402
 
 COACHING = [
     "Lead with the compliance angle for healthcare CTOs",
@@ -138,12 +141,33 @@ def seed(url: str, agents: int) -> None:
     engine.dispose()
 
 
-def baseline(fake: FakeAnthropic, calls: int, concurrency: int) -> float:
-    """The same number of model calls at the same concurrency, with nothing else around them."""
-    client = make_client(
-        Settings(anthropic_api_key="bench", anthropic_base_url=fake.url),  # type: ignore[call-arg]
-        HeartbeatSettings(),
+@contextmanager
+def fake_api(latency: float) -> Iterator[str]:
+    """The fake Messages API in a process of its own, so it does not share our GIL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.anthropic_api", "--latency", str(latency)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def client_for(url: str, settings: HeartbeatSettings) -> anthropic.Anthropic:
+    return make_client(
+        Settings(anthropic_api_key="bench", anthropic_base_url=url),  # type: ignore[call-arg]
+        settings,
+    )
+
+
+def baseline(url: str, calls: int, concurrency: int) -> float:
+    """The same number of model calls at the same concurrency, with nothing else around them."""
+    client = client_for(url, HeartbeatSettings())
     request = {
         "model": "claude-sonnet-5-5",
         "max_tokens": 1024,
@@ -174,16 +198,12 @@ def main() -> None:
         concurrency=args.concurrency, max_workers=args.concurrency, model_max_retries=0
     )
 
-    with FakeAnthropic(latency=args.latency) as fake:
-        measured_ideal = baseline(fake, args.agents, args.concurrency)
-        backend = AnthropicBackend(
-            make_client(
-                Settings(anthropic_api_key="bench", anthropic_base_url=fake.url),  # type: ignore[call-arg]
-                settings,
-            ),
-            settings,
-        )
+    with fake_api(args.latency) as url_of_api:
+        measured_ideal = baseline(url_of_api, args.agents, args.concurrency)
+        backend = AnthropicBackend(client_for(url_of_api, settings), settings)
         runner = HeartbeatRunner(engine, backend, settings, worker="bench")
+        with unit_of_work(engine) as session:  # every agent falls due now, at once
+            session.execute(update(Agent).values(next_run_at=clock.now()))
         started = time.perf_counter()
         runner.run_once()
         total = time.perf_counter() - started

@@ -63,7 +63,9 @@ def _queue(engine: Engine, world: World, count: int = 1, channel: str | None = N
             )
             session.add(cycle)
             session.flush()
-            ids.append(outbox.queue(session, cycle, f"report {number}", channel).id)
+            message = outbox.queue(session, cycle, f"report {number}", channel)
+            session.flush()
+            ids.append(message.id)
     return ids
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -60,6 +60,7 @@ class Note:
     content: str
     importance: float
     by: str | None
+    kind: SourceKind
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def assemble_brain(
         limit=settings.context_limit,
         token_budget=settings.context_token_budget,
     )
+    news = _new_blocks(session, agent)
     return Brain(
         workspace_id=workspace.id,
         agent_id=agent.id,
@@ -170,8 +172,8 @@ def assemble_brain(
         task_text=task_text,
         open_tasks=tasks,
         context=context,
-        new_coaching=_new_blocks(session, agent, MemoryBlock.type == BlockType.COACHING),
-        findings=_new_blocks(session, agent, MemoryBlock.source_kind == SourceKind.SIGNAL_ANALYSIS),
+        new_coaching=tuple(note for note in news if note.type is BlockType.COACHING),
+        findings=tuple(note for note in news if note.kind is SourceKind.SIGNAL_ANALYSIS),
         outcomes=_handoff_outcomes(session, agent, handles),
         teammates={handle: AgentRole(role).value for id_, handle, role in team if id_ != agent.id},
         candidates=(),
@@ -189,34 +191,43 @@ def _task_note(task: Task, handles: dict[int, str]) -> TaskNote:
     )
 
 
-def _new_blocks(session: Session, agent: Agent, *criteria: Any) -> tuple[Note, ...]:
-    """Active blocks on the agent's Personal Brain written or updated since its last cycle."""
-    query = select(MemoryBlock).where(
+def _new_blocks(session: Session, agent: Agent) -> tuple[Note, ...]:
+    """Coaching and signal findings on the agent's Personal Brain since its last cycle."""
+    query = select(
+        MemoryBlock.id,
+        MemoryBlock.type,
+        MemoryBlock.content,
+        MemoryBlock.importance,
+        MemoryBlock.source_by,
+        MemoryBlock.source_kind,
+    ).where(
         MemoryBlock.agent_id == agent.id,
         MemoryBlock.tier == Tier.PERSONAL,
         MemoryBlock.status == BlockStatus.ACTIVE,
-        *criteria,
+        or_(
+            MemoryBlock.type == BlockType.COACHING,
+            MemoryBlock.source_kind == SourceKind.SIGNAL_ANALYSIS,
+        ),
     )
     if agent.last_cycle_at is not None:
         query = query.where(MemoryBlock.updated_at > agent.last_cycle_at)
-    blocks = session.scalars(
-        query.order_by(MemoryBlock.importance.desc(), MemoryBlock.id).limit(10)
-    )
-    return tuple(Note(b.id, b.type, b.content, b.importance, b.source_by) for b in blocks)
+    rows = session.execute(query.order_by(MemoryBlock.importance.desc(), MemoryBlock.id).limit(20))
+    return tuple(Note(*row) for row in rows)
 
 
 def _handoff_outcomes(
     session: Session, agent: Agent, handles: dict[int, str]
 ) -> tuple[Outcome, ...]:
-    done = select(Task).where(
-        Task.from_agent_id == agent.id,
-        Task.status == TaskStatus.DONE,
+    """Tasks this agent handed off that its teammates completed since its last cycle."""
+    done = select(Task.id, Task.title, Task.agent_id, Task.outcome).where(
+        Task.from_agent_id == agent.id, Task.status == TaskStatus.DONE
     )
     if agent.last_cycle_at is not None:
         done = done.where(Task.completed_at > agent.last_cycle_at)
+    rows = session.execute(done.order_by(Task.completed_at, Task.id).limit(10))
     return tuple(
-        Outcome(task.id, task.title, _name(handles, task.agent_id), task.outcome or "")
-        for task in session.scalars(done.order_by(Task.completed_at, Task.id).limit(10))
+        Outcome(task_id, title, _name(handles, agent_id), outcome or "")
+        for task_id, title, agent_id, outcome in rows
     )
 
 

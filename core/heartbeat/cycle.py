@@ -159,8 +159,9 @@ def _store(
         session.add(cycle)
         session.flush()
         if status is CycleStatus.SUCCEEDED:
-            workspace = session.get_one(Workspace, claim.workspace_id)
-            apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle.id)
+            if reasoned.toolbox.calls:
+                workspace = session.get_one(Workspace, claim.workspace_id)
+                apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle.id)
             record_usage(session, brain.surfaced_block_ids())
         _record_calls(cycle, reasoned.toolbox)
         cycle.finished_at = clock.now()

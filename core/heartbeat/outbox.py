@@ -118,7 +118,6 @@ def queue(session: Session, cycle: Cycle, text: str, channel: str | None) -> Out
         next_attempt_at=clock.now(),
     )
     session.add(message)
-    session.flush()
     return message
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -79,17 +80,18 @@ TOOLS: dict[str, type[ToolInput]] = {
 }
 
 
-def tool_definitions(role: AgentRole) -> list[dict[str, Any]]:
+@cache
+def tool_definitions(role: AgentRole) -> tuple[dict[str, Any], ...]:
     """The tools as the Messages API takes them; propose_promotion is offered to directors."""
     offered = [n for n in TOOLS if n != "propose_promotion" or role is AgentRole.DIRECTOR]
-    return [
+    return tuple(
         {
             "name": name,
             "description": (TOOLS[name].__doc__ or name).strip(),
             "input_schema": TOOLS[name].model_json_schema(),
         }
         for name in offered
-    ]
+    )
 
 
 ACCEPTED, REFUSED, APPLIED, DISCARDED = "accepted", "refused", "applied", "discarded"

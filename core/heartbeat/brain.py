@@ -20,6 +20,7 @@ from core.context import AssembledContext, assemble_context, render_memory_secti
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.prompt import DEFAULT_OBJECTIVES, data_section
 from core.heartbeat.tools import Standing
+from core.lifecycle import end_of_life
 from core.models import (
     Agent,
     AgentRole,
@@ -105,6 +106,8 @@ class Brain:
     teammates: dict[str, str]
     candidates: tuple[Candidate, ...] = ()
     assembled_at: datetime = field(default_factory=clock.now)
+    # When the model is deprecated: its end-of-life date, for the report's warning.
+    model_end_of_life: str | None = None
 
     @property
     def standing(self) -> Standing:
@@ -178,6 +181,8 @@ def assemble_brain(
         teammates={handle: AgentRole(role).value for id_, handle, role in team if id_ != agent.id},
         candidates=(),
         assembled_at=clock.now(),
+        # Read here, outside any write transaction: the first read imports the SDK's table.
+        model_end_of_life=end_of_life(agent.model),
     )
 
 

@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import io
-import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.cli import main
 from bot.demo import run_demo
-
-
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Run = Callable[..., Result]
+from tests.test_cli import Run, run  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def run(cli_env: str, capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str) -> Result:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return invoke
-
-
-@pytest.fixture
-def team(run: Run) -> Run:
+def team(run: Run) -> Run:  # noqa: F811
     for args in [
         ("workspace", "create", "T0001", "--name", "Acme"),
         ("team", "create", "emea", "--name", "EMEA Sales"),

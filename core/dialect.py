@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, event
+from sqlalchemy import JSON, DateTime, Table, event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -75,3 +77,78 @@ def configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         readonly = connection.get_execution_options().get("salesbrain_readonly", False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def insert_new_only(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    unique: Sequence[str],
+) -> int:
+    """Insert many rows at the driver's speed, skipping those whose `unique` columns are
+    already stored; returns how many rows were new.
+
+    Rows are tuples in the order of `columns`, with the values the columns hold
+    (timestamps aware). For bulk ingestion SQLAlchemy's per-row parameter processing would
+    cost more than the insert itself, so the rows go straight to the driver: SQLite's
+    executemany of one compiled statement; PostgreSQL's COPY into a temporary table, then
+    one INSERT ... SELECT.
+    """
+    if not rows:
+        return 0
+    if connection.dialect.name == "postgresql":
+        return _copy_new_postgresql(connection, table, columns, rows, unique)
+    statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    sql = str(statement.compile(dialect=connection.dialect, column_keys=list(columns)))
+    times = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
+    result = connection.exec_driver_sql(sql, _sqlite_times(rows, times) if times else list(rows))
+    return max(result.rowcount, 0)
+
+
+def _copy_new_postgresql(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    unique: Sequence[str],
+) -> int:
+    quote = connection.dialect.identifier_preparer.quote
+    target, names = quote(table.name), ", ".join(quote(name) for name in columns)
+    staging = quote(f"{table.name}_incoming")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} AS SELECT {names} FROM {target} WITH NO DATA"
+    )
+    cursor = connection.connection.cursor()
+    try:
+        with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+    result = connection.exec_driver_sql(
+        f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} "
+        f"ON CONFLICT ({', '.join(quote(name) for name in unique)}) DO NOTHING"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {staging}")
+    return max(result.rowcount, 0)
+
+
+def _sqlite_times(rows: Sequence[Sequence[Any]], positions: list[int]) -> list[tuple[Any, ...]]:
+    """Timestamps as UTCDateTime stores them on SQLite: naive UTC text, to the microsecond."""
+    columns = list(zip(*rows, strict=True))
+    for position in positions:
+        column = columns[position]
+        if column.count(column[0]) == len(column):  # one time for all (received_at)
+            columns[position] = (_iso(column[0]),) * len(column)
+        else:
+            columns[position] = tuple(map(_iso, column))
+    return list(zip(*columns, strict=True))
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"

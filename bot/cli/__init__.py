@@ -67,9 +67,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import context, directory, heartbeat, memory
+    from bot.cli import context, directory, heartbeat, memory, signals
 
-    for module in (directory, memory, context, heartbeat):
+    for module in (directory, memory, context, signals, heartbeat):
         module.register(cli)
 
 

@@ -1,0 +1,177 @@
+"""Analysis: an agent's (and a team's) signals become findings with statistical support.
+
+What is measured, per agent and per team, each group against the scope's overall rate:
+- open rate by `subject_format`, reply rate by `segment` and by `industry`, meeting rate
+  by `template`: over delivered sends (an `email_sent` that did not bounce). Opens, replies
+  and meetings count toward the send of the same agent with the same `thread` (a signal
+  without a thread is a thread of its own); a reply or a meeting means the email was
+  opened, even when no open was tracked.
+- objections: the share of the scope's replies that raised each objection category,
+  against a floor (`Thresholds.objection_share`): a category that recurs.
+
+Findings are the groups that do better than the baseline: a group whose interval lies
+above it (and by at least `min_lift`). Groups below it are mostly the mirror image of a
+finding in the same dimension (when one segment stands out, the rest sit below the
+overall rate), so they are not written; a finding whose group falls back is superseded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.directory import get_agent
+from core.models import Agent, AgentRole, MemoryBlock, Team, Workspace
+from core.signals.consolidation import Change, Scope, consolidate
+from core.signals.models import AnalysisMark, Signal
+from core.signals.stats import Thresholds
+from core.signals.tally import Tally, tally_signals
+
+
+@dataclass
+class AnalysisResult:
+    """The blocks analysis wrote, refreshed or superseded, and how many findings hold."""
+
+    changes: list[Change] = field(default_factory=list)
+    holding: int = 0
+    scopes: int = 0
+    skipped: bool = False
+
+    def blocks(self, action: str) -> list[MemoryBlock]:
+        return [change.block for change in self.changes if change.action == action]
+
+    @property
+    def created(self) -> list[MemoryBlock]:
+        return self.blocks("new")
+
+    @property
+    def updated(self) -> list[MemoryBlock]:
+        return self.blocks("updated")
+
+    @property
+    def superseded(self) -> list[MemoryBlock]:
+        return self.blocks("superseded")
+
+
+def analyze_agent(
+    session: Session, workspace: Workspace, agent: Agent, thresholds: Thresholds | None = None
+) -> AnalysisResult:
+    """Bring an agent's findings up to date before its cycle; cheap when no signal is new.
+
+    A director agent also brings its team's pooled findings up to date (they are patterns
+    on its own Personal Brain, which it may then promote to the Team Brain).
+    """
+    thresholds = thresholds or Thresholds.of(workspace)
+    scopes = _scopes_of(session, workspace, agent)
+    stale = [scope for scope in scopes if _has_new_signals(session, workspace, scope)]
+    if not stale:
+        return AnalysisResult(skipped=True)
+    return _analyze(session, workspace, stale, thresholds, everyone=False)
+
+
+def analyze(
+    session: Session,
+    workspace: Workspace,
+    agent_handle: str | None = None,
+    thresholds: Thresholds | None = None,
+) -> AnalysisResult:
+    """Analyse now: one agent (and its team, for a director), or every agent and team."""
+    thresholds = thresholds or Thresholds.of(workspace)
+    if agent_handle:
+        scopes = _scopes_of(session, workspace, get_agent(session, workspace, agent_handle))
+        return _analyze(session, workspace, scopes, thresholds, everyone=False)
+    return _analyze(session, workspace, _all_scopes(session, workspace), thresholds, everyone=True)
+
+
+def _scopes_of(session: Session, workspace: Workspace, agent: Agent) -> list[Scope]:
+    scopes = [_agent_scope(agent)]
+    if agent.role is AgentRole.DIRECTOR:
+        members = session.scalars(
+            select(Agent.id).where(
+                Agent.workspace_id == workspace.id, Agent.team_id == agent.team_id
+            )
+        )
+        scopes.append(_team_scope(agent.team, agent, list(members)))
+    return scopes
+
+
+def _all_scopes(session: Session, workspace: Workspace) -> list[Scope]:
+    agents = list(
+        session.scalars(select(Agent).where(Agent.workspace_id == workspace.id).order_by(Agent.id))
+    )
+    scopes = [_agent_scope(agent) for agent in agents]
+    teams: dict[int, list[Agent]] = {}
+    for agent in agents:
+        teams.setdefault(agent.team_id, []).append(agent)
+    for members in teams.values():
+        director = next((m for m in members if m.role is AgentRole.DIRECTOR), None)
+        if director is not None:
+            scopes.append(_team_scope(director.team, director, [m.id for m in members]))
+    return scopes
+
+
+def _agent_scope(agent: Agent) -> Scope:
+    return Scope(f"agent:{agent.id}", agent.handle, agent, [agent.id])
+
+
+def _team_scope(team: Team, director: Agent, member_ids: list[int]) -> Scope:
+    """A team's pooled signals; its patterns go to its director's brain."""
+    return Scope(f"team:{team.id}", f"team {team.slug}", director, member_ids, team)
+
+
+def _has_new_signals(session: Session, workspace: Workspace, scope: Scope) -> bool:
+    # Agent ids belong to one workspace; a workspace condition here would steer SQLite
+    # away from the (agent_id, id) index that answers this from its last entry.
+    latest = session.scalar(select(func.max(Signal.id)).where(Signal.agent_id.in_(scope.agent_ids)))
+    if latest is None:
+        return False
+    mark = session.scalar(
+        select(AnalysisMark.last_signal_id).where(
+            AnalysisMark.workspace_id == workspace.id, AnalysisMark.scope == scope.key
+        )
+    )
+    return mark is None or latest > mark
+
+
+def _analyze(
+    session: Session,
+    workspace: Workspace,
+    scopes: list[Scope],
+    thresholds: Thresholds,
+    *,
+    everyone: bool,
+) -> AnalysisResult:
+    """Count the signals the scopes need (in one pass), then consolidate scope by scope.
+
+    A team scope needs two agents with signals (else it would repeat one agent's findings).
+    """
+    agent_ids = sorted({agent_id for scope in scopes for agent_id in scope.agent_ids})
+    tallies = tally_signals(session, workspace, None if everyone else agent_ids)
+    result = AnalysisResult()
+    for scope in scopes:
+        contributing = [tallies[agent_id] for agent_id in scope.agent_ids if agent_id in tallies]
+        if not contributing:
+            continue
+        scope.tally, scope.agents = Tally.pooled(contributing), len(contributing)
+        if scope.team is None or scope.agents >= 2:
+            result.changes.extend(consolidate(session, workspace, scope, thresholds))
+            result.holding += scope.holding
+            result.scopes += 1
+        _set_mark(session, workspace, scope.key, scope.tally.last_signal_id)
+    return result
+
+
+def _set_mark(session: Session, workspace: Workspace, scope: str, last_signal_id: int) -> None:
+    mark = session.scalar(
+        select(AnalysisMark).where(
+            AnalysisMark.workspace_id == workspace.id, AnalysisMark.scope == scope
+        )
+    )
+    if mark is None:
+        mark = AnalysisMark(workspace_id=workspace.id, scope=scope, last_signal_id=0)
+        session.add(mark)
+    mark.last_signal_id = max(mark.last_signal_id, last_signal_id)
+    mark.analysed_at = clock.now()

@@ -1,0 +1,180 @@
+"""The director's review: which learnings of a team's Personal Brains qualify for its Team Brain.
+
+A finding qualifies when it holds for `promote_min_agents` or more agents of the team (the
+same metric, dimension and value), or when one agent's finding (or the team's pooled
+finding on the director's brain) has strong evidence: `strong_min_group` observations and
+an interval at `strong_confidence` still above the baseline. A finding already on the Team
+Brain (promoted from any of its blocks, even if that copy was archived since) is not
+proposed again. Promotion itself is `core.memory.promote` with the director as actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.directory import get_team
+from core.models import Agent, BlockStatus, MemoryBlock, SourceKind, Team, Tier, Workspace
+from core.signals.consolidation import percent
+from core.signals.models import Finding
+from core.signals.stats import Thresholds, Verdict, wilson, z_score
+
+
+@dataclass(frozen=True)
+class PromotionCandidate:
+    """A block the director may promote to the Team Brain, why, and what it rests on."""
+
+    block_id: int
+    content: str
+    reason: str
+    evidence: dict[str, Any]
+
+
+def review_team(
+    session: Session,
+    workspace: Workspace,
+    team: Team | str,
+    thresholds: Thresholds | None = None,
+) -> list[PromotionCandidate]:
+    """Promotion candidates for a team's Team Brain, the best supported first."""
+    thresholds = thresholds or Thresholds.of(workspace)
+    if isinstance(team, str):
+        team = get_team(session, workspace, team)
+    agents = session.execute(
+        select(Agent.id, Agent.handle).where(
+            Agent.workspace_id == workspace.id, Agent.team_id == team.id
+        )
+    )
+    handles = {agent_id: handle for agent_id, handle in agents}
+    findings = list(
+        session.scalars(
+            select(Finding)
+            .where(
+                Finding.workspace_id == workspace.id,
+                or_(Finding.agent_id.in_(list(handles)), Finding.team_id == team.id),
+            )
+            .order_by(Finding.id)
+        )
+    )
+    blocks = _blocks(session, (finding.block_id for finding in findings))
+    promoted = _promoted_findings(session, workspace, findings)
+    candidates: list[tuple[tuple[int, float], PromotionCandidate]] = []
+    for group in _by_finding(findings).values():
+        if any(finding.key in promoted for finding in group):
+            continue
+        live = [
+            finding
+            for finding in group
+            if finding.holds
+            and finding.block_id in blocks
+            and blocks[finding.block_id].status is BlockStatus.ACTIVE
+        ]
+        chosen = _qualify(live, handles, team, thresholds)
+        if chosen is not None:
+            rank, finding, reason, evidence = chosen
+            block = blocks[finding.block_id or 0]
+            candidate = PromotionCandidate(block.id, block.content, reason, evidence)
+            candidates.append(((rank, -_verdict(finding).strength), candidate))
+    return [candidate for _, candidate in sorted(candidates, key=lambda pair: pair[0])]
+
+
+def _qualify(
+    live: list[Finding], handles: dict[int, str], team: Team, thresholds: Thresholds
+) -> tuple[int, Finding, str, dict[str, Any]] | None:
+    """(rank, the finding whose block to promote, reason, evidence), or None."""
+    if not live:
+        return None
+    by_agents = sorted(
+        (finding for finding in live if finding.agent_id is not None),
+        key=lambda finding: -_verdict(finding).strength,
+    )
+    pooled = next((finding for finding in live if finding.team_id is not None), None)
+    evidence = {
+        "finding": f"{live[0].metric}/{live[0].dimension}/{live[0].value}",
+        "agents": [_numbers(finding, handles[finding.agent_id or 0]) for finding in by_agents],
+        "team": _numbers(pooled, f"team {team.slug}") if pooled is not None else None,
+    }
+    if len(by_agents) >= thresholds.promote_min_agents:
+        listed = ", ".join(
+            f"{handles[finding.agent_id or 0]} {_short(finding)}" for finding in by_agents
+        )
+        reason = f"holds for {len(by_agents)} agents of team {team.slug}: {listed}"
+        return 0, pooled or by_agents[0], reason, {**evidence, "rule": "agents"}
+    z = z_score(thresholds.strong_confidence)
+    for finding in [*by_agents, *([pooled] if pooled is not None else [])]:
+        verdict = _verdict(finding)
+        if verdict.n >= thresholds.strong_min_group and verdict.clears(z):
+            low, high = wilson(verdict.successes, verdict.n, z)
+            who = (
+                f"team {team.slug} pooled" if finding is pooled else handles[finding.agent_id or 0]
+            )
+            reason = (
+                f"strong evidence from {who}: {_short(finding)}, "
+                f"{thresholds.strong_confidence:.0%} CI {percent(low)}-{percent(high)}%"
+            )
+            return 1, finding, reason, {**evidence, "rule": "strong"}
+    return None
+
+
+def _verdict(finding: Finding) -> Verdict:
+    return Verdict(
+        finding.successes, finding.n, finding.baseline, finding.low, finding.high, finding.holds
+    )
+
+
+def _short(finding: Finding) -> str:
+    verdict = _verdict(finding)
+    return f"{percent(verdict.rate)}% vs {percent(verdict.baseline)}% (n={verdict.n:,})"
+
+
+def _numbers(finding: Finding, who: str) -> dict[str, Any]:
+    verdict = _verdict(finding)
+    return {
+        "who": who,
+        "block": finding.block_id,
+        "n": verdict.n,
+        "successes": verdict.successes,
+        "rate": round(verdict.rate, 4),
+        "baseline": round(verdict.baseline, 4),
+        "interval": [round(finding.low, 4), round(finding.high, 4)],
+    }
+
+
+def _by_finding(findings: Iterable[Finding]) -> dict[tuple[str, str, str], list[Finding]]:
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.metric, finding.dimension, finding.value), []).append(finding)
+    return groups
+
+
+def _blocks(session: Session, ids: Iterable[int | None]) -> dict[int, MemoryBlock]:
+    wanted = [block_id for block_id in ids if block_id is not None]
+    if not wanted:
+        return {}
+    query = select(MemoryBlock).where(MemoryBlock.id.in_(wanted))
+    return {block.id: block for block in session.scalars(query)}
+
+
+def _promoted_findings(session: Session, workspace: Workspace, findings: list[Finding]) -> set[str]:
+    """The keys of findings with a block (any version of it) copied to the Team Brain."""
+    if not findings:
+        return set()
+    refs = {f"finding:{finding.key}": finding.key for finding in findings}
+    rows = session.execute(
+        select(MemoryBlock.id, MemoryBlock.source_ref).where(
+            MemoryBlock.workspace_id == workspace.id,
+            MemoryBlock.source_kind == SourceKind.SIGNAL_ANALYSIS,
+            MemoryBlock.source_ref.in_(refs),
+        )
+    )
+    versions = {block_id: ref for block_id, ref in rows}
+    copied = session.scalars(
+        select(MemoryBlock.promoted_from_id).where(
+            MemoryBlock.promoted_from_id.in_(versions), MemoryBlock.tier == Tier.TEAM
+        )
+    )
+    return {refs[versions[block_id] or ""] for block_id in copied if block_id is not None}

@@ -29,6 +29,8 @@ from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.models import Cycle, CycleStatus
 from core.models import Agent, MemoryBlock, SourceKind, Task, Tier, Workspace
 from core.permissions import Actor
+from core.signals import import_signals
+from core.signals.simulation import Campaign, as_csv, simulate
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 OFFICE_HOURS = (8, 18)
@@ -55,27 +57,38 @@ class SimulatedClock:
         return self.current
 
 
+Act = Callable[[Engine, int], object]
+
+
 @dataclass(frozen=True)
 class Event:
-    """Something people do at a moment of the demo (coach, give a task, upgrade a model)."""
+    """Something that happens at a moment of the demo (coaching, a task, signals, an upgrade)."""
 
     day: int
     hour: int
     say: str
-    act: Callable[[Session, Workspace], object]
+    act: Act
 
 
-def _coach(handle: str, text: str) -> Callable[[Session, Workspace], object]:
-    return lambda s, ws: memory.coach(s, ws, handle, text, by=Actor.member(MANAGER))
+def _use_case(work: Callable[[Session, Workspace], object]) -> Act:
+    def act(engine: Engine, workspace_id: int) -> object:
+        with unit_of_work(engine) as session:
+            return work(session, session.get_one(Workspace, workspace_id))
+
+    return act
 
 
-def _task(handle: str, title: str, detail: str = "") -> Callable[[Session, Workspace], object]:
-    return lambda s, ws: tasks.add_task(
-        s, ws, handle, title, detail=detail, by=Actor.member(MANAGER)
+def _coach(handle: str, text: str) -> Act:
+    return _use_case(lambda s, ws: memory.coach(s, ws, handle, text, by=Actor.member(MANAGER)))
+
+
+def _task(handle: str, title: str, detail: str = "") -> Act:
+    return _use_case(
+        lambda s, ws: tasks.add_task(s, ws, handle, title, detail=detail, by=Actor.member(MANAGER))
     )
 
 
-def _upgrade(handle: str) -> Callable[[Session, Workspace], object]:
+def _upgrade(handle: str) -> Act:
     def upgrade(session: Session, workspace: Workspace) -> str:
         agent = directory.get_agent(session, workspace, handle)
         before = memory.brain_size(session, agent)
@@ -85,7 +98,24 @@ def _upgrade(handle: str) -> Callable[[Session, Workspace], object]:
         after = memory.brain_size(session, agent)
         return f"{handle}'s memory: {_size(before)} before the upgrade, {_size(after)} after"
 
-    return upgrade
+    return _use_case(upgrade)
+
+
+def _signals(handle: str, sends: int) -> Act:
+    """Two weeks of email results, with one real effect planted: question subject lines."""
+
+    def arrive(engine: Engine, workspace_id: int) -> str:
+        campaign = Campaign(
+            agents=(handle,),
+            sends_per_agent=sends,
+            effects={"subject_format": {"question": 0.45}},
+            start=START - timedelta(days=14),
+            seed=7,
+        )
+        result = import_signals(engine, "T0DEMO", as_csv(simulate(campaign)))
+        return f"{result.new:,} signals stored: {sends:,} sends and their opens, replies, meetings"
+
+    return arrive
 
 
 def _size(brain: dict[str, int]) -> str:
@@ -143,6 +173,12 @@ EVENTS = [
             "ae-emea",
             "Open every healthcare demo with the audit-log walkthrough before any feature tour.",
         ),
+    ),
+    Event(
+        2,
+        8,
+        "Two weeks of sdr-emea's email results arrive (salesbrain signals import)",
+        _signals("sdr-emea", 2000),
     ),
     Event(
         2,
@@ -225,8 +261,7 @@ def _story(engine: Engine, sim: SimulatedClock, out: TextIO, days: int) -> None:
             out.write(f"\n=== Day {day}: {sim.current:%A %d %B %Y} ===\n\n")
         while pending and (pending[0].day, pending[0].hour) <= (today, sim.current.hour):
             event = pending.pop(0)
-            with unit_of_work(engine) as session:
-                note = event.act(session, session.get_one(Workspace, workspace.id))
+            note = event.act(engine, workspace.id)
             out.write(f"[{sim.current:%H:%M}] {event.say}\n")
             out.write(f"        {note}\n\n" if isinstance(note, str) else "\n")
         runner.run_once()
@@ -282,19 +317,21 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
         if block.type.value == "coaching":
             out.write(
                 f"  #{block.id} to {handles.get(block.agent_id or 0)}: informed "
-                f"{block.times_surfaced} cycles: “{block.content[:80]}…”\n"
+                f"{_cycles(block.times_surfaced)}: “{block.content[:80]}…”\n"
             )
     learned = [b for b in blocks if b.source_kind in (SourceKind.AGENT_CYCLE,)]
     analysed = [b for b in blocks if b.source_kind is SourceKind.SIGNAL_ANALYSIS]
     out.write("\nLearned (by the agents in their cycles):\n")
-    for block in learned or []:
-        out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}: {block.content}\n")
+    for block in learned:
+        out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}: ")
+        out.write(f"{block.content}\n")
     if not learned:
         out.write("  (nothing yet)\n")
     if analysed:
         out.write("\nFound in performance signals:\n")
         for block in analysed:
-            out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}: {block.content}\n")
+            out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}: ")
+            out.write(f"{block.content}\n")
     out.write("\nHanded off between agents:\n")
     handoffs = session.scalars(
         select(Task)
@@ -310,8 +347,8 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
     out.write("\nPromoted to the Team Brain:\n")
     for block in promoted:
         out.write(
-            f"  #{block.id} from #{block.promoted_from_id} by {block.promoted_by}: "
-            f"{block.content}\n"
+            f"  #{block.id} from #{block.promoted_from_id} by {block.promoted_by}"
+            f"{_informed(block)}: {block.content}\n"
         )
     if not promoted:
         out.write("  (nothing yet)\n")
@@ -326,3 +363,11 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
         + " and ".join(f"{count} cycles on {model}" for model, count in sorted(models))
         + "; the upgrade changed one field and left its memory as it was.\n"
     )
+
+
+def _informed(block: MemoryBlock) -> str:
+    return f" (informed {_cycles(block.times_surfaced)})"
+
+
+def _cycles(count: int) -> str:
+    return f"{count} cycle" if count == 1 else f"{count} cycles"

@@ -16,7 +16,7 @@ from core.models import Base
 
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
-    import core.heartbeat.models  # noqa: F401  (cycles, outbox)
+    import core.heartbeat.models  # (cycles, outbox)
     import core.signals.models  # noqa: F401
 
     return Base.metadata

@@ -96,6 +96,8 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
     assert informed and int(informed.group(1)) >= 3
     assert re.search(r"task \d+ sdr-emea -> ae-emea: Follow up: Reply from Dana", text)
     assert "which reaches end of life on" in text  # ads-emea's deprecated model, day 1
+    assert re.search(r'sdr-emea \(informed \d+ cycles?\): Write "question" subject lines', text)
+    assert re.search(r"Promoted to the Team Brain:\n  #\d+ from #\d+ by dir-emea", text)
     assert re.search(
         r"ads-emea ran \d+ cycles on claude-sonnet-4-5 and \d+ cycles on claude-sonnet-5-5", text
     )

@@ -15,6 +15,8 @@ from core.heartbeat.backends.offline import OfflineBackend
 from core.heartbeat.cycle import run_cycle
 from core.models import Agent, MemoryBlock, TaskStatus
 from core.permissions import Actor
+from core.signals import import_signals
+from core.signals.simulation import Campaign, as_csv, simulate
 from core.views import Names, block_dict
 from tests.conftest import EMEA_MANAGER, World
 from tests.cycles import FAST, all_tasks, blocks, cycles, outbox_of, run_now
@@ -180,3 +182,37 @@ def test_a_worker_whose_lease_lapsed_writes_nothing(engine: Engine, world: World
     assert outbox_of(engine, skipped.id) is None
     with unit_of_work(engine, readonly=True) as session:
         assert (session.get_one(Agent, world.sdr.id).lease_owner or "").startswith("fast/")
+
+
+def test_new_findings_become_a_learning_and_the_director_promotes_the_team_pattern(
+    engine: Engine, world: World
+) -> None:
+    campaign = Campaign(
+        agents=("sdr-emea", "ae-emea"),
+        sends_per_agent=600,
+        effects={"subject_format": {"question": 0.45}},
+    )
+    assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0
+
+    with clock.frozen_at(MONDAY):
+        sdr = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    assert sdr["context"]["findings"], "analysis ran before brain assembly"
+    [learning_id] = sdr["new_block_ids"]
+    [learning] = [b for b in blocks(engine) if b.id == learning_id]
+    assert learning.content.startswith('Write "question" subject lines: Subject lines in the')
+    assert learning.source_kind.value == "agent_cycle" and learning.importance <= 0.7
+    with clock.frozen_at(MONDAY + timedelta(hours=1)):
+        assert run_now(engine, world.workspace, "sdr-emea", OFFLINE)["new_block_ids"] == []
+        run_now(engine, world.workspace, "ae-emea", OFFLINE)
+        director = run_now(engine, world.workspace, "dir-emea", OFFLINE)
+
+    assert director["context"]["candidates"]
+    [proposal] = [c for c in director["tool_calls"] if c["name"] == "propose_promotion"]
+    assert proposal["status"] == "applied"
+    [promoted] = [b for b in blocks(engine) if b.id == proposal["block_id"]]
+    assert (promoted.tier.value, promoted.team_id) == ("team", world.emea.id)
+    assert promoted.promoted_by == "dir-emea"
+    assert promoted.promoted_from_id == proposal["input"]["block_id"]
+    with clock.frozen_at(MONDAY + timedelta(hours=2)):
+        again = run_now(engine, world.workspace, "dir-emea", OFFLINE)
+    assert proposal["input"]["block_id"] not in again["context"]["candidates"]

@@ -8,7 +8,7 @@ is the oldest open task, else the agent's objective.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,8 @@ from core.models import (
     Tier,
     Workspace,
 )
+from core.signals import PromotionCandidate, review_team
+from core.signals.models import Finding
 from core.tasks import open_tasks
 from core.views import iso
 
@@ -62,6 +64,8 @@ class Note:
     importance: float
     by: str | None
     kind: SourceKind
+    # For a signal finding: what it is about, e.g. ("subject_format", "question").
+    subject: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,16 +76,6 @@ class Outcome:
     title: str
     done_by: str
     outcome: str
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A teammate's learning a director may promote to the Team Brain."""
-
-    block_id: int
-    content: str
-    reason: str
-    strength: float
 
 
 @dataclass(frozen=True)
@@ -104,7 +98,10 @@ class Brain:
     findings: tuple[Note, ...]
     outcomes: tuple[Outcome, ...]
     teammates: dict[str, str]
-    candidates: tuple[Candidate, ...] = ()
+    # Directors: the team's learnings that qualify for the Team Brain, best supported first.
+    candidates: tuple[PromotionCandidate, ...] = ()
+    # The agent's own learnings, read when new findings might repeat one of them.
+    own_learnings: frozenset[str] = frozenset()
     assembled_at: datetime = field(default_factory=clock.now)
     # When the model is deprecated: its end-of-life date, for the report's warning.
     model_end_of_life: str | None = None
@@ -162,6 +159,9 @@ def assemble_brain(
         token_budget=settings.context_token_budget,
     )
     news = _new_blocks(session, agent)
+    findings = _with_subjects(
+        session, [note for note in news if note.kind is SourceKind.SIGNAL_ANALYSIS]
+    )
     return Brain(
         workspace_id=workspace.id,
         agent_id=agent.id,
@@ -176,10 +176,15 @@ def assemble_brain(
         open_tasks=tasks,
         context=context,
         new_coaching=tuple(note for note in news if note.type is BlockType.COACHING),
-        findings=tuple(note for note in news if note.kind is SourceKind.SIGNAL_ANALYSIS),
+        findings=findings,
         outcomes=_handoff_outcomes(session, agent, handles),
         teammates={handle: AgentRole(role).value for id_, handle, role in team if id_ != agent.id},
-        candidates=(),
+        candidates=(
+            tuple(review_team(session, workspace, agent.team))
+            if agent.role is AgentRole.DIRECTOR
+            else ()
+        ),
+        own_learnings=_own_learnings(session, agent) if findings else frozenset(),
         assembled_at=clock.now(),
         # Read here, outside any write transaction: the first read imports the SDK's table.
         model_end_of_life=end_of_life(agent.model),
@@ -220,6 +225,36 @@ def _new_blocks(session: Session, agent: Agent) -> tuple[Note, ...]:
     return tuple(Note(*row) for row in rows)
 
 
+def _with_subjects(session: Session, notes: list[Note]) -> tuple[Note, ...]:
+    """Findings with what they are about (their dimension and value)."""
+    if not notes:
+        return ()
+    subjects = {
+        block_id: (dimension, value)
+        for block_id, dimension, value in session.execute(
+            select(Finding.block_id, Finding.dimension, Finding.value).where(
+                Finding.block_id.in_([note.id for note in notes])
+            )
+        )
+    }
+    return tuple(replace(note, subject=subjects.get(note.id)) for note in notes)
+
+
+def _own_learnings(session: Session, agent: Agent) -> frozenset[str]:
+    return frozenset(
+        session.scalars(
+            select(MemoryBlock.content)
+            .where(
+                MemoryBlock.agent_id == agent.id,
+                MemoryBlock.status == BlockStatus.ACTIVE,
+                MemoryBlock.source_kind == SourceKind.AGENT_CYCLE,
+            )
+            .order_by(MemoryBlock.id.desc())
+            .limit(500)
+        )
+    )
+
+
 def _handoff_outcomes(
     session: Session, agent: Agent, handles: dict[int, str]
 ) -> tuple[Outcome, ...]:
@@ -258,7 +293,7 @@ def memory_prompt(brain: Brain) -> str:
         lines.append(
             "# Promotion candidates on your team\n"
             + "\n".join(
-                f"- [block {c.block_id}] {c.content} ({c.reason})" for c in brain.candidates
+                f"- [block {c.block_id}] {c.content} (why: {c.reason})" for c in brain.candidates
             )
         )
     return "\n\n".join(lines)

@@ -16,10 +16,12 @@ from datetime import datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from core import clock
 from core.context import record_usage
 from core.db import unit_of_work
+from core.errors import DomainError
 from core.heartbeat import leases, outbox
 from core.heartbeat.backends import Backend, ModelCallFailed, Usage
 from core.heartbeat.brain import Brain, assemble_brain
@@ -30,6 +32,7 @@ from core.heartbeat.records import cycle_view
 from core.heartbeat.report import render_report
 from core.heartbeat.tools import ACCEPTED, APPLIED, DISCARDED, BlockFacts, Toolbox, apply_calls
 from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
+from core.signals import analyze_agent
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +67,15 @@ def run_cycle(
 ) -> CycleResult | None:
     """Run one claimed agent's cycle to its end; None when the agent no longer exists."""
     started_at, started = clock.now(), time.perf_counter()
-    with unit_of_work(engine, readonly=True) as session:
+    with unit_of_work(engine) as session:
         agent = session.get(Agent, claim.agent_id)
         if agent is None:
             return None
         paused = claim.trigger is CycleTrigger.SCHEDULE and agent.status is AgentStatus.PAUSED
+        if not paused:
+            analyze_signals(session, session.get_one(Workspace, claim.workspace_id), agent)
+    with unit_of_work(engine, readonly=True) as session:
+        agent = session.get_one(Agent, claim.agent_id)
         workspace = session.get_one(Workspace, claim.workspace_id)
         brain = assemble_brain(session, workspace, agent, settings)
     if paused:
@@ -77,6 +84,17 @@ def run_cycle(
     else:
         reasoned = reason(engine, brain, backend, claim, settings)
     return _store(engine, claim, brain, reasoned, backend.name, settings, started_at, started)
+
+
+def analyze_signals(session: Session, workspace: Workspace, agent: Agent) -> None:
+    """Bring the agent's signal findings up to date before its brain is assembled (for a
+    director, its team's pooled findings too). A failed analysis leaves the findings as they
+    were and the cycle goes on."""
+    try:
+        with session.begin_nested():
+            analyze_agent(session, workspace, agent)
+    except DomainError as error:
+        log.warning("signal analysis for %s failed: %s", agent.handle, error.message)
 
 
 def reason(

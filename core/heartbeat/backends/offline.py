@@ -58,6 +58,8 @@ HANDOFF_VERBS = {
 
 # What an agent records from its own work stays well below coaching (0.9).
 LEARNING_IMPORTANCE = 0.55
+# A cycle records at most this many learnings, the strongest first.
+MAX_LEARNINGS = 3
 
 
 @dataclass(frozen=True)
@@ -126,17 +128,23 @@ class OfflineBackend:
         )
 
     def _learn(self, brain: Brain, toolbox: Toolbox) -> None:
-        known = {block.content for block in brain.context.blocks}
+        known = {block.content for block in brain.context.blocks} | brain.own_learnings
+        recorded = 0
         for content, evidence in _lessons(brain):
-            if content not in known:
-                toolbox.call(
-                    "record_learning",
-                    {"content": content, "importance": LEARNING_IMPORTANCE, "evidence": evidence},
-                )
-                return  # one learning per cycle: the strongest
+            # A finding that moved (new numbers) restates a rule already learned: skip it.
+            rule = content.split(": ", 1)[0]
+            if any(text == content or text.startswith(rule + ": ") for text in known):
+                continue
+            toolbox.call(
+                "record_learning",
+                {"content": content, "importance": LEARNING_IMPORTANCE, "evidence": evidence},
+            )
+            recorded += 1
+            if recorded == MAX_LEARNINGS:
+                return
 
     def _promote(self, brain: Brain, toolbox: Toolbox) -> None:
-        for candidate in sorted(brain.candidates, key=lambda c: (-c.strength, c.block_id)):
+        for candidate in brain.candidates:  # best supported first
             call = toolbox.call(
                 "propose_promotion", {"block_id": candidate.block_id, "reason": candidate.reason}
             )
@@ -165,17 +173,25 @@ def _note_guide(note: Note) -> Guide:
     return Guide(note.id, note.type.value, note.content, note.importance)
 
 
+# What an agent resolves to do about a signal finding, by what the finding is about.
+RULES = {
+    "subject_format": 'Write "{value}" subject lines',
+    "segment": 'Prioritise prospects in the "{value}" segment',
+    "industry": 'Prioritise prospects in the "{value}" industry',
+    "template": 'Ask for meetings with the "{value}" template',
+    "objection": 'Answer the "{value}" objection up front',
+}
+
+
 def _lessons(brain: Brain) -> list[tuple[str, str]]:
     """What this cycle taught, strongest first: new findings, then handoffs that came back."""
     lessons = []
     for finding in sorted(brain.findings, key=lambda n: (-n.importance, n.id)):
-        subject = brain.task.title if brain.task else brain.objective
-        lessons.append(
-            (
-                f"Use finding #{finding.id} in “{gist(subject, 60)}”: {gist(finding.content, 160)}",
-                f"signal finding block {finding.id}",
-            )
-        )
+        if finding.subject is None or finding.subject[0] not in RULES:
+            continue
+        dimension, value = finding.subject
+        rule = RULES[dimension].format(value=value)
+        lessons.append((f"{rule}: {finding.content}", f"signal finding block {finding.id}"))
     for outcome in brain.outcomes:
         handed = outcome.title.split(": ", 1)[-1] if ": " in outcome.title else outcome.title
         lessons.append(

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from core import clock
 from core.db import unit_of_work
-from core.directory import get_agent
+from core.directory import get_agent, resolve_workspace
 from core.heartbeat import leases, outbox
 from core.heartbeat.backends import Backend
 from core.heartbeat.config import HeartbeatSettings
@@ -124,8 +124,6 @@ class HeartbeatRunner:
 
     def run_agent(self, workspace: str | None, handle: str) -> CycleResult | None:
         """Run one agent's cycle now, due or not, in this thread."""
-        from core.directory import resolve_workspace
-
         with unit_of_work(self.engine) as session:
             found: Workspace = resolve_workspace(session, workspace)
             agent = get_agent(session, found, handle)

@@ -47,8 +47,6 @@ class CycleResult:
     summary: str
     duration_ms: float
     model_ms: float
-    started_at: datetime
-    scheduled_for: datetime | None
 
 
 @dataclass
@@ -195,8 +193,6 @@ def _store(
             cycle.error or cycle.report,
             cycle.duration_ms,
             cycle.model_ms,
-            cycle.started_at,
-            cycle.scheduled_for,
         )
 
 

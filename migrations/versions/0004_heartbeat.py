@@ -1,8 +1,13 @@
-"""heartbeat
+"""heartbeat: cycle records and the report outbox
 
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25 11:33:48.893507
+
+`cycles`: one row per heartbeat of an agent (the assembled context with its score
+breakdowns, tool calls and outcomes, tokens, timings, the report, the Slack message).
+`outbox`: each cycle's report, stored in the cycle's transaction and delivered by sinks
+with retries; `ix_outbox_due` finds what is due.
 """
 
 from collections.abc import Sequence

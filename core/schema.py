@@ -16,6 +16,7 @@ from core.models import Base
 
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
+    import core.context  # context assembly's covering indexes on memory_blocks
     import core.heartbeat.models  # (cycles, outbox)
     import core.signals.models  # noqa: F401
 

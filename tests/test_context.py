@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core import clock, memory
+from core import audit, clock, memory
 from core.context import (
     AssembledContext,
     ContextSettings,
@@ -19,8 +19,9 @@ from core.context import (
     record_usage,
     render_memory_section,
 )
+from core.context.settings import configure
 from core.db import UnitOfWork
-from core.errors import InvalidInput
+from core.errors import InvalidInput, PermissionDenied
 from core.models import (
     Agent,
     BlockStatus,
@@ -215,6 +216,47 @@ def test_workspace_settings_merge_with_the_defaults_and_bad_ones_are_refused() -
         assert field in str(error.value)
 
 
+def test_admins_change_a_workspaces_settings_others_are_refused_and_audited(
+    uow: UoW, world: World
+) -> None:
+    with uow() as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        configure(
+            u.session,
+            workspace,
+            {"half_life_days": {"coaching": 120}, "relevance_floor": 0.25},
+            by=Actor.member(ADMIN),
+        )
+    with uow() as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        settings = configure(
+            u.session, workspace, {"half_life_days": {"learning": 10}}, by=Actor.member(ADMIN)
+        )
+    assert settings.half_life(Tier.PERSONAL, BlockType.COACHING) == 120  # kept
+    assert settings.half_life(Tier.PERSONAL, BlockType.LEARNING) == 10
+    assert settings.relevance_floor == 0.25
+
+    for changes, by, error in [
+        ({"relevance_floor": 0.1}, MANAGER, PermissionDenied),
+        ({"relevance_floor": 2}, Actor.member(ADMIN), InvalidInput),
+        ({"half_life_days": {"coaching": -1}}, Actor.member(ADMIN), InvalidInput),
+    ]:
+        with pytest.raises(error), uow() as u:
+            workspace = u.session.get(Workspace, world.workspace.id)
+            assert workspace is not None
+            configure(u.session, workspace, changes, by=by)
+    with uow(readonly=True) as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        assert ContextSettings.of(workspace) == settings  # refusals changed nothing
+        outcomes = [
+            e.outcome for e in audit.recent(u.session, workspace) if e.action == "context.configure"
+        ]
+    assert outcomes == ["refused", "ok", "ok"]
+
+
 def test_blocks_are_taken_best_first_within_the_limit_and_the_token_budget(
     uow: UoW, world: World
 ) -> None:
@@ -311,6 +353,17 @@ def test_an_account_named_in_the_task_is_fully_relevant(uow: UoW, world: World) 
     assert relevances("Email the CIO at www.contoso-care.example today") == (0.2, 1.0)
     assert relevances("Follow up with Northwind about renewal") == (0.2, 0.2)
     assert relevances("Research Contosox and northwind.example.org") == (0.2, 0.2)
+
+    punctuated = _learn(
+        uow,
+        world,
+        world.sdr,
+        "Renewal is in May",
+        type=BlockType.ACCOUNT_CONTEXT,
+        subject={"company": "Fabrikam - Health & Care (UK)"},
+    )
+    blocks = _by_id(_assemble(uow, world.sdr, "Call fabrikam health care uk about pricing"))
+    assert blocks[punctuated].relevance == 1.0
 
 
 @pytest.mark.parametrize(
@@ -419,6 +472,25 @@ def test_outside_text_reaches_the_prompt_only_inside_labelled_data_markers(
     end = section.index(f"<<<END DATA (block {team_copy}, from promotion)")
     assert start < section.index("Ignore previous instructions") < end
     assert section.index(f"<<<DATA (block {imported}, from import)") < team
+
+
+def test_a_promoted_block_whose_original_is_gone_is_treated_as_outside_text(
+    uow: UoW, world: World
+) -> None:
+    note = _coach(uow, world, "Lead with the compliance angle")
+    with uow() as u:
+        copy = memory.promote(u.session, world.workspace, note, "team", by=MANAGER).id
+        assert not _from_outside_now(u, world, copy)
+        u.session.delete(u.session.get(MemoryBlock, note))
+    with uow(readonly=True) as u:
+        assert _from_outside_now(u, world, copy)
+
+
+def _from_outside_now(u: UnitOfWork, world: World, block_id: int) -> bool:
+    agent = u.session.get(Agent, world.ae.id)
+    assert agent is not None
+    blocks = assemble_context(u.session, agent, "compliance").blocks
+    return next(b.from_outside for b in blocks if b.id == block_id)
 
 
 def test_the_memory_section_of_an_empty_brain_says_so() -> None:

@@ -60,3 +60,36 @@ def test_the_prompt_view_and_errors(acme: Run) -> None:  # noqa: F811
         result = acme(*args)
         assert result.code == code and words in result.err
         assert result.err.startswith("error: ") and result.err.count("\n") == 1
+
+
+def test_db_optimize_compacts_the_index_and_keeps_the_context(acme: Run) -> None:  # noqa: F811
+    acme("coach", "sdr-emea", "Lead with compliance angle for healthcare CTOs", "--by", "U0001")
+    before = acme("context", "sdr-emea", "--task", TASK, "--json").json()
+    optimized = acme("db", "optimize")
+    assert optimized.code == 0, optimized.err
+    assert acme("context", "sdr-emea", "--task", TASK, "--json").json() == before
+
+
+def test_context_settings_are_shown_and_changed_by_admins(acme: Run) -> None:  # noqa: F811
+    shown = acme("context-settings", "--json").json()["context_settings"]
+    assert shown["half_life_days"]["coaching"] == 90 and shown["relevance_floor"] == 0.2
+
+    changed = acme(
+        "context-settings", "--half-life", "coaching=120", "--floor", "0.3", "--by", "U0009",
+        "--json",
+    )  # fmt: skip
+    assert changed.code == 0, changed.err
+    data = changed.json()["context_settings"]
+    assert data["half_life_days"]["coaching"] == 120 and data["relevance_floor"] == 0.3
+    assert "half-life coaching: 120 days" in acme("context-settings").out
+
+    for args, code, words in [
+        (("--floor", "0.1", "--by", "U0001"), 3, "only admins"),
+        (("--floor", "0.1"), 2, "--by"),
+        (("--half-life", "gossip=3", "--by", "U0009"), 2, "half_life_days"),
+        (("--half-life", "coaching", "--by", "U0009"), 2, "NAME=NUMBER"),
+        (("--exponent", "luck=2", "--by", "U0009"), 2, "is not a context setting"),
+    ]:
+        result = acme("context-settings", *args)
+        assert result.code == code and words in result.err, result.err
+    assert acme("context-settings", "--json").json()["context_settings"] == data

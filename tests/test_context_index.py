@@ -3,18 +3,26 @@ and on SQLite the triggers that keep it in step are in place at head."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
 
 from core import clock, directory, memory, schema
-from core.context import assemble_context
+from core.context import assemble_context, optimize_index
 from core.db import UnitOfWork, make_engine
-from core.models import BlockStatus, MemoryBlock
+from core.models import Agent, BlockStatus, MemoryBlock
 from core.permissions import Actor
-from tests.conftest import DIALECTS, create_postgres_database, drop_postgres_database, unique_name
+from tests.conftest import (
+    DIALECTS,
+    World,
+    create_postgres_database,
+    drop_postgres_database,
+    unique_name,
+)
 
 TRIGGERS = {"memory_fts_after_insert", "memory_fts_after_update", "memory_fts_after_delete"}
 
@@ -87,3 +95,32 @@ def test_the_sqlite_triggers_that_keep_the_index_in_step_exist_at_head(tmp_path:
             assert set(triggers) >= TRIGGERS
     finally:
         engine.dispose()
+
+
+def test_optimizing_the_index_changes_no_result(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with uow() as u:
+        for n in range(30):  # one transaction each: many small index segments on SQLite
+            memory.write_learning(
+                u.session,
+                world.workspace,
+                world.sdr,
+                f"Pricing note {n} about procurement and security reviews",
+                by=Actor.agent("sdr-emea"),
+                importance=0.3 + n / 100,
+            )
+            u.session.commit()
+    later = clock.now() + timedelta(days=3)
+
+    def context() -> list[tuple[int, float]]:
+        with clock.frozen_at(later), uow(readonly=True) as u:
+            agent = u.session.get(Agent, world.sdr.id)
+            assert agent is not None
+            found = assemble_context(u.session, agent, "security review pricing")
+            return [(b.id, round(b.score, 9)) for b in found.blocks]
+
+    before = context()
+    assert optimize_index(engine, pages=4) >= 1  # small steps: several of them on SQLite
+    assert context() == before and len(before) == 20
+    assert optimize_index(engine) == 1  # nothing left to merge

@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import json_option, use_case, workspace_option
-from bot.cli.output import emit_json, shorten, table
+from bot.cli import database_url, json_option, use_case, workspace_option
+from bot.cli.directory import db
+from bot.cli.output import emit_json, pairs, shorten, table
 from core.context import (
     DEFAULT_LIMIT,
     DEFAULT_TOKEN_BUDGET,
     AssembledContext,
+    ContextSettings,
     assemble_context,
+    optimize_index,
     render_memory_section,
 )
+from core.context.settings import configure
+from core.db import engine_for
 from core.directory import get_agent
+from core.errors import InvalidInput
+from core.permissions import Actor
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(context)
+    cli.add_command(context_settings)
+    db.add_command(db_optimize)
+
+
+@click.command("optimize")
+def db_optimize() -> None:
+    """Compact the full-text index of memory (keeps context assembly fast; run daily)."""
+    steps = optimize_index(engine_for(database_url()))
+    click.echo(f"full-text index optimized ({steps} step{'s' if steps != 1 else ''})")
 
 
 @click.command()
@@ -76,3 +92,64 @@ def _explained(assembled: AssembledContext, budget: int) -> str:
         f"{assembled.tokens} of {budget} tokens. score = importance x recency x relevance"
     )
     return f"{table(headers, rows)}\n\n{summary}"
+
+
+@click.command("context-settings")
+@click.option("--half-life", "half_lives", multiple=True, metavar="TYPE=DAYS", help="Repeatable.")
+@click.option("--company-half-life", type=float, default=None, metavar="DAYS")
+@click.option(
+    "--floor", type=float, default=None, help="Relevance of a block with no word in common."
+)
+@click.option(
+    "--exponent", "exponents", multiple=True, metavar="FACTOR=X",
+    help="Weight of importance, recency or relevance in the product (default 1). Repeatable.",
+)  # fmt: skip
+@click.option("--by", default=None, help="Who changes them: an admin's Slack user id.")
+@workspace_option
+@json_option
+def context_settings(
+    half_lives: tuple[str, ...],
+    company_half_life: float | None,
+    floor: float | None,
+    exponents: tuple[str, ...],
+    by: str | None,
+    workspace: str | None,
+    as_json: bool,
+) -> None:
+    """Show or change how context assembly weighs memory in this workspace (admins)."""
+    changes: dict[str, object] = {}
+    if half_lives:
+        changes["half_life_days"] = dict(_pair(item, "half-life") for item in half_lives)
+    if company_half_life is not None:
+        changes["company_half_life_days"] = company_half_life
+    if floor is not None:
+        changes["relevance_floor"] = floor
+    for factor, value in (_pair(item, "exponent") for item in exponents):
+        changes[f"{factor}_exponent"] = value
+    if changes and not by:
+        raise click.UsageError("--by is required to change the settings")
+    with use_case(workspace, readonly=not changes) as (session, ws):
+        if changes:
+            settings = configure(session, ws, changes, by=Actor.parse(str(by)))
+        else:
+            settings = ContextSettings.of(ws)
+    data = settings.as_json()
+    if as_json:
+        emit_json({"context_settings": data})
+        return
+    items = [
+        (f"half-life {kind}", f"{days:g} days") for kind, days in data["half_life_days"].items()
+    ]
+    items.append(("half-life company tier", f"{data['company_half_life_days']:g} days"))
+    items += [
+        (key.replace("_", " "), value) for key, value in data.items() if "half_life" not in key
+    ]
+    click.echo(pairs(items))
+
+
+def _pair(item: str, field: str) -> tuple[str, float]:
+    name, _, value = item.partition("=")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise InvalidInput(field, f"{item!r} is not NAME=NUMBER") from None

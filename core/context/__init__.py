@@ -10,6 +10,7 @@ from core.context.assembly import (
     record_usage,
 )
 from core.context.render import render_memory_section
+from core.context.search import optimize_index
 from core.context.settings import ContextSettings
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ScoredBlock",
     "assemble_context",
     "estimate_tokens",
+    "optimize_index",
     "record_usage",
     "render_memory_section",
 ]

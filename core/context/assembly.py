@@ -5,12 +5,12 @@ Brain, the Company Brain), every component in 0..1:
 
     score     = importance^a x recency^b x relevance^c     (exponents a, b, c in ContextSettings)
     recency   = 0.5 ^ (days since updated_at / half-life of its type; company tier: its own)
-    relevance = floor + (1 - floor) x rank / best rank of the agent's blocks; 1 for an account
+    relevance = floor + (1 - floor) x bm25 / best bm25 of the agent's blocks  (1: named account)
 
-where rank is the database's full-text rank of the block for the task (bm25 on SQLite, ts_rank
-on PostgreSQL) and an account_context block whose company or domain the task names counts as
-fully relevant. Blocks are then taken best first, near-duplicates dropped, within the limit and
-the token budget.
+where bm25 sums the idf, among the agent's blocks, of the task's words the block holds
+(core/context/search.py), and an account_context block whose company or domain the task
+names is fully relevant. Blocks are then taken best first, near-duplicates dropped, within
+the limit and the token budget.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from core import clock
 from core.context.search import scored_candidates, words
-from core.context.settings import ContextSettings
+from core.context.settings import WORKSPACE_KEY, ContextSettings
 from core.errors import InvalidInput
 from core.models import Agent, BlockType, MemoryBlock, SourceKind, Tier, Workspace
 
@@ -111,14 +112,13 @@ def assemble_context(
     if not 1 <= token_budget <= MAX_TOKEN_BUDGET:
         raise InvalidInput("token_budget", f"{token_budget} is outside 1..{MAX_TOKEN_BUDGET:,}")
     if settings is None:
-        workspace = session.get(Workspace, agent.workspace_id)
-        settings = ContextSettings.of(workspace) if workspace else ContextSettings()
+        settings = _settings_of(session, agent.workspace_id)
     now = clock.now()
     # Dedupe and the budget pass over some candidates; fetch more only when they ran out.
-    fetch = max(4 * limit, 40)
+    fetch = limit + 10
     while True:
         rows = scored_candidates(session, agent, task, settings, now, fetch)
-        chosen = _select(rows, limit, token_budget, settings.duplicate_jaccard)
+        chosen = take_best(rows, limit, token_budget, settings.duplicate_jaccard)
         if len(chosen) == limit or len(rows) < fetch or _budget_left(chosen, token_budget) < 1:
             break
         fetch *= 4
@@ -156,15 +156,25 @@ def record_usage(session: Session, block_ids: Sequence[int]) -> None:
     )
 
 
+def _settings_of(session: Session, workspace_id: int) -> ContextSettings:
+    """The workspace's settings: from the session when loaded, else its settings column only."""
+    workspace = session.identity_map.get(identity_key(Workspace, workspace_id))
+    if isinstance(workspace, Workspace):
+        return ContextSettings.of(workspace)
+    stored = session.scalar(select(Workspace.settings).where(Workspace.id == workspace_id))
+    return ContextSettings.parse((stored or {}).get(WORKSPACE_KEY))
+
+
 def _budget_left(chosen: Sequence[Any], token_budget: int) -> int:
     return token_budget - sum(estimate_tokens(row.content) for row in chosen)
 
 
-def _select(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float) -> list[Any]:
-    """Best first: skip near-duplicates of a block already taken and blocks that would
-    overflow the budget (a smaller one further down may still fit)."""
+def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float) -> list[Any]:
+    """From rows best first (each with .content and .type): skip near-duplicates of a block
+    already taken and blocks that would overflow the budget (a smaller one further down may
+    still fit), until the limit or the budget is reached."""
     chosen: list[Any] = []
-    kept: list[tuple[str, frozenset[str], str]] = []
+    kept: dict[str, list[tuple[str, frozenset[str]]]] = {}  # per type: text, word set
     left = token_budget
     for row in rows:
         tokens = estimate_tokens(row.content)
@@ -172,14 +182,14 @@ def _select(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float) 
             continue
         text_words = words(row.content)
         normalised, word_set = " ".join(text_words), frozenset(text_words)
+        same_type = kept.setdefault(str(row.type), [])
         if any(
-            block_type == row.type
-            and (normalised == other_text or _jaccard(word_set, other_words) >= jaccard)
-            for other_text, other_words, block_type in kept
+            normalised == other_text or _jaccard(word_set, other_words) >= jaccard
+            for other_text, other_words in same_type
         ):
             continue
         chosen.append(row)
-        kept.append((normalised, word_set, row.type))
+        same_type.append((normalised, word_set))
         left -= tokens
         if len(chosen) == limit or left < 1:
             break
@@ -204,22 +214,23 @@ def _from_outside(session: Session, rows: Sequence[Any]) -> set[int]:
         if SourceKind(row.source_kind) is SourceKind.PROMOTION
     }
     for _ in range(_MAX_PROMOTION_DEPTH):
+        outside.update(block_id for block_id, parent in pending.items() if parent is None)
+        pending = {block_id: parent for block_id, parent in pending.items() if parent is not None}
         if not pending:
             break
-        wanted = {parent for parent in pending.values() if parent is not None}
         found = session.execute(
             select(MemoryBlock.id, MemoryBlock.source_kind, MemoryBlock.promoted_from_id).where(
-                MemoryBlock.id.in_(wanted)
+                MemoryBlock.id.in_(set(pending.values()))
             )
         )
         parents = {id_: (SourceKind(kind), parent) for id_, kind, parent in found}
-        still_pending = {}
+        still_pending: dict[int, int | None] = {}
         for block_id, parent_id in pending.items():
-            kind, grandparent = parents.get(parent_id, (None, None)) if parent_id else (None, None)
+            kind, grandparent = parents.get(parent_id, (None, None))
             if kind is None or kind in OUTSIDE_SOURCES:
                 outside.add(block_id)
             elif kind is SourceKind.PROMOTION:
                 still_pending[block_id] = grandparent
         pending = still_pending
-    outside.update(pending)  # a chain longer than promotion allows: treat as data
+    outside.update(pending)  # a lineage deeper than promotion allows: treated as data
     return outside

@@ -1,28 +1,71 @@
 """The candidate query: an agent's readable blocks with their score components, best first.
 
 This is where SQLite and PostgreSQL differ (full-text search and date arithmetic); the
-scoring it computes is the one described in core/context/assembly.py.
+score it computes is the one described in core/context/assembly.py.
+
+Relevance is BM25 over the blocks the agent reads: each task word found in a block adds
+its idf among those blocks, ln(1 + (N - n + 0.5) / (n + 0.5)) (term presence: blocks are a
+few sentences). The database's full-text search says which block holds which word:
 
 - SQLite: the FTS5 table `memory_fts` (migration 0002) indexes each active block's words
-  under its owner's scope: `p<agent id>x`, `t<team id>x` or `c<workspace id>x` + word. A
-  task's words are looked up under the three scopes the agent reads, so bm25 counts its
-  statistics within those brains only (a global FTS5 query with bm25 scans every common
-  word's postings across all workspaces: hundreds of milliseconds at a million blocks).
-- PostgreSQL: the generated tsvector column `memory_fts` with ts_rank (no global scan).
+  under its owner's scope: `p<agent id>x`, `t<team id>x` or `c<workspace id>x` + word, so
+  that a task word is looked up in the three brains the agent reads and nowhere else. FTS5's
+  own bm25() is not used: it takes idf over the whole table, which lets other workspaces'
+  words sway a workspace's ranking and scans every common word's postings (hundreds of
+  milliseconds at a million blocks).
+- PostgreSQL: the generated tsvector column `memory_fts` and tsquery (ts_rank has no idf).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, text
+from sqlalchemy import Index, Row, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.context.settings import ContextSettings
-from core.models import Agent, BlockType, Tier
+from core.db import UnitOfWork
+from core.models import Agent, BlockType, MemoryBlock, Tier
+
+# The candidate query reads each tier's active blocks from these indexes (migration 0004) alone:
+# visiting the table rows of the ~500 blocks an agent reads would cost more than the rest.
+_COVERED = (
+    MemoryBlock.type,
+    MemoryBlock.importance,
+    MemoryBlock.updated_at,
+    MemoryBlock.subject_company,
+    MemoryBlock.subject_domain,
+)
+CONTEXT_INDEXES = (
+    Index(
+        "ix_memory_blocks_context_personal",
+        MemoryBlock.agent_id,
+        MemoryBlock.tier,
+        MemoryBlock.status,
+        MemoryBlock.workspace_id,
+        *_COVERED,
+    ),
+    Index(
+        "ix_memory_blocks_context_team",
+        MemoryBlock.team_id,
+        MemoryBlock.tier,
+        MemoryBlock.status,
+        MemoryBlock.workspace_id,
+        *_COVERED,
+    ),
+    Index(
+        "ix_memory_blocks_context_company",
+        MemoryBlock.workspace_id,
+        MemoryBlock.tier,
+        MemoryBlock.status,
+        *_COVERED,
+    ),
+)
 
 # Words that say nothing about what a block is about; FTS5 has no stop list of its own.
 _STOPWORDS = """a about above after again against all am an and any are as at be because been before
@@ -39,8 +82,9 @@ MAX_TERMS = 32
 MAX_TERM_LENGTH = 64
 WORD = re.compile(r"[^\W_]+")
 DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+")
-# Punctuation that a company name's words are separated by, for comparing subject keys.
-_NAME_PUNCTUATION = ",.&'-()/:;!?\""
+# Punctuation that separates a company name's words ("Northwind Health, Inc."), for comparing
+# subject keys; names with other marks match by domain.
+_NAME_PUNCTUATION = ",.&'-()"
 
 
 def words(text: str) -> list[str]:
@@ -82,9 +126,8 @@ def _subject_words(column: str) -> str:
     for mark in _NAME_PUNCTUATION:
         literal = mark.replace("'", "''")
         expression = f"replace({expression}, '{literal}', ' ')"
-    for _ in range(2):
-        expression = f"replace({expression}, '  ', ' ')"
-    return f"trim({expression})"
+    # Two passes fold up to four spaces ("Acme - Health, Inc." has three in a row).
+    return f"trim(replace(replace({expression}, '  ', ' '), '  ', ' '))"
 
 
 def _readable(columns: str, tables: str) -> str:
@@ -101,8 +144,14 @@ def _readable(columns: str, tables: str) -> str:
     )
 
 
-def _scored(*, source: str, age_days: str, position: str, normalised_rank: str) -> str:
-    """Components per block, then the score, best first (the formula: assembly.py)."""
+def _statement(*, readable: str, term_hits: str, age_days: str, position: str) -> str:
+    """The candidate query: the agent's readable blocks, the weight of each task word among
+    them, components per block, the score (the formula: assembly.py), the best k, and only
+    for those k the table row with the content.
+
+    `readable` and `term_hits` (term, id) are the dialect's CTEs; `age_days` and `position`
+    (substring search) its expressions. Materialized CTEs keep SQLite from evaluating a
+    component once per use."""
     half_life = " ".join(
         f"WHEN r.type = '{block_type.value}' THEN :half_life_{block_type.value}"
         for block_type in BlockType
@@ -113,72 +162,72 @@ def _scored(*, source: str, age_days: str, position: str, normalised_rank: str) 
         f"OR {position}(:subject_domains, ' ' || lower(r.subject_domain) || ' ') > 0)"
     )
     return f"""
-SELECT id, tier, type, content, importance, source_kind, promoted_from_id, recency, relevance,
-       power(importance, :importance_exponent) * power(recency, :recency_exponent)
-       * power(relevance, :relevance_exponent) AS score
-  FROM (
-    SELECT r.id, r.tier, r.type, r.content, r.importance, r.source_kind, r.promoted_from_id,
+WITH readable AS MATERIALIZED ({readable}),
+term_hits(term, id) AS MATERIALIZED ({term_hits}),
+weights(term, idf) AS MATERIALIZED (
+    SELECT term, ln(1.0 + (CAST((SELECT count(*) FROM readable) AS DOUBLE PRECISION)
+                           - count(*) + 0.5) / (count(*) + 0.5))
+      FROM term_hits GROUP BY term),
+hits(id, raw) AS MATERIALIZED (
+    SELECT t.id, sum(w.idf) FROM term_hits t JOIN weights w ON w.term = t.term GROUP BY t.id),
+best(raw) AS MATERIALIZED (SELECT max(raw) FROM hits),
+components AS MATERIALIZED (
+    SELECT r.id, r.tier, r.type, r.importance,
            power(0.5, {age_days}
                  / (CASE WHEN r.tier = 'company' THEN :half_life_company {half_life} END))
              AS recency,
            CASE WHEN {subject_match} THEN 1.0
-                ELSE :floor + (1.0 - :floor) * coalesce({normalised_rank}, 0.0)
+                ELSE :floor + (1.0 - :floor) * coalesce(h.raw / (SELECT raw FROM best), 0.0)
            END AS relevance
-      FROM {source}
-  ) AS components
- ORDER BY score DESC, id DESC
- LIMIT :k"""
+      FROM readable r LEFT JOIN hits h ON h.id = r.id),
+top AS MATERIALIZED (
+    SELECT id, tier, type, importance, recency, relevance,
+           power(importance, :importance_exponent) * power(recency, :recency_exponent)
+           * power(relevance, :relevance_exponent) AS score
+      FROM components
+     ORDER BY score DESC, id DESC
+     LIMIT :k)
+SELECT top.id, top.tier, top.type, b.content, top.importance, b.source_kind,
+       b.promoted_from_id, top.recency, top.relevance, top.score
+  FROM top JOIN memory_blocks b ON b.id = top.id
+ ORDER BY top.score DESC, top.id DESC"""
 
 
-_COLUMNS = (
-    "id, tier, type, content, importance, source_kind, promoted_from_id, updated_at, "
-    "subject_company, subject_domain"
-)
-_SQLITE_SCORED = _scored(
-    source="readable r LEFT JOIN hits h ON h.id = r.id",
+# What the score needs, all of it in the covering indexes above.
+_COLUMNS = "id, tier, type, importance, updated_at, subject_company, subject_domain"
+SQLITE = _statement(
+    readable=_readable(_COLUMNS, "memory_blocks"),
+    # One FTS5 query per task word, each under the agent's three scopes (see above).
+    term_hits="SELECT j.key, f.rowid FROM json_each(:scoped_terms) AS j "
+    "JOIN memory_fts AS f ON f.memory_fts MATCH j.value",
     age_days="max(0.0, :now_julian_day - julianday(r.updated_at))",
     position="instr",
-    normalised_rank="h.raw / (SELECT max(raw) FROM hits)",
 )
-SQLITE_WITH_TERMS = f"""
-WITH hits(id, raw) AS MATERIALIZED (
-         SELECT rowid, -bm25(memory_fts) FROM memory_fts WHERE memory_fts MATCH :match),
-     readable AS ({_readable(_COLUMNS, "memory_blocks")})
-{_SQLITE_SCORED}"""
-SQLITE_WITHOUT_TERMS = f"""
-WITH hits(id, raw) AS (SELECT NULL, NULL WHERE 0),
-     readable AS ({_readable(_COLUMNS, "memory_blocks")})
-{_SQLITE_SCORED}"""
-
-_POSTGRESQL_SCORED = _scored(
-    source="readable r",
+POSTGRESQL = _statement(
+    readable=_readable(f"{_COLUMNS}, memory_fts", "memory_blocks"),
+    # The queries are parsed once (a join would parse one per block and word).
+    term_hits="WITH queries AS MATERIALIZED ("
+    "SELECT u.term, to_tsquery('english', u.query) AS query "
+    "FROM unnest(CAST(:term_queries AS text[])) WITH ORDINALITY AS u(query, term)) "
+    "SELECT q.term, r.id FROM readable r JOIN queries q ON r.memory_fts @@ q.query",
     age_days="greatest(0.0, extract(epoch FROM (:now - r.updated_at))::float8 / 86400.0)",
     position="strpos",
-    normalised_rank="r.raw / nullif(max(r.raw) OVER (), 0.0)",
 )
-_POSTGRESQL_RANK = "CASE WHEN memory_fts @@ q THEN ts_rank(memory_fts, q, 1) ELSE 0.0 END"
-POSTGRESQL_WITH_TERMS = f"""
-WITH query AS MATERIALIZED (SELECT to_tsquery('english', :tsquery) AS q),
-     readable AS ({_readable(f"{_COLUMNS}, {_POSTGRESQL_RANK} AS raw", "memory_blocks, query")})
-{_POSTGRESQL_SCORED}"""
-POSTGRESQL_WITHOUT_TERMS = f"""
-WITH readable AS ({_readable(f"{_COLUMNS}, 0.0 AS raw", "memory_blocks")})
-{_POSTGRESQL_SCORED}"""
 
 
-def _sqlite_match(agent: Agent, terms: Sequence[str]) -> str:
+def _sqlite_terms(agent: Agent, terms: Sequence[str]) -> str:
+    """Each term as an FTS5 query under the agent's scopes, as a JSON array."""
     scopes = (f"p{agent.id}x", f"t{agent.team_id}x", f"c{agent.workspace_id}x")
-    return " OR ".join(f'"{scope}{term}"' for term in terms for scope in scopes)
+    return json.dumps([" OR ".join(f'"{scope}{term}"' for scope in scopes) for term in terms])
 
 
-def _postgresql_tsquery(terms: Sequence[str]) -> str:
-    """Terms OR-ed, each with its plural or singular form too: Snowball keeps "ctos" apart
-    from "cto" where the Porter stemmer of SQLite's FTS5 merges them."""
-    forms: dict[str, None] = {}
-    for term in terms:
-        other = term[:-1] if term.endswith("s") and len(term) > 3 else f"{term}s"
-        forms.update(dict.fromkeys((term, other)))
-    return " | ".join(forms)
+def _postgresql_terms(terms: Sequence[str]) -> list[str]:
+    """Each term as a tsquery with its plural or singular form too: Snowball keeps "ctos"
+    apart from "cto" where the Porter stemmer of SQLite's FTS5 merges them."""
+    return [
+        f"{term} | {term[:-1] if term.endswith('s') and len(term) > 3 else term + 's'}"
+        for term in terms
+    ]
 
 
 def _julian_day(moment: datetime) -> float:
@@ -213,11 +262,44 @@ def scored_candidates(
     for block_type in BlockType:
         parameters[f"half_life_{block_type.value}"] = settings.half_life(Tier.PERSONAL, block_type)
     if session.get_bind().dialect.name == "sqlite":
-        statement = SQLITE_WITH_TERMS if terms else SQLITE_WITHOUT_TERMS
+        statement = SQLITE
         parameters["now_julian_day"] = _julian_day(now)
-        parameters["match"] = _sqlite_match(agent, terms)
+        parameters["scoped_terms"] = _sqlite_terms(agent, terms)
     else:
-        statement = POSTGRESQL_WITH_TERMS if terms else POSTGRESQL_WITHOUT_TERMS
+        statement = POSTGRESQL
         parameters["now"] = now
-        parameters["tsquery"] = _postgresql_tsquery(terms)
+        parameters["term_queries"] = _postgresql_terms(terms)
     return session.execute(text(statement), parameters).all()
+
+
+def optimize_index(engine: Engine, *, pages: int = 500, max_steps: int = 100_000) -> int:
+    """Merge the full-text index into one piece, in short transactions; returns the steps.
+
+    SQLite's FTS5 adds a segment per write and merges them lazily; every segment costs
+    every task word a lookup (a million blocks written in small transactions: ~25 segments,
+    about 1.5 ms per assembly). Each step merges about `pages` pages (tens of milliseconds),
+    so writers never wait long. On PostgreSQL it flushes the GIN index's pending list.
+    Run it daily, or after a large import.
+    """
+    for step in range(1, max_steps + 1):
+        with UnitOfWork(engine) as uow:
+            merged = _merge_step(uow.session, pages)
+        if not merged:
+            return step
+    return max_steps
+
+
+def _merge_step(session: Session, pages: int) -> bool:
+    if session.get_bind().dialect.name != "sqlite":
+        cleaned = session.scalar(text("SELECT gin_clean_pending_list('memory_fts_index')"))
+        return bool(cleaned)
+    sqlite = session.connection().connection.driver_connection
+    assert sqlite is not None  # an open session's connection
+    before = sqlite.total_changes
+    # A negative page count asks FTS5 for a step of a full optimize ("incremental optimize").
+    session.execute(
+        text("INSERT INTO memory_fts(memory_fts, rank) VALUES ('merge', :pages)"),
+        {"pages": -pages},
+    )
+    # The command counts as one change itself; more means it merged something.
+    return bool(sqlite.total_changes - before > 1)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.orm import Session
 
+from core import audit
 from core.errors import InvalidInput
 from core.models import BlockType, Tier, Workspace
+from core.permissions import Actor, principal_for
 
 DEFAULT_HALF_LIFE_DAYS: dict[BlockType, float] = {
     BlockType.COACHING: 90.0,
@@ -63,8 +66,10 @@ class ContextSettings(BaseModel):
             return cls.model_validate(data or {})
         except ValidationError as error:
             problem = error.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"]) or "context"
-            raise InvalidInput(f"context settings {where}", problem["msg"]) from None
+            where = ".".join(str(part) for part in problem["loc"] if part != "[key]")
+            unknown = problem["type"] == "extra_forbidden"
+            message = "is not a context setting" if unknown else problem["msg"]
+            raise InvalidInput(f"context settings {where or 'object'}", message) from None
 
     @classmethod
     def of(cls, workspace: Workspace) -> ContextSettings:
@@ -73,3 +78,28 @@ class ContextSettings(BaseModel):
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def configure(
+    session: Session, workspace: Workspace, changes: dict[str, Any], *, by: Actor
+) -> ContextSettings:
+    """Change how a workspace's context assembly weighs memory (admins only); what is not
+    named keeps its value, half-lives merge per type."""
+    principal = principal_for(session, workspace, by)
+    if not principal.is_admin:
+        raise principal.refuse(
+            f"{principal.describe()} may not change the context settings: only admins may",
+            action="context.configure",
+            target="workspace:context",
+        )
+    stored = dict((workspace.settings or {}).get(WORKSPACE_KEY) or {})
+    merged = {**stored, **changes}
+    if "half_life_days" in changes:
+        merged["half_life_days"] = {**stored.get("half_life_days", {}), **changes["half_life_days"]}
+    settings = ContextSettings.parse(merged)
+    # A new dict, so that the JSON column is seen as changed.
+    workspace.settings = {**(workspace.settings or {}), WORKSPACE_KEY: merged}
+    session.flush()
+    detail = ", ".join(f"{key}={value}" for key, value in sorted(changes.items()))
+    audit.record(session, workspace, by, "context.configure", "workspace:context", detail)
+    return settings

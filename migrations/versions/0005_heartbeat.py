@@ -1,7 +1,7 @@
 """heartbeat: cycle records and the report outbox
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25 11:33:48.893507
 
 `cycles`: one row per heartbeat of an agent (the assembled context with its score
@@ -17,8 +17,8 @@ from alembic import op
 
 import core.dialect
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Benchmarks: speed at scale and retrieval quality (figures in BENCHMARKS.md)."""

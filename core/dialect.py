@@ -101,21 +101,18 @@ def configure_sqlite(engine: Engine) -> None:
 
     # The lock is released once COMMIT (or ROLLBACK) has run, not before: SQLAlchemy's own
     # call that follows finds no transaction open and does nothing.
-    @event.listens_for(engine, "commit")
-    def _on_commit(connection: Any) -> None:
-        if connection.info.get("salesbrain_writer"):
-            try:
-                connection.connection.dbapi_connection.commit()
-            finally:
-                _release(connection.info)
+    def _ending_with(verb: str) -> Any:
+        def end(connection: Any) -> None:
+            if connection.info.get("salesbrain_writer"):
+                try:
+                    getattr(connection.connection.dbapi_connection, verb)()
+                finally:
+                    _release(connection.info)
 
-    @event.listens_for(engine, "rollback")
-    def _on_rollback(connection: Any) -> None:
-        if connection.info.get("salesbrain_writer"):
-            try:
-                connection.connection.dbapi_connection.rollback()
-            finally:
-                _release(connection.info)
+        return end
+
+    event.listen(engine, "commit", _ending_with("commit"))
+    event.listen(engine, "rollback", _ending_with("rollback"))
 
     # A connection dropped in the middle of a transaction must not keep the lock.
     @event.listens_for(engine, "checkin")

@@ -14,8 +14,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-SQLITE_BUSY_SECONDS = 30
-
 
 class JSONDocument(TypeDecorator[Any]):
     """A JSON document: JSONB on PostgreSQL (compact, indexable), JSON text on SQLite."""
@@ -59,13 +57,23 @@ def normalise_url(url: str) -> str:
     return url
 
 
+BUSY_TIMEOUT_SECONDS = 30
+
+
 def configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys and a busy timeout; writers take the lock at BEGIN.
 
     pysqlite's own transaction handling is switched off so that we emit BEGIN ourselves:
     BEGIN IMMEDIATE for units of work that write (a deferred transaction that later writes
     can fail at once with SQLITE_BUSY under WAL instead of waiting), plain BEGIN for reads.
+
+    The writers of one process also queue on a lock of the engine, held from BEGIN
+    IMMEDIATE until COMMIT or ROLLBACK has run. SQLite's busy handler polls with growing
+    sleeps (1, 2, 5 ... 100 ms): with many threads writing (the heartbeat runs several cycles
+    at once) a writer could wait hundreds of milliseconds for a lock free for most of that
+    time. Other processes still meet SQLite's busy timeout.
     """
+    writer = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -74,40 +82,50 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
-
-    # SQLite has one writer at a time. The writers of this process queue on a lock, in turn,
-    # rather than in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and
-    # so turns a short queue of writers into long, uneven waits.
-    writer = threading.Lock()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        readonly = connection.get_execution_options().get("salesbrain_readonly", False)
-        if readonly:
+        if connection.get_execution_options().get("salesbrain_readonly", False):
             connection.exec_driver_sql("BEGIN")
             return
-        if not writer.acquire(timeout=SQLITE_BUSY_SECONDS):
-            raise sqlite3.OperationalError("database is locked (waited for this process's writers)")
+        if not writer.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise sqlite3.OperationalError("database is locked (by a writer of this process)")
         connection.info["salesbrain_writer"] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            _release(connection)
+            _release(connection.info)
             raise
 
-    def _release(connection: Any) -> None:
-        if connection.info.pop("salesbrain_writer", False):
+    # The lock is released once COMMIT (or ROLLBACK) has run, not before: SQLAlchemy's own
+    # call that follows finds no transaction open and does nothing.
+    def _ending_with(verb: str) -> Any:
+        def end(connection: Any) -> None:
+            if connection.info.get("salesbrain_writer"):
+                try:
+                    getattr(connection.connection.dbapi_connection, verb)()
+                finally:
+                    _release(connection.info)
+
+        return end
+
+    event.listen(engine, "commit", _ending_with("commit"))
+    event.listen(engine, "rollback", _ending_with("rollback"))
+
+    # A connection dropped in the middle of a transaction must not keep the lock.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        _release(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _error: Any) -> None:
+        _release(record.info)
+
+    def _release(info: dict[str, Any]) -> None:
+        if info.pop("salesbrain_writer", False):
             writer.release()
-
-    @event.listens_for(engine, "commit")
-    def _on_commit(connection: Any) -> None:
-        _release(connection)
-
-    @event.listens_for(engine, "rollback")
-    def _on_rollback(connection: Any) -> None:
-        _release(connection)
 
 
 def insert_new_only(

@@ -18,6 +18,7 @@ def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
     import core.chat
     import core.context  # context assembly's covering indexes on memory_blocks
+    import core.heartbeat.models  # (cycles, outbox)
     import core.installations
     import core.signals.models  # noqa: F401
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit, rules
+from core import audit, clock, rules
 from core.directory import OPERATOR, get_agent
+from core.errors import InvalidInput, NotFound
 from core.models import Agent, Task, TaskStatus, Workspace
-from core.permissions import Actor
+from core.permissions import Actor, ActorKind, principal_for
 
 
 def add_task(
@@ -67,3 +68,35 @@ def list_tasks(
     if status:
         query = query.where(Task.status == rules.choice(TaskStatus, status, "status"))
     return list(session.scalars(query.order_by(Task.created_at, Task.id).limit(limit)))
+
+
+def get_task(session: Session, workspace: Workspace, task_id: int) -> Task:
+    """A task of this workspace by id."""
+    task = session.scalar(select(Task).where(Task.id == task_id, Task.workspace_id == workspace.id))
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    return task
+
+
+def complete_task(
+    session: Session, workspace: Workspace, task_id: int, outcome: str, *, by: Actor
+) -> Task:
+    """Mark an open task done with its outcome (the task's own agent, or an operator)."""
+    outcome = rules.content(outcome, "outcome")
+    task = get_task(session, workspace, task_id)
+    principal = principal_for(session, workspace, by)
+    is_owner = principal.agent is not None and principal.agent.id == task.agent_id
+    if not (is_owner or by.kind is ActorKind.SYSTEM):
+        raise principal.refuse(
+            f"{principal.describe()} may not complete task {task.id}: it belongs to another agent",
+            action="task.complete",
+            target=f"task:{task.id}",
+        )
+    if task.status is not TaskStatus.OPEN:
+        raise InvalidInput("task", f"task {task.id} is already {task.status.value}")
+    task.status = TaskStatus.DONE
+    task.outcome = outcome
+    task.completed_at = clock.now()
+    session.flush()
+    audit.record(session, workspace, by, "task.complete", f"task:{task.id}", outcome[:200])
+    return task

@@ -67,9 +67,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import context, directory, memory, serve, signals
+    from bot.cli import context, directory, heartbeat, memory, serve, signals
 
-    for module in (directory, memory, context, signals, serve):
+    for module in (directory, memory, context, signals, heartbeat, serve):
         module.register(cli)
 
 

@@ -1,0 +1,211 @@
+"""`salesbrain heartbeat | cycles list | cycles show | demo`"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+import click
+
+from bot.cli import database_url, json_option, use_case, workspace_option
+from bot.cli.output import emit_json, pairs, shorten, table
+from bot.runner import HeartbeatRunner
+from core.db import engine_for
+from core.heartbeat import outbox
+from core.heartbeat.backends import backend_from_settings
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.cycle import CycleResult
+from core.heartbeat.records import cycle_view, get_cycle, list_cycles
+from core.heartbeat.report import memory_lines, render_report
+from core.settings import get_settings
+
+
+def register(cli: click.Group) -> None:
+    for command in (heartbeat, cycles, demo):
+        cli.add_command(command)
+
+
+def _print_result(result: CycleResult) -> None:
+    click.echo(
+        f"cycle {result.cycle_id} {result.handle} {result.status.value} in "
+        f"{result.duration_ms:.0f} ms: {shorten(result.summary, 100)}"
+    )
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run the agents that are due now, then exit.")
+@click.option("--agent", "handle", default=None, help="Run this agent's cycle now, then exit.")
+@workspace_option
+def heartbeat(once: bool, handle: str | None, workspace: str | None) -> None:
+    """Run agents' heartbeat cycles: all due agents, continuously, until stopped."""
+    settings = HeartbeatSettings()
+    backend = backend_from_settings(get_settings(), settings)
+    workspace_id = None
+    if workspace:
+        with use_case(workspace, readonly=True) as (_, found):
+            workspace_id = found.id
+    runner = HeartbeatRunner(
+        engine_for(database_url()),
+        backend,
+        settings,
+        sinks=[outbox.ConsoleSink(sys.stdout)],
+        workspace_id=workspace_id,
+        on_cycle=_print_result,
+    )
+    if handle:
+        runner.run_agent(workspace, handle)
+    elif once:
+        runner.run_once()
+    else:
+        _run_until_stopped(runner, backend.name)
+    _mention_waiting_reports()
+
+
+def _run_until_stopped(runner: HeartbeatRunner, backend: str) -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    click.echo(
+        f"heartbeat running on {runner.worker} with the {backend} backend "
+        f"(up to {runner.settings.concurrency} cycles per workspace); Ctrl-C stops it"
+    )
+    runner.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("stopping: letting running cycles finish")
+        runner.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _mention_waiting_reports() -> None:
+    with use_case(None, readonly=True) as (session, _):
+        waiting = outbox.pending_count(session)
+    if waiting:
+        click.echo(f"{waiting} report(s) wait in the outbox for their Slack channel")
+
+
+@click.group()
+def cycles() -> None:
+    """Heartbeat cycle records."""
+
+
+@cycles.command("list")
+@click.option("--agent", default=None, help="Only this agent's cycles.")
+@click.option("--limit", type=int, default=50, show_default=True, help="How many, newest first.")
+@workspace_option
+@json_option
+def cycles_list(agent: str | None, limit: int, workspace: str | None, as_json: bool) -> None:
+    """The latest cycles: status, model, duration, tokens, task."""
+    with use_case(workspace, readonly=True) as (session, ws):
+        views = [
+            cycle_view(c, handle)
+            for c, handle in list_cycles(session, ws, agent=agent, limit=limit)
+        ]
+    if as_json:
+        emit_json({"cycles": [_summary(view) for view in views]})
+        return
+    rows = [
+        (
+            v["id"],
+            v["agent"],
+            v["status"],
+            (v["started_at"] or "")[:16].replace("T", " "),
+            f"{v['model']} ({v['backend']})",
+            f"{v['duration_ms']:.0f}",
+            v["tokens"]["input"] + v["tokens"]["output"],
+            shorten(v["task"]["text"], 50),
+        )
+        for v in views
+    ]
+    click.echo(table(["id", "agent", "status", "started", "model", "ms", "tokens", "task"], rows))
+
+
+LIST_FIELDS = (
+    "id",
+    "agent",
+    "status",
+    "trigger",
+    "model",
+    "backend",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "model_ms",
+    "overhead_ms",
+    "tokens",
+    "task",
+    "report",
+    "new_block_ids",
+    "handoff_task_ids",
+    "error",
+)
+
+
+def _summary(view: dict[str, Any]) -> dict[str, Any]:
+    return {key: view[key] for key in LIST_FIELDS}
+
+
+@cycles.command("show")
+@click.argument("cycle_id")
+@workspace_option
+@json_option
+def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
+    """One cycle: the blocks that shaped it with their scores, its tool calls, its report."""
+    with use_case(workspace, readonly=True) as (session, ws):
+        cycle, handle = get_cycle(session, ws, cycle_id)
+        view = cycle_view(cycle, handle)
+    if as_json:
+        emit_json({"cycle": view})
+        return
+    tokens = view["tokens"]
+    click.echo(
+        pairs(
+            [
+                ("cycle", f"{view['id']} ({view['trigger']}, worker {view['worker']})"),
+                ("agent", view["agent"]),
+                ("status", view["status"] + (f": {view['error']}" if view["error"] else "")),
+                ("task", view["task"]["text"]),
+                ("model", f"{view['model']} ({view['backend']})"),
+                ("started", view["started_at"]),
+                (
+                    "duration",
+                    f"{view['duration_ms']:.0f} ms ({view['model_ms']:.0f} ms in the model, "
+                    f"{view['overhead_ms']:.0f} ms salesbrain)",
+                ),
+                (
+                    "tokens",
+                    f"{tokens['input']} in, {tokens['output']} out, {tokens['cache_read']} "
+                    f"cache read, {tokens['cache_write']} cache write; {view['model_calls']} "
+                    f"call(s), {view['retries']} retries",
+                ),
+            ]
+        )
+    )
+    click.echo("\nMemory that shaped it (score = importance x recency x relevance):")
+    for line in memory_lines(view) or ["(no blocks)"]:
+        click.echo(f"  {line}")
+    click.echo("\nTool calls:")
+    for call in view["tool_calls"] or [{"name": "(none)", "status": "", "result": ""}]:
+        click.echo(f"  {call['name']} [{call['status']}] {shorten(call['result'], 100)}")
+    click.echo("\nReport:")
+    click.echo(render_report(view))
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(1, 14), default=3, show_default=True)
+@click.option("--db", "path", default=None, help="SQLite file to create (default: a temp file).")
+def demo(days: int, path: str | None) -> None:
+    """A team of five agents over a few simulated days, offline: what the memory did."""
+    from bot.demo import run_demo
+
+    run_demo(sys.stdout, days=days, path=path)

@@ -1,0 +1,373 @@
+"""`salesbrain demo`: a team of five agents over a few simulated days, on the offline backend.
+
+A fresh SQLite file, a simulated clock (core.clock), no network and no tokens. A manager
+coaches the SDR, tasks arrive, the heartbeat runs the agents every few simulated hours, and
+the end shows what the memory did: which coaching informed how many cycles, what was
+learned, handed off and promoted, and that a model upgrade kept every block.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from bot.runner import HeartbeatRunner
+from core import clock, directory, memory, schema, tasks
+from core.db import make_engine, unit_of_work
+from core.errors import InvalidInput
+from core.heartbeat import outbox
+from core.heartbeat.backends.offline import OfflineBackend
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.models import Cycle, CycleStatus
+from core.models import Agent, MemoryBlock, SourceKind, Task, Tier, Workspace
+from core.permissions import Actor
+from core.signals import import_signals
+from core.signals.simulation import Campaign, as_csv, simulate
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
+OFFICE_HOURS = (8, 18)
+TICK = timedelta(minutes=30)
+MANAGER = "U0MAYA"
+OLD_MODEL = "claude-sonnet-4-5"
+
+AGENTS = [
+    ("dir-emea", "director", "8h", "Make the team's best learnings everyone's practice"),
+    ("sdr-emea", "sdr", "3h", "Book meetings with CTOs of healthcare providers in DACH"),
+    ("ae-emea", "account_executive", "4h", "Close healthcare deals opened by the SDR"),
+    ("mkt-emea", "marketing_manager", "6h", "Fill the healthcare pipeline with demand"),
+    ("ads-emea", "ad_manager", "6h", "Lower the cost per qualified healthcare lead"),
+]
+
+
+class SimulatedClock:
+    """The demo's time: it only moves when the demo moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+
+Act = Callable[[Engine, int], object]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happens at a moment of the demo (coaching, a task, signals, an upgrade)."""
+
+    day: int
+    hour: int
+    say: str
+    act: Act
+
+
+def _use_case(work: Callable[[Session, Workspace], object]) -> Act:
+    def act(engine: Engine, workspace_id: int) -> object:
+        with unit_of_work(engine) as session:
+            return work(session, session.get_one(Workspace, workspace_id))
+
+    return act
+
+
+def _coach(handle: str, text: str) -> Act:
+    return _use_case(lambda s, ws: memory.coach(s, ws, handle, text, by=Actor.member(MANAGER)))
+
+
+def _task(handle: str, title: str, detail: str = "") -> Act:
+    return _use_case(
+        lambda s, ws: tasks.add_task(s, ws, handle, title, detail=detail, by=Actor.member(MANAGER))
+    )
+
+
+def _upgrade(handle: str) -> Act:
+    def upgrade(session: Session, workspace: Workspace) -> str:
+        agent = directory.get_agent(session, workspace, handle)
+        before = memory.brain_size(session, agent)
+        directory.update_agent(
+            session, workspace, handle, model="claude-sonnet-5-5", by=Actor.member(MANAGER)
+        )
+        after = memory.brain_size(session, agent)
+        return f"{handle}'s memory: {_size(before)} before the upgrade, {_size(after)} after"
+
+    return _use_case(upgrade)
+
+
+def _signals(handle: str, sends: int) -> Act:
+    """Two weeks of email results, with one real effect planted: question subject lines."""
+
+    def arrive(engine: Engine, workspace_id: int) -> str:
+        campaign = Campaign(
+            agents=(handle,),
+            sends_per_agent=sends,
+            effects={"subject_format": {"question": 0.45}},
+            start=START - timedelta(days=14),
+            seed=7,
+        )
+        result = import_signals(engine, "T0DEMO", as_csv(simulate(campaign)))
+        return f"{result.new:,} signals stored: {sends:,} sends and their opens, replies, meetings"
+
+    return arrive
+
+
+def _size(brain: dict[str, int]) -> str:
+    return ", ".join(f"{count} {tier}" for tier, count in brain.items()) + " blocks"
+
+
+EVENTS = [
+    Event(
+        1,
+        8,
+        "Maya (sales manager) coaches sdr-emea",
+        _coach(
+            "sdr-emea",
+            "Lead with the compliance angle (HIPAA, audit trails) when you write to "
+            "healthcare CTOs; they buy risk reduction before features.",
+        ),
+    ),
+    Event(
+        1,
+        8,
+        "Maya gives sdr-emea a prospect list",
+        _task("sdr-emea", "Write first-touch emails to 12 healthcare CTOs on the DACH list"),
+    ),
+    Event(
+        1,
+        9,
+        "Maya asks mkt-emea for the campaign",
+        _task("mkt-emea", "Plan the Q1 healthcare campaign and its paid budget"),
+    ),
+    Event(
+        1,
+        10,
+        "Maya coaches ads-emea",
+        _coach(
+            "ads-emea",
+            "Cap healthcare cost per click at EUR 8 and pause any ad set above it for a day.",
+        ),
+    ),
+    Event(
+        1,
+        13,
+        "A prospect replies to sdr-emea",
+        _task(
+            "sdr-emea",
+            "Reply from Dana Weber (CTO, Mercy Health): interested in a demo",
+            "Dana wrote: “The audit trail point is exactly our problem. Can we see a demo "
+            "next Tuesday?”",
+        ),
+    ),
+    Event(
+        2,
+        8,
+        "Maya coaches ae-emea",
+        _coach(
+            "ae-emea",
+            "Open every healthcare demo with the audit-log walkthrough before any feature tour.",
+        ),
+    ),
+    Event(
+        2,
+        8,
+        "Two weeks of sdr-emea's email results arrive (salesbrain signals import)",
+        _signals("sdr-emea", 2000),
+    ),
+    Event(
+        2,
+        9,
+        "Maya upgrades ads-emea off a model that reaches end of life",
+        _upgrade("ads-emea"),
+    ),
+    Event(
+        2,
+        10,
+        "Another prospect replies to sdr-emea",
+        _task(
+            "sdr-emea",
+            "Reply from Jonas Brandt (CIO, Klinikum Nord): wants a call about audit logs",
+            "Jonas wrote: “Send me times for a call; compliance is on our board agenda.”",
+        ),
+    ),
+    Event(
+        2,
+        14,
+        "Maya asks ads-emea to review the ads",
+        _task("ads-emea", "Review the landing page copy behind the healthcare ads"),
+    ),
+    Event(
+        3,
+        9,
+        "Maya gives sdr-emea a new list",
+        _task("sdr-emea", "Write first-touch emails to 10 hospital CISOs in Austria"),
+    ),
+]
+
+
+def run_demo(out: TextIO, *, days: int = 3, path: str | None = None) -> Path:
+    """Run the demo, print the reports and the memory's story; return the database path."""
+    database = _fresh_database(path)
+    url = f"sqlite:///{database}"
+    out.write(f"salesbrain demo: a fresh SQLite database at {database}\n")
+    schema.upgrade(url)
+    engine = make_engine(url)
+    sim = SimulatedClock(START)
+    try:
+        with clock.running_on(sim.now):
+            _story(engine, sim, out, days)
+    finally:
+        engine.dispose()
+    out.write(
+        f"\nLook around: export SALESBRAIN_DATABASE_URL=sqlite:///{database}\n"
+        "  salesbrain cycles list | salesbrain cycles show ID | salesbrain memory list\n"
+    )
+    return database
+
+
+def _fresh_database(path: str | None) -> Path:
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="salesbrain-demo-")) / "demo.db"
+    database = Path(path).expanduser().resolve()
+    if database.exists():
+        raise InvalidInput("db", f"{database} exists; the demo starts from a fresh file")
+    return database
+
+
+def _story(engine: Engine, sim: SimulatedClock, out: TextIO, days: int) -> None:
+    with unit_of_work(engine) as session:
+        workspace = _cast(session)
+    # One cycle at a time, so that the story reads (and replays) the same way every run.
+    settings = HeartbeatSettings(concurrency=1, max_workers=1)
+    runner = HeartbeatRunner(
+        engine, OfflineBackend(), settings, sinks=[outbox.ConsoleSink(out)], worker="demo"
+    )
+    end = START + timedelta(days=days)
+    pending = sorted(EVENTS, key=lambda e: (e.day, e.hour))
+    day = 0
+    while sim.current < end:
+        if sim.current.hour >= OFFICE_HOURS[1]:
+            sim.current = sim.current.replace(hour=OFFICE_HOURS[0], minute=0) + timedelta(days=1)
+            continue
+        today = (sim.current - START).days + 1
+        if today != day:
+            day = today
+            out.write(f"\n=== Day {day}: {sim.current:%A %d %B %Y} ===\n\n")
+        while pending and (pending[0].day, pending[0].hour) <= (today, sim.current.hour):
+            event = pending.pop(0)
+            note = event.act(engine, workspace.id)
+            out.write(f"[{sim.current:%H:%M}] {event.say}\n")
+            out.write(f"        {note}\n\n" if isinstance(note, str) else "\n")
+        runner.run_once()
+        sim.current += TICK
+    runner.stop()
+    with unit_of_work(engine, readonly=True) as session:
+        _epilogue(session, session.get_one(Workspace, workspace.id), out)
+
+
+def _cast(session: Session) -> Workspace:
+    workspace = directory.create_workspace(session, "T0DEMO", "Acme Health Cloud")
+    directory.create_team(session, workspace, "emea", "EMEA Sales")
+    directory.set_member(session, workspace, MANAGER, "manager", ["emea"], display_name="Maya")
+    for handle, role, every, objective in AGENTS:
+        directory.create_agent(
+            session,
+            workspace,
+            handle,
+            team="emea",
+            role=role,
+            every=every,
+            objective=objective,
+            model=OLD_MODEL if handle == "ads-emea" else None,
+        )
+    return workspace
+
+
+def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
+    """What the memory did over the demo."""
+    handles = dict(session.execute(select(Agent.id, Agent.handle)).all())
+    blocks = list(
+        session.scalars(
+            select(MemoryBlock)
+            .where(MemoryBlock.workspace_id == workspace.id)
+            .order_by(MemoryBlock.id)
+        )
+    )
+    cycles = dict(
+        session.execute(
+            select(Cycle.status, func.count())
+            .where(Cycle.workspace_id == workspace.id)
+            .group_by(Cycle.status)
+        ).all()
+    )
+    total = sum(cycles.values())
+    out.write("\n=== What the memory did ===\n\n")
+    out.write(
+        f"{total} cycles ran ({cycles.get(CycleStatus.SUCCEEDED, 0)} succeeded, "
+        f"{cycles.get(CycleStatus.FAILED, 0)} failed), offline, no tokens spent.\n\n"
+    )
+    out.write("Coaching and how many cycles it informed:\n")
+    for block in blocks:
+        if block.type.value == "coaching":
+            out.write(
+                f"  #{block.id} to {handles.get(block.agent_id or 0)}: informed "
+                f"{_cycles(block.times_surfaced)}: “{block.content[:80]}…”\n"
+            )
+    learned = [b for b in blocks if b.source_kind in (SourceKind.AGENT_CYCLE,)]
+    analysed = [b for b in blocks if b.source_kind is SourceKind.SIGNAL_ANALYSIS]
+    out.write("\nLearned (by the agents in their cycles):\n")
+    for block in learned:
+        out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}: ")
+        out.write(f"{block.content}\n")
+    if not learned:
+        out.write("  (nothing yet)\n")
+    if analysed:
+        out.write("\nFound in performance signals:\n")
+        for block in analysed:
+            out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}: ")
+            out.write(f"{block.content}\n")
+    out.write("\nHanded off between agents:\n")
+    handoffs = session.scalars(
+        select(Task)
+        .where(Task.workspace_id == workspace.id, Task.from_agent_id.is_not(None))
+        .order_by(Task.id)
+    )
+    for task in handoffs:
+        out.write(
+            f"  task {task.id} {handles.get(task.from_agent_id or 0)} -> "
+            f"{handles.get(task.agent_id)}: {task.title} [{task.status.value}]\n"
+        )
+    promoted = [b for b in blocks if b.tier is Tier.TEAM and b.promoted_from_id]
+    out.write("\nPromoted to the Team Brain:\n")
+    for block in promoted:
+        out.write(
+            f"  #{block.id} from #{block.promoted_from_id} by {block.promoted_by}"
+            f"{_informed(block)}: {block.content}\n"
+        )
+    if not promoted:
+        out.write("  (nothing yet)\n")
+    models = session.execute(
+        select(Cycle.model, func.count())
+        .join(Agent, Agent.id == Cycle.agent_id)
+        .where(Agent.handle == "ads-emea")
+        .group_by(Cycle.model)
+    ).all()
+    out.write(
+        "\nModel upgrade: ads-emea ran "
+        + " and ".join(f"{count} cycles on {model}" for model, count in sorted(models))
+        + "; the upgrade changed one field and left its memory as it was.\n"
+    )
+
+
+def _informed(block: MemoryBlock) -> str:
+    return f" (informed {_cycles(block.times_surfaced)})"
+
+
+def _cycles(count: int) -> str:
+    return f"{count} cycle" if count == 1 else f"{count} cycles"

@@ -1,0 +1,336 @@
+"""Brain assembly: everything an agent knows at the start of a cycle, detached from the session.
+
+The role and objective, the open tasks (handed-off ones included), the coaching written since
+the last cycle, new signal findings, the outcomes of tasks it handed off, and the top memory
+blocks for the task at hand (context assembly, with each block's score breakdown). The task
+is the oldest open task, else the agent's objective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.context import AssembledContext, assemble_context, render_memory_section
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.prompt import DEFAULT_OBJECTIVES, data_section
+from core.heartbeat.tools import Standing
+from core.lifecycle import end_of_life
+from core.models import (
+    Agent,
+    AgentRole,
+    BlockStatus,
+    BlockType,
+    MemoryBlock,
+    SourceKind,
+    Task,
+    TaskStatus,
+    Tier,
+    Workspace,
+)
+from core.signals import PromotionCandidate, review_team
+from core.signals.models import Finding
+from core.tasks import open_tasks
+from core.views import iso
+
+
+@dataclass(frozen=True)
+class TaskNote:
+    """An open task as the agent sees it."""
+
+    id: int
+    title: str
+    detail: str
+    from_agent: str | None
+    created_by: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.detail}".strip()
+
+
+@dataclass(frozen=True)
+class Note:
+    """A memory block the brain calls out on its own (new coaching, a new finding)."""
+
+    id: int
+    type: BlockType
+    content: str
+    importance: float
+    by: str | None
+    kind: SourceKind
+    # For a signal finding: what it is about, e.g. ("subject_format", "question").
+    subject: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A task this agent handed off, completed by the teammate since the last cycle."""
+
+    task_id: int
+    title: str
+    done_by: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Brain:
+    """What one agent knows at the start of one cycle."""
+
+    workspace_id: int
+    agent_id: int
+    handle: str
+    role: AgentRole
+    team_id: int
+    team_slug: str
+    objective: str
+    model: str
+    task: TaskNote | None
+    task_text: str
+    open_tasks: tuple[TaskNote, ...]
+    context: AssembledContext
+    new_coaching: tuple[Note, ...]
+    findings: tuple[Note, ...]
+    outcomes: tuple[Outcome, ...]
+    teammates: dict[str, str]
+    # Directors: the team's learnings that qualify for the Team Brain, best supported first.
+    candidates: tuple[PromotionCandidate, ...] = ()
+    # The agent's own learnings, read when new findings might repeat one of them.
+    own_learnings: frozenset[str] = frozenset()
+    assembled_at: datetime = field(default_factory=clock.now)
+    # When the model is deprecated: its end-of-life date, for the report's warning.
+    model_end_of_life: str | None = None
+
+    @property
+    def standing(self) -> Standing:
+        return Standing(
+            agent_id=self.agent_id,
+            handle=self.handle,
+            role=self.role,
+            team_id=self.team_id,
+            team_slug=self.team_slug,
+            teammates=dict(self.teammates),
+            open_task_ids=frozenset(task.id for task in self.open_tasks),
+        )
+
+    def surfaced_block_ids(self) -> list[int]:
+        """Every block that reached the agent this cycle (for usage counts), once each."""
+        ids = [block.id for block in self.context.blocks]
+        ids += [note.id for note in (*self.new_coaching, *self.findings)]
+        return list(dict.fromkeys(ids))
+
+    def as_record(self) -> dict[str, Any]:
+        """The assembly as stored on the cycle: why the agent saw what it saw."""
+        return {
+            **self.context.as_dict(),
+            "assembled_at": iso(self.assembled_at),
+            "open_tasks": [
+                {"id": t.id, "title": t.title, "from_agent": t.from_agent} for t in self.open_tasks
+            ],
+            "new_coaching": [note.id for note in self.new_coaching],
+            "findings": [note.id for note in self.findings],
+            "outcomes": [outcome.task_id for outcome in self.outcomes],
+            "candidates": [candidate.block_id for candidate in self.candidates],
+        }
+
+
+def assemble_brain(
+    session: Session, workspace: Workspace, agent: Agent, settings: HeartbeatSettings
+) -> Brain:
+    """Brain assembly for one agent's cycle."""
+    # Tasks come from teammates only (handoff_task stays in the team): one query names them.
+    team = session.execute(
+        select(Agent.id, Agent.handle, Agent.role).where(Agent.team_id == agent.team_id)
+    ).all()
+    handles = {agent_id: handle for agent_id, handle, _ in team}
+    tasks = tuple(_task_note(task, handles) for task in open_tasks(session, agent))
+    task = tasks[0] if tasks else None
+    task_text = task.text if task else (agent.objective or DEFAULT_OBJECTIVES[agent.role])
+    context = assemble_context(
+        session,
+        agent,
+        task_text,
+        limit=settings.context_limit,
+        token_budget=settings.context_token_budget,
+    )
+    news = _new_blocks(session, agent)
+    findings = _with_subjects(
+        session, [note for note in news if note.kind is SourceKind.SIGNAL_ANALYSIS]
+    )
+    return Brain(
+        workspace_id=workspace.id,
+        agent_id=agent.id,
+        handle=agent.handle,
+        role=agent.role,
+        team_id=agent.team_id,
+        team_slug=agent.team.slug,
+        objective=agent.objective or DEFAULT_OBJECTIVES[agent.role],
+        model=agent.model,
+        task=task,
+        task_text=task_text,
+        open_tasks=tasks,
+        context=context,
+        new_coaching=tuple(note for note in news if note.type is BlockType.COACHING),
+        findings=findings,
+        outcomes=_handoff_outcomes(session, agent, handles),
+        teammates={handle: AgentRole(role).value for id_, handle, role in team if id_ != agent.id},
+        candidates=(
+            tuple(review_team(session, workspace, agent.team))
+            if agent.role is AgentRole.DIRECTOR
+            else ()
+        ),
+        own_learnings=_own_learnings(session, agent) if findings else frozenset(),
+        assembled_at=clock.now(),
+        # Read here, outside any write transaction: the first read imports the SDK's table.
+        model_end_of_life=end_of_life(agent.model),
+    )
+
+
+def _task_note(task: Task, handles: dict[int, str]) -> TaskNote:
+    return TaskNote(
+        id=task.id,
+        title=task.title,
+        detail=task.detail,
+        from_agent=_name(handles, task.from_agent_id) if task.from_agent_id else None,
+        created_by=task.created_by,
+    )
+
+
+def _new_blocks(session: Session, agent: Agent) -> tuple[Note, ...]:
+    """Coaching and signal findings on the agent's Personal Brain since its last cycle."""
+    query = select(
+        MemoryBlock.id,
+        MemoryBlock.type,
+        MemoryBlock.content,
+        MemoryBlock.importance,
+        MemoryBlock.source_by,
+        MemoryBlock.source_kind,
+    ).where(
+        MemoryBlock.agent_id == agent.id,
+        MemoryBlock.tier == Tier.PERSONAL,
+        MemoryBlock.status == BlockStatus.ACTIVE,
+        or_(
+            MemoryBlock.type == BlockType.COACHING,
+            MemoryBlock.source_kind == SourceKind.SIGNAL_ANALYSIS,
+        ),
+    )
+    if agent.last_cycle_at is not None:
+        query = query.where(MemoryBlock.updated_at > agent.last_cycle_at)
+    rows = session.execute(query.order_by(MemoryBlock.importance.desc(), MemoryBlock.id).limit(20))
+    return tuple(Note(*row) for row in rows)
+
+
+def _with_subjects(session: Session, notes: list[Note]) -> tuple[Note, ...]:
+    """Findings with what they are about (their dimension and value)."""
+    if not notes:
+        return ()
+    subjects = {
+        block_id: (dimension, value)
+        for block_id, dimension, value in session.execute(
+            select(Finding.block_id, Finding.dimension, Finding.value).where(
+                Finding.block_id.in_([note.id for note in notes])
+            )
+        )
+    }
+    return tuple(replace(note, subject=subjects.get(note.id)) for note in notes)
+
+
+def _own_learnings(session: Session, agent: Agent) -> frozenset[str]:
+    return frozenset(
+        session.scalars(
+            select(MemoryBlock.content)
+            .where(
+                MemoryBlock.agent_id == agent.id,
+                MemoryBlock.status == BlockStatus.ACTIVE,
+                MemoryBlock.source_kind == SourceKind.AGENT_CYCLE,
+            )
+            .order_by(MemoryBlock.id.desc())
+            .limit(500)
+        )
+    )
+
+
+def _handoff_outcomes(
+    session: Session, agent: Agent, handles: dict[int, str]
+) -> tuple[Outcome, ...]:
+    """Tasks this agent handed off that its teammates completed since its last cycle."""
+    done = select(Task.id, Task.title, Task.agent_id, Task.outcome).where(
+        Task.from_agent_id == agent.id, Task.status == TaskStatus.DONE
+    )
+    if agent.last_cycle_at is not None:
+        done = done.where(Task.completed_at > agent.last_cycle_at)
+    rows = session.execute(done.order_by(Task.completed_at, Task.id).limit(10))
+    return tuple(
+        Outcome(task_id, title, _name(handles, agent_id), outcome or "")
+        for task_id, title, agent_id, outcome in rows
+    )
+
+
+def memory_prompt(brain: Brain) -> str:
+    """The per-agent part of the system prompt: who it is, its team, and its memory."""
+    lines = [
+        f"# You\nYou are {brain.handle} on team {brain.team_slug}. Objective: {brain.objective}",
+        "# Teammates\n"
+        + ("\n".join(f"- {h} ({role})" for h, role in sorted(brain.teammates.items())) or "- none"),
+        render_memory_section(brain.context),
+    ]
+    if brain.new_coaching:
+        lines.append(
+            "# New coaching since your last cycle\n"
+            + "\n".join(f"- [block {n.id}] {n.content}" for n in brain.new_coaching)
+        )
+    if brain.findings:
+        lines.append(
+            "# New findings from your performance signals\n"
+            + "\n".join(f"- [block {n.id}] {n.content}" for n in brain.findings)
+        )
+    if brain.candidates:
+        lines.append(
+            "# Promotion candidates on your team\n"
+            + "\n".join(
+                f"- [block {c.block_id}] {c.content} (why: {c.reason})" for c in brain.candidates
+            )
+        )
+    return "\n\n".join(lines)
+
+
+def task_prompt(brain: Brain) -> str:
+    """The user turn: the task at hand, the other open tasks, and outcomes of handoffs."""
+    if brain.task is None:
+        parts = [f"Task: work toward your objective: {brain.objective}"]
+    else:
+        source = f"task {brain.task.id}" + (
+            f" from {brain.task.from_agent}" if brain.task.from_agent else ""
+        )
+        parts = [f"Task: {brain.task.title} (task {brain.task.id})"]
+        if brain.task.detail:
+            parts.append(data_section(source, brain.task.detail))
+    others = [t for t in brain.open_tasks if brain.task is None or t.id != brain.task.id]
+    if others:
+        parts.append(
+            "Other open tasks:\n"
+            + "\n".join(
+                f"- [task {t.id}] {t.title}" + (f" (from {t.from_agent})" if t.from_agent else "")
+                for t in others
+            )
+        )
+    if brain.outcomes:
+        parts.append(
+            "Tasks you handed off, now done:\n"
+            + "\n".join(
+                f"- [task {o.task_id}] {o.title} -> {o.done_by}: "
+                + data_section(f"outcome of task {o.task_id}", o.outcome)
+                for o in brain.outcomes
+            )
+        )
+    parts.append("Work the task, then call finish_cycle.")
+    return "\n\n".join(parts)
+
+
+def _name(handles: dict[int, str], agent_id: int) -> str:
+    return handles.get(agent_id) or f"agent #{agent_id}"

@@ -1,0 +1,43 @@
+"""Every knob of the heartbeat in one place: schedule, leases, model calls, retries, outbox."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HeartbeatSettings(BaseSettings):
+    """Read from SALESBRAIN_HEARTBEAT_* variables; tests build their own with short timings."""
+
+    model_config = SettingsConfigDict(env_prefix="SALESBRAIN_HEARTBEAT_", extra="ignore")
+
+    # The scheduler looks for due agents this often (a finished cycle also looks at once).
+    tick_seconds: float = Field(default=30.0, gt=0)
+    # A claimed agent is ours for this long; a crashed worker's agents come back after it.
+    # It bounds a whole cycle: the model loop stops and fails before the lease runs out.
+    lease_seconds: float = Field(default=900.0, gt=0)
+    # Cycles running at once in one process, per workspace and in all.
+    concurrency: int = Field(default=4, ge=1, le=256)
+    max_workers: int = Field(default=32, ge=1, le=1024)
+    # Next run = finish + interval + a little jitter (at most this share of the interval,
+    # capped at max_jitter_seconds) so agents created together drift apart.
+    jitter_share: float = Field(default=0.05, ge=0, le=0.5)
+    max_jitter_seconds: float = Field(default=300.0, ge=0)
+
+    # Model calls: the Anthropic SDK retries 408/409/429/5xx/529 and timeouts with
+    # exponential backoff (honouring retry-after); these are its settings.
+    model_timeout_seconds: float = Field(default=120.0, gt=0)
+    model_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    model_max_retries: int = Field(default=3, ge=0, le=10)
+    max_turns: int = Field(default=6, ge=1, le=20)
+    max_tokens: int = Field(default=1024, ge=64, le=32_000)
+
+    # Brain assembly.
+    context_limit: int = Field(default=20, ge=1, le=200)
+    context_token_budget: int = Field(default=2000, ge=100, le=100_000)
+
+    # Outbox delivery: failed deliveries wait base * 2^attempts, at most max, then retry.
+    outbox_retry_base_seconds: float = Field(default=30.0, gt=0)
+    outbox_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    outbox_claim_seconds: float = Field(default=120.0, gt=0)
+    outbox_batch: int = Field(default=50, ge=1, le=1000)

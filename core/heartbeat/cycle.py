@@ -1,0 +1,255 @@
+"""One heartbeat of one agent: brain assembly, reasoning, then one transaction that writes it all.
+
+No transaction is open while the model reasons (a model call takes seconds; SQLite has one
+writer). The cycle's one write transaction checks that the lease is still ours, stores the
+cycle, applies the accepted tool calls, counts the usage of the blocks that surfaced and
+queues the report in the outbox. A cycle whose model call failed stores the cycle and its
+report and nothing else: no memory, no tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.context import record_usage
+from core.db import unit_of_work
+from core.errors import DomainError
+from core.heartbeat import leases, outbox
+from core.heartbeat.backends import Backend, ModelCallFailed, Usage
+from core.heartbeat.brain import Brain, assemble_brain
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.leases import Claim
+from core.heartbeat.models import Cycle, CycleStatus, CycleTrigger
+from core.heartbeat.records import cycle_view
+from core.heartbeat.report import render_report
+from core.heartbeat.tools import ACCEPTED, APPLIED, DISCARDED, BlockFacts, Toolbox, apply_calls
+from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
+from core.signals import analyze_agent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """How a cycle ended, for the runner's log line and the benchmark."""
+
+    cycle_id: int
+    handle: str
+    status: CycleStatus
+    summary: str
+    duration_ms: float
+    model_ms: float
+
+
+@dataclass
+class Reasoned:
+    """What the reasoning step leaves for the write step."""
+
+    toolbox: Toolbox
+    usage: Usage = field(default_factory=Usage)
+    text: str = ""
+    error: str | None = None
+    skipped: bool = False
+
+
+def run_cycle(
+    engine: Engine, claim: Claim, backend: Backend, settings: HeartbeatSettings
+) -> CycleResult | None:
+    """Run one claimed agent's cycle to its end; None when the agent no longer exists."""
+    started_at, started = clock.now(), time.perf_counter()
+    with unit_of_work(engine) as session:
+        agent = session.get(Agent, claim.agent_id)
+        if agent is None:
+            return None
+        paused = claim.trigger is CycleTrigger.SCHEDULE and agent.status is AgentStatus.PAUSED
+        if not paused:
+            analyze_signals(session, session.get_one(Workspace, claim.workspace_id), agent)
+    with unit_of_work(engine, readonly=True) as session:
+        agent = session.get_one(Agent, claim.agent_id)
+        workspace = session.get_one(Workspace, claim.workspace_id)
+        brain = assemble_brain(session, workspace, agent, settings)
+    if paused:
+        toolbox = Toolbox(brain.standing, _no_blocks)
+        reasoned = Reasoned(toolbox, error="the agent was paused", skipped=True)
+    else:
+        reasoned = reason(engine, brain, backend, claim, settings)
+    return _store(engine, claim, brain, reasoned, backend.name, settings, started_at, started)
+
+
+def analyze_signals(session: Session, workspace: Workspace, agent: Agent) -> None:
+    """Bring the agent's signal findings up to date before its brain is assembled (for a
+    director, its team's pooled findings too). A failed analysis leaves the findings as they
+    were and the cycle goes on."""
+    try:
+        with session.begin_nested():
+            analyze_agent(session, workspace, agent)
+    except DomainError as error:
+        log.warning("signal analysis for %s failed: %s", agent.handle, error.message)
+
+
+def reason(
+    engine: Engine, brain: Brain, backend: Backend, claim: Claim, settings: HeartbeatSettings
+) -> Reasoned:
+    """The model's turn: no transaction is open; tool calls are only checked, not applied."""
+    toolbox = Toolbox(
+        brain.standing, lambda block_id: block_facts(engine, brain.workspace_id, block_id)
+    )
+    # Stop well before the lease lapses, so that no other worker starts this agent meanwhile.
+    margin = settings.lease_seconds * 0.1
+    seconds_left = (claim.expires_at - clock.now()).total_seconds() - margin
+    try:
+        reasoning = backend.reason(brain, toolbox, seconds_left=seconds_left)
+    except ModelCallFailed as failure:
+        return Reasoned(toolbox, failure.usage, error=failure.message)
+    except Exception as error:  # a bug fails one cycle, not the worker
+        log.exception("the cycle of %s failed", brain.handle)
+        return Reasoned(toolbox, error=f"internal error: {type(error).__name__}: {error}")
+    return Reasoned(toolbox, reasoning.usage, reasoning.text)
+
+
+def block_facts(engine: Engine, workspace_id: int, block_id: int) -> BlockFacts | None:
+    """What a promotion check needs to know about a block of this workspace."""
+    with unit_of_work(engine, readonly=True) as session:
+        block = session.scalar(
+            select(MemoryBlock).where(
+                MemoryBlock.id == block_id, MemoryBlock.workspace_id == workspace_id
+            )
+        )
+        if block is None:
+            return None
+        team_id = block.team_id
+        if block.tier is Tier.PERSONAL and block.agent_id is not None:
+            team_id = session.scalar(select(Agent.team_id).where(Agent.id == block.agent_id))
+        slug = session.scalar(select(Team.slug).where(Team.id == team_id)) if team_id else None
+        promoted = session.scalar(
+            select(
+                exists().where(
+                    MemoryBlock.promoted_from_id == block.id, MemoryBlock.tier == Tier.TEAM
+                )
+            )
+        )
+        return BlockFacts(block.id, block.tier, block.status, team_id, slug, bool(promoted))
+
+
+def _no_blocks(_: int) -> BlockFacts | None:
+    return None
+
+
+def _store(
+    engine: Engine,
+    claim: Claim,
+    brain: Brain,
+    reasoned: Reasoned,
+    backend: str,
+    settings: HeartbeatSettings,
+    started_at: datetime,
+    started: float,
+) -> CycleResult:
+    """The cycle's one write transaction."""
+    with unit_of_work(engine) as session:
+        agent = session.get_one(Agent, claim.agent_id)
+        held = leases.finish(
+            session,
+            claim,
+            last_cycle_at=brain.assembled_at,
+            next_run_at=leases.next_run(
+                agent.id,
+                agent.interval_minutes,
+                clock.now(),
+                jitter_share=settings.jitter_share,
+                max_jitter_seconds=settings.max_jitter_seconds,
+            ),
+        )
+        if not held:
+            reasoned.error = "the lease lapsed and another worker took the agent"
+        status = _status(held, reasoned)
+        cycle = _new_cycle(claim, brain, reasoned, backend, status, started_at)
+        session.add(cycle)
+        session.flush()
+        if status is CycleStatus.SUCCEEDED:
+            if reasoned.toolbox.calls:
+                workspace = session.get_one(Workspace, claim.workspace_id)
+                apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle.id)
+            record_usage(session, brain.surfaced_block_ids())
+        _record_calls(cycle, reasoned.toolbox)
+        cycle.finished_at = clock.now()
+        cycle.duration_ms = (time.perf_counter() - started) * 1000
+        if status is not CycleStatus.SKIPPED:
+            text = render_report(cycle_view(cycle, agent.handle))
+            outbox.queue(session, cycle, text, agent.report_channel)
+        session.flush()
+        return CycleResult(
+            cycle.id,
+            agent.handle,
+            cycle.status,
+            cycle.error or cycle.report,
+            cycle.duration_ms,
+            cycle.model_ms,
+        )
+
+
+def _status(held: bool, reasoned: Reasoned) -> CycleStatus:
+    if not held or reasoned.skipped:
+        return CycleStatus.SKIPPED
+    return CycleStatus.FAILED if reasoned.error is not None else CycleStatus.SUCCEEDED
+
+
+def _new_cycle(
+    claim: Claim,
+    brain: Brain,
+    reasoned: Reasoned,
+    backend: str,
+    status: CycleStatus,
+    started_at: datetime,
+) -> Cycle:
+    report = reasoned.toolbox.report
+    usage = reasoned.usage
+    return Cycle(
+        workspace_id=claim.workspace_id,
+        agent_id=claim.agent_id,
+        status=status,
+        trigger=claim.trigger,
+        task_id=brain.task.id if brain.task else None,
+        task=brain.task_text,
+        context=brain.as_record(),
+        backend=backend,
+        model=brain.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        model_calls=usage.calls,
+        retries=usage.retries,
+        report=report.summary if report else reasoned.text,
+        actions=list(report.actions) if report else [],
+        error=reasoned.error,
+        worker=claim.owner,
+        scheduled_for=claim.scheduled_for,
+        started_at=started_at,
+        model_ms=usage.model_ms,
+        tool_calls=[],
+        new_block_ids=[],
+        handoff_task_ids=[],
+    )
+
+
+def _record_calls(cycle: Cycle, toolbox: Toolbox) -> None:
+    """The calls as stored: a cycle that did not succeed discards what it had accepted."""
+    if cycle.status is not CycleStatus.SUCCEEDED:
+        for call in toolbox.calls:
+            if call.status == ACCEPTED:
+                call.status = DISCARDED
+    applied = [call for call in toolbox.calls if call.status == APPLIED]
+    cycle.tool_calls = [call.as_dict() for call in toolbox.calls]
+    cycle.new_block_ids = [call.block_id for call in applied if call.block_id is not None]
+    cycle.handoff_task_ids = [
+        call.task_id for call in applied if call.name == "handoff_task" and call.task_id
+    ]

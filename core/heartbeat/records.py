@@ -1,0 +1,86 @@
+"""Cycle records: finding them, and their stable view (the JSON of `cycles list|show`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.directory import get_agent
+from core.errors import InvalidInput, NotFound
+from core.heartbeat.models import Cycle
+from core.lifecycle import end_of_life, upgrade_hint
+from core.models import Agent, Workspace
+from core.views import iso
+
+
+def cycle_view(cycle: Cycle, handle: str) -> dict[str, Any]:
+    """Every field of a cycle, as plain data."""
+    return {
+        "id": cycle.id,
+        "agent": handle,
+        "status": cycle.status.value,
+        "trigger": cycle.trigger.value,
+        "model": cycle.model,
+        "backend": cycle.backend,
+        "model_end_of_life": end_of_life(cycle.model),
+        "upgrade_hint": upgrade_hint(handle, cycle.model),
+        "task": {"id": cycle.task_id, "text": cycle.task},
+        "scheduled_for": iso(cycle.scheduled_for),
+        "started_at": iso(cycle.started_at),
+        "finished_at": iso(cycle.finished_at),
+        "duration_ms": round(cycle.duration_ms, 1),
+        "model_ms": round(cycle.model_ms, 1),
+        "overhead_ms": round(cycle.duration_ms - cycle.model_ms, 1),
+        "tokens": {
+            "input": cycle.input_tokens,
+            "output": cycle.output_tokens,
+            "cache_read": cycle.cache_read_tokens,
+            "cache_write": cycle.cache_write_tokens,
+        },
+        "model_calls": cycle.model_calls,
+        "retries": cycle.retries,
+        "context": cycle.context,
+        "tool_calls": cycle.tool_calls,
+        "report": cycle.report,
+        "actions": cycle.actions,
+        "new_block_ids": cycle.new_block_ids,
+        "handoff_task_ids": cycle.handoff_task_ids,
+        "error": cycle.error,
+        "worker": cycle.worker,
+        "slack": {"channel": cycle.slack_channel, "ts": cycle.slack_ts},
+    }
+
+
+def list_cycles(
+    session: Session, workspace: Workspace, *, agent: str | None = None, limit: int = 50
+) -> list[tuple[Cycle, str]]:
+    """The workspace's latest cycles (or one agent's), newest first, with the agent's handle."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit", f"{limit} is outside 1..1000")
+    query = (
+        select(Cycle, Agent.handle)
+        .join(Agent, Agent.id == Cycle.agent_id)
+        .where(Cycle.workspace_id == workspace.id)
+    )
+    if agent:
+        query = query.where(Cycle.agent_id == get_agent(session, workspace, agent).id)
+    rows = session.execute(query.order_by(Cycle.id.desc()).limit(limit))
+    return list(rows)
+
+
+def get_cycle(session: Session, workspace: Workspace, cycle_id: int | str) -> tuple[Cycle, str]:
+    """One cycle of this workspace by id, with the agent's handle."""
+    try:
+        number = int(str(cycle_id).lstrip("#"))
+    except ValueError:
+        raise InvalidInput("cycle", f"{cycle_id!r} is not a cycle id") from None
+    row = session.execute(
+        select(Cycle, Agent.handle)
+        .join(Agent, Agent.id == Cycle.agent_id)
+        .where(Cycle.id == number, Cycle.workspace_id == workspace.id)
+    ).first()
+    if row is None:
+        raise NotFound(f"cycle {number} not found")
+    return row[0], row[1]

@@ -1,0 +1,109 @@
+"""Cycle reports as text: pure functions from a cycle's view (a plain dict) to lines.
+
+The same view feeds the CLI, the outbox and, later, the Slack Block Kit renderer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOP_BLOCKS = 3
+
+
+def render_report(cycle: dict[str, Any]) -> str:
+    """The report posted for a cycle: what the agent did and the memory that shaped it."""
+    lines = [_headline(cycle), f"Task: {_task_line(cycle)}"]
+    if cycle["status"] == "failed":
+        lines.append(f"Failed: {cycle['error']}")
+        lines.append("Nothing was written; the agent tries again at its next heartbeat.")
+    elif cycle["status"] == "skipped":
+        lines.append(f"Skipped: {cycle['error']}")
+    else:
+        lines.append(cycle["report"] or "(no report)")
+        lines += _section(
+            "Actions",
+            [_action_line(c) for c in _applied(cycle, None) if c["name"] != "finish_cycle"],
+        )
+        lines += _section(
+            "New learnings",
+            [
+                f"block {call['block_id']}: {call['input'].get('content', '')}"
+                for call in _applied(cycle, "record_learning")
+            ],
+        )
+        lines += _section(
+            "Refused",
+            [
+                f"{call['name']}: {call['result'].removeprefix('refused: ')}"
+                for call in cycle["tool_calls"]
+                if call["status"] == "refused"
+            ],
+        )
+        lines += _section("Memory that shaped it", memory_lines(cycle, TOP_BLOCKS))
+    if cycle.get("upgrade_hint"):
+        lines.append(f"Warning: {cycle['upgrade_hint']}")
+    return "\n".join(lines)
+
+
+def memory_lines(cycle: dict[str, Any], limit: int | None = None) -> list[str]:
+    """The blocks the assembly chose, best first, with their score breakdown."""
+    blocks = cycle["context"].get("blocks", [])
+    shown = blocks if limit is None else blocks[:limit]
+    lines = [
+        f"#{b['id']} {b['type']} ({b['tier']}) score {b['score']:.2f} = "
+        f"importance {b['importance']:.2f} x recency {b['recency']:.2f} x relevance "
+        f"{b['relevance']:.2f}: {_short(b['content'], 70)}"
+        for b in shown
+    ]
+    if limit is not None and len(blocks) > limit:
+        lines.append(f"... and {len(blocks) - limit} more (salesbrain cycles show {cycle['id']})")
+    return lines
+
+
+def _headline(cycle: dict[str, Any]) -> str:
+    when = (cycle["started_at"] or "")[:16].replace("T", " ")
+    return (
+        f"{cycle['agent']} · cycle {cycle['id']} · {cycle['status']} · {cycle['model']} "
+        f"({cycle['backend']}) · {when} UTC · {cycle['duration_ms']:.0f} ms"
+    )
+
+
+def _task_line(cycle: dict[str, Any]) -> str:
+    task = cycle["task"]
+    text = _short(task["text"].split("\n", 1)[0], 100)
+    return f"{text} (task {task['id']})" if task["id"] else f"{text} (objective)"
+
+
+def _applied(cycle: dict[str, Any], name: str | None) -> list[dict[str, Any]]:
+    return [
+        call
+        for call in cycle["tool_calls"]
+        if call["status"] == "applied" and (name is None or call["name"] == name)
+    ]
+
+
+def _action_line(call: dict[str, Any]) -> str:
+    arguments = call["input"]
+    if call["name"] == "complete_task":
+        return f"completed task {arguments['task_id']}: {_short(arguments['outcome'], 90)}"
+    if call["name"] == "handoff_task":
+        return f"handed “{_short(arguments['title'], 70)}” to {arguments['to_agent']} " + (
+            f"(task {call['task_id']})"
+        )
+    if call["name"] == "record_learning":
+        return f"recorded learning block {call['block_id']}"
+    if call["name"] == "propose_promotion":
+        return (
+            f"promoted block {arguments['block_id']} to the team brain "
+            f"(block {call['block_id']}): {_short(arguments['reason'], 70)}"
+        )
+    return str(call["name"])
+
+
+def _section(title: str, items: list[str]) -> list[str]:
+    return [f"{title}:", *(f"  - {item}" for item in items)] if items else []
+
+
+def _short(text: str, width: int) -> str:
+    line = " ".join((text or "").split())
+    return line if len(line) <= width else line[: width - 1] + "…"

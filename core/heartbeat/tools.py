@@ -1,0 +1,330 @@
+"""The tools an agent answers through, with typed inputs, checks and the writes they cause.
+
+A cycle runs in two steps. While the model reasons, each call is checked (its input
+validated by pydantic, then against what the agent may do) and answered at once, accepted
+or refused; nothing is written yet. When reasoning ends, the accepted calls are applied in
+the cycle's one transaction through the memory and task services, each in a savepoint so
+that a call refused there (a lease lost, a race with a manager) leaves the rest standing.
+A refused call is recorded in the cycle and the audit log; the cycle goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from core import memory, tasks
+from core.errors import DomainError
+from core.memory import MAX_INFERRED_IMPORTANCE
+from core.models import Agent, AgentRole, AuditEvent, BlockStatus, SourceKind, Tier, Workspace
+from core.permissions import Actor
+from core.rules import MAX_CONTENT
+
+
+class ToolInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RecordLearning(ToolInput):
+    """Store a learning on your own Personal Brain (never above the coaching band)."""
+
+    content: str = Field(min_length=1, max_length=MAX_CONTENT, description="The learning.")
+    importance: float = Field(
+        ge=0, le=MAX_INFERRED_IMPORTANCE, description="0..0.7; coaching from people ranks higher."
+    )
+    evidence: str | None = Field(
+        default=None, max_length=2000, description="What you observed that supports it."
+    )
+
+
+class HandoffTask(ToolInput):
+    """Give a task to another agent of your team (e.g. a warm reply to the account executive)."""
+
+    to_agent: str = Field(min_length=1, max_length=64, description="The teammate's handle.")
+    title: str = Field(min_length=1, max_length=500)
+    detail: str = Field(default="", max_length=MAX_CONTENT)
+
+
+class CompleteTask(ToolInput):
+    """Mark one of your open tasks done, with its outcome."""
+
+    task_id: int = Field(ge=1)
+    outcome: str = Field(min_length=1, max_length=MAX_CONTENT)
+
+
+class ProposePromotion(ToolInput):
+    """Directors only: promote a strong learning of your team to the Team Brain."""
+
+    block_id: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class FinishCycle(ToolInput):
+    """End the cycle with your report: a summary and the actions you took."""
+
+    summary: str = Field(min_length=1, max_length=MAX_CONTENT)
+    actions: list[str] = Field(default_factory=list, max_length=20)
+
+
+TOOLS: dict[str, type[ToolInput]] = {
+    "record_learning": RecordLearning,
+    "handoff_task": HandoffTask,
+    "complete_task": CompleteTask,
+    "propose_promotion": ProposePromotion,
+    "finish_cycle": FinishCycle,
+}
+
+
+@cache
+def tool_definitions(role: AgentRole) -> tuple[dict[str, Any], ...]:
+    """The tools as the Messages API takes them; propose_promotion is offered to directors."""
+    offered = [n for n in TOOLS if n != "propose_promotion" or role is AgentRole.DIRECTOR]
+    return tuple(
+        {
+            "name": name,
+            "description": (TOOLS[name].__doc__ or name).strip(),
+            "input_schema": TOOLS[name].model_json_schema(),
+        }
+        for name in offered
+    )
+
+
+ACCEPTED, REFUSED, APPLIED, DISCARDED = "accepted", "refused", "applied", "discarded"
+
+
+@dataclass
+class ToolCall:
+    """One call the model made: its input, and what became of it."""
+
+    name: str
+    input: dict[str, Any]
+    status: str
+    result: str
+    block_id: int | None = None
+    task_id: int | None = None
+    parsed: ToolInput | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "input": self.input,
+            "status": self.status,
+            "result": self.result,
+        }
+        if self.block_id is not None:
+            data["block_id"] = self.block_id
+        if self.task_id is not None:
+            data["task_id"] = self.task_id
+        return data
+
+
+@dataclass(frozen=True)
+class BlockFacts:
+    """What a promotion check needs to know about a block."""
+
+    id: int
+    tier: Tier
+    status: BlockStatus
+    team_id: int | None
+    team_slug: str | None
+    promoted_to_team: bool
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Who is calling the tools: the agent, its teammates and its open tasks."""
+
+    agent_id: int
+    handle: str
+    role: AgentRole
+    team_id: int
+    team_slug: str
+    teammates: dict[str, str]
+    open_task_ids: frozenset[int]
+
+
+class Toolbox:
+    """Checks and answers one cycle's tool calls, and keeps them for the write step."""
+
+    def __init__(
+        self, standing: Standing, lookup_block: Callable[[int], BlockFacts | None]
+    ) -> None:
+        self.standing = standing
+        self.lookup_block = lookup_block
+        self.calls: list[ToolCall] = []
+        self.report: FinishCycle | None = None
+        self._completed: set[int] = set()
+        self._proposed: set[int] = set()
+
+    @property
+    def finished(self) -> bool:
+        return self.report is not None
+
+    def call(self, name: str, raw: Any) -> ToolCall:
+        """Check one call and answer it: accepted (applied when the cycle ends) or refused."""
+        arguments = raw if isinstance(raw, dict) else {"input": raw}
+        kind = TOOLS.get(name)
+        if kind is None:
+            return self._answer(
+                name, arguments, f"unknown tool {name!r}; tools: {', '.join(TOOLS)}"
+            )
+        try:
+            parsed = kind.model_validate(arguments)
+        except ValidationError as error:
+            return self._answer(name, arguments, _validation_message(error))
+        problem = getattr(self, f"_check_{name}")(parsed)
+        return self._answer(name, arguments, problem, parsed)
+
+    def _answer(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        problem: str | None,
+        parsed: ToolInput | None = None,
+    ) -> ToolCall:
+        if problem is not None:
+            call = ToolCall(name, arguments, REFUSED, f"refused: {problem}")
+        else:
+            call = ToolCall(name, arguments, ACCEPTED, _acceptance(name), parsed=parsed)
+        self.calls.append(call)
+        return call
+
+    def _check_record_learning(self, _: RecordLearning) -> str | None:
+        return None
+
+    def _check_handoff_task(self, handoff: HandoffTask) -> str | None:
+        me = self.standing
+        target = handoff.to_agent.lstrip("@")
+        if target == me.handle:
+            return "hand off to a teammate, not to yourself"
+        if target not in me.teammates:
+            known = ", ".join(sorted(me.teammates)) or "none"
+            return f"{target!r} is not an agent of team {me.team_slug}; teammates: {known}"
+        return None
+
+    def _check_complete_task(self, completion: CompleteTask) -> str | None:
+        if completion.task_id in self._completed:
+            return f"task {completion.task_id} is already completed in this cycle"
+        if completion.task_id not in self.standing.open_task_ids:
+            known = ", ".join(str(i) for i in sorted(self.standing.open_task_ids)) or "none"
+            return f"task {completion.task_id} is not one of your open tasks (open: {known})"
+        self._completed.add(completion.task_id)
+        return None
+
+    def _check_propose_promotion(self, proposal: ProposePromotion) -> str | None:
+        me = self.standing
+        if me.role is not AgentRole.DIRECTOR:
+            return f"only director agents propose promotions; {me.handle} is {me.role.value}"
+        if proposal.block_id in self._proposed:
+            return f"block {proposal.block_id} is already proposed in this cycle"
+        block = self.lookup_block(proposal.block_id)
+        if block is None:
+            return f"block {proposal.block_id} not found"
+        if block.tier is not Tier.PERSONAL:
+            return f"block {block.id} is on the {block.tier.value} brain already"
+        if block.team_id != me.team_id:
+            return f"block {block.id} belongs to team {block.team_slug}, not {me.team_slug}"
+        if block.status is not BlockStatus.ACTIVE:
+            return f"block {block.id} is {block.status.value}"
+        if block.promoted_to_team:
+            return f"block {block.id} is already on the team brain"
+        self._proposed.add(proposal.block_id)
+        return None
+
+    def _check_finish_cycle(self, report: FinishCycle) -> str | None:
+        if self.report is not None:
+            return "the cycle is already finished"
+        self.report = report
+        return None
+
+
+def _acceptance(name: str) -> str:
+    if name == "finish_cycle":
+        return "ok: report recorded; the cycle ends"
+    return "ok: accepted; it is written when the cycle ends"
+
+
+def _validation_message(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors()[:3]:
+        where = ".".join(str(part) for part in item["loc"]) or "input"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def apply_calls(
+    session: Session, workspace: Workspace, agent: Agent, calls: list[ToolCall], cycle_id: int
+) -> None:
+    """Write the accepted calls, each in a savepoint; a call refused here is marked refused."""
+    actor = Actor.agent(agent.handle)
+    for call in calls:
+        if call.status != ACCEPTED:
+            continue
+        try:
+            with session.begin_nested():
+                _apply(session, workspace, agent, actor, call, cycle_id)
+        except DomainError as error:
+            call.status, call.result = REFUSED, f"refused: {error.message}"
+    for call in calls:
+        if call.status == REFUSED:
+            session.add(
+                AuditEvent(
+                    workspace_id=workspace.id,
+                    actor=str(actor),
+                    action=f"tool.{call.name}",
+                    target=f"cycle:{cycle_id}",
+                    outcome="refused",
+                    detail=call.result,
+                    origin=actor.origin,
+                )
+            )
+
+
+def _apply(
+    session: Session,
+    workspace: Workspace,
+    agent: Agent,
+    actor: Actor,
+    call: ToolCall,
+    cycle_id: int,
+) -> None:
+    parsed = call.parsed
+    if isinstance(parsed, RecordLearning):
+        block = memory.write_learning(
+            session,
+            workspace,
+            agent,
+            parsed.content,
+            by=actor,
+            importance=parsed.importance,
+            evidence={"note": parsed.evidence} if parsed.evidence else None,
+            source_kind=SourceKind.AGENT_CYCLE,
+            source_ref=f"cycle:{cycle_id}",
+        )
+        call.block_id, call.result = block.id, f"ok: learning stored as block {block.id}"
+    elif isinstance(parsed, HandoffTask):
+        task = tasks.add_task(
+            session,
+            workspace,
+            parsed.to_agent,
+            parsed.title,
+            detail=parsed.detail,
+            by=actor,
+            from_agent=agent,
+        )
+        call.task_id, call.result = task.id, f"ok: task {task.id} handed to {parsed.to_agent}"
+    elif isinstance(parsed, CompleteTask):
+        tasks.complete_task(session, workspace, parsed.task_id, parsed.outcome, by=actor)
+        call.task_id, call.result = parsed.task_id, f"ok: task {parsed.task_id} done"
+    elif isinstance(parsed, ProposePromotion):
+        promoted = memory.promote(session, workspace, parsed.block_id, Tier.TEAM, by=actor)
+        call.block_id = promoted.id
+        call.result = f"ok: block {parsed.block_id} promoted to the team brain as {promoted.id}"
+    elif isinstance(parsed, FinishCycle):
+        call.result = "ok: report stored"
+    call.status = APPLIED

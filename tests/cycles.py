@@ -1,0 +1,62 @@
+"""Running one agent's cycle in a test, and reading back what it stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from core import clock
+from core.db import unit_of_work
+from core.heartbeat import leases
+from core.heartbeat.backends import Backend
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.cycle import run_cycle
+from core.heartbeat.models import Cycle, OutboxMessage
+from core.heartbeat.records import cycle_view, get_cycle
+from core.models import Agent, MemoryBlock, Task, Workspace
+
+FAST = HeartbeatSettings(lease_seconds=120)
+
+
+def run_now(
+    engine: Engine,
+    workspace: Workspace,
+    handle: str,
+    backend: Backend,
+    settings: HeartbeatSettings = FAST,
+) -> dict[str, Any]:
+    """Claim one agent now, run its cycle, return the stored cycle's view."""
+    with unit_of_work(engine) as session:
+        agent = session.scalars(
+            select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == handle)
+        ).one()
+        claim = leases.claim_agent(
+            session, agent, "test", now=clock.now(), lease_seconds=settings.lease_seconds
+        )
+    result = run_cycle(engine, claim, backend, settings)
+    assert result is not None
+    with unit_of_work(engine, readonly=True) as session:
+        cycle, agent_handle = get_cycle(session, workspace, result.cycle_id)
+        return cycle_view(cycle, agent_handle)
+
+
+def blocks(engine: Engine) -> list[MemoryBlock]:
+    with unit_of_work(engine, readonly=True) as session:
+        return list(session.scalars(select(MemoryBlock).order_by(MemoryBlock.id)))
+
+
+def all_tasks(engine: Engine) -> list[Task]:
+    with unit_of_work(engine, readonly=True) as session:
+        return list(session.scalars(select(Task).order_by(Task.id)))
+
+
+def outbox_of(engine: Engine, cycle_id: int) -> OutboxMessage | None:
+    with unit_of_work(engine, readonly=True) as session:
+        return session.scalar(select(OutboxMessage).where(OutboxMessage.cycle_id == cycle_id))
+
+
+def cycles(engine: Engine) -> list[Cycle]:
+    with unit_of_work(engine, readonly=True) as session:
+        return list(session.scalars(select(Cycle).order_by(Cycle.id)))

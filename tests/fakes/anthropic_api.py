@@ -1,0 +1,260 @@
+"""A fake Anthropic Messages API on 127.0.0.1 for the real `anthropic` SDK to talk to.
+
+Point the SDK at it with `base_url=fake.url` (or ANTHROPIC_BASE_URL). Replies come from a
+script (first in, first out) and, when the script is empty, from a responder function of
+the request. A reply can be a message (text and tool_use blocks), an error status (429
+with retry-after, 529, 500) or a response that never comes (the client must time out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One HTTP answer: a status, a JSON body, headers; optionally late or never."""
+
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    hang: bool = False
+
+
+@dataclass
+class Request:
+    """What the fake received: the JSON body, the headers and when."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+    @property
+    def tool_results(self) -> list[dict[str, Any]]:
+        last = self.body["messages"][-1]
+        content = last["content"] if isinstance(last["content"], list) else []
+        return [block for block in content if block.get("type") == "tool_result"]
+
+    @property
+    def prompt(self) -> str:
+        """The text of the first user message (the task and its data sections)."""
+        first = self.body["messages"][0]["content"]
+        if isinstance(first, str):
+            return first
+        return "\n".join(block.get("text", "") for block in first if block.get("type") == "text")
+
+    @property
+    def system_text(self) -> str:
+        system = self.body.get("system", "")
+        if isinstance(system, str):
+            return system
+        return "\n".join(block.get("text", "") for block in system)
+
+
+_ids = itertools.count(1)
+
+
+def tool_use(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_use", "id": f"toolu_{next(_ids):06d}", "name": name, "input": arguments}
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def message(*content: dict[str, Any], stop_reason: str | None = None, delay: float = 0.0) -> Reply:
+    """A successful Messages API answer; stop_reason follows from the content by default."""
+    uses_tools = any(block["type"] == "tool_use" for block in content)
+    body = {
+        "type": "message",
+        "role": "assistant",
+        "content": list(content),
+        "stop_reason": stop_reason or ("tool_use" if uses_tools else "end_turn"),
+        "stop_sequence": None,
+    }
+    return Reply(200, body, delay=delay)
+
+
+def finish(summary: str = "Worked the task.", *actions: str) -> dict[str, Any]:
+    return tool_use("finish_cycle", summary=summary, actions=list(actions))
+
+
+def _error(status: int, kind: str, text_: str, headers: dict[str, str] | None = None) -> Reply:
+    body = {"type": "error", "error": {"type": kind, "message": text_}}
+    return Reply(status, body, headers or {})
+
+
+def rate_limited(retry_after: str = "1") -> Reply:
+    return _error(429, "rate_limit_error", "Rate limited", {"retry-after": retry_after})
+
+
+def overloaded() -> Reply:
+    return _error(529, "overloaded_error", "Overloaded")
+
+
+def server_error() -> Reply:
+    return _error(500, "api_error", "Internal server error")
+
+
+def hanging() -> Reply:
+    return Reply(hang=True)
+
+
+def learn_and_finish(request: Request) -> Reply:
+    """The default responder: one learning about the task, then the report."""
+    task = request.prompt.split("\n", 1)[0][:200] or "the task"
+    return message(
+        tool_use("record_learning", content=f"Observed while working: {task}", importance=0.5),
+        finish(f"Worked on {task}", "recorded a learning"),
+    )
+
+
+class FakeAnthropic:
+    """The fake server. Use as a context manager; `url` is the SDK's base_url."""
+
+    def __init__(
+        self,
+        responder: Callable[[Request], Reply] = learn_and_finish,
+        *,
+        latency: float = 0.0,
+        hang_seconds: float = 30.0,
+    ) -> None:
+        self.responder = responder
+        self.latency = latency
+        self.hang_seconds = hang_seconds
+        self.requests: list[Request] = []
+        self._script: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._cached_prefixes: set[str] = set()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies; they are used in order before the responder."""
+        with self._lock:
+            self._script.extend(replies)
+
+    def __enter__(self) -> FakeAnthropic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _next_reply(self, request: Request) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            if self._script:
+                return self._script.popleft()
+        return self.responder(request)
+
+    def _usage(self, request: Request, reply: Reply) -> dict[str, int]:
+        """Token counts in the API's shape; a cache_control'd system prefix is cached once."""
+        system = request.body.get("system")
+        cached = ""
+        if isinstance(system, list):
+            cached = "".join(b.get("text", "") for b in system if b.get("cache_control"))
+        prefix = hashlib.sha256(cached.encode()).hexdigest() if cached else ""
+        with self._lock:
+            seen = prefix in self._cached_prefixes
+            if prefix:
+                self._cached_prefixes.add(prefix)
+        prefix_tokens = len(cached) // 4
+        total = len(json.dumps(request.body)) // 4
+        return {
+            "input_tokens": max(1, total - prefix_tokens),
+            "output_tokens": max(1, len(json.dumps(reply.body.get("content", []))) // 4),
+            "cache_creation_input_tokens": 0 if seen else prefix_tokens,
+            "cache_read_input_tokens": prefix_tokens if seen else 0,
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add 40 ms to every answer.
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v1/messages":
+                    self._send(Reply(404, {"type": "error", "error": {"type": "not_found_error"}}))
+                    return
+                body = json.loads(raw or b"{}")
+                request = Request(
+                    body, {k.lower(): v for k, v in self.headers.items()}, time.time()
+                )
+                reply = fake._next_reply(request)
+                if reply.hang:
+                    fake._stopping.wait(fake.hang_seconds)
+                    self.close_connection = True
+                    return
+                pause = fake.latency + reply.delay
+                if pause:
+                    fake._stopping.wait(pause)
+                if reply.status == 200:
+                    answer = {
+                        "id": f"msg_{next(_ids):06d}",
+                        "model": body.get("model", "unknown"),
+                        **reply.body,
+                        "usage": fake._usage(request, reply),
+                    }
+                    reply = Reply(200, answer, reply.headers)
+                self._send(reply)
+
+            def _send(self, reply: Reply) -> None:
+                payload = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.send_header("request-id", f"req_{next(_ids):06d}")
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler
+
+
+def serve(argv: list[str] | None = None) -> None:
+    """Run the fake in its own process (the benchmark does, to keep it off its GIL)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake Anthropic Messages API")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    with FakeAnthropic(latency=args.latency) as fake:
+        print(fake.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    serve()

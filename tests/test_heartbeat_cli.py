@@ -1,0 +1,104 @@
+"""`salesbrain heartbeat`, `cycles list|show` and `demo` as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+
+from bot.demo import run_demo
+from tests.test_cli import Run, run  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def team(run: Run) -> Run:  # noqa: F811
+    for args in [
+        ("workspace", "create", "T0001", "--name", "Acme"),
+        ("team", "create", "emea", "--name", "EMEA Sales"),
+        ("member", "set", "U0001", "--role", "manager", "--team", "emea"),
+        ("agent", "create", "sdr-emea", "--team", "emea", "--role", "sdr"),
+        ("agent", "create", "ae-emea", "--team", "emea", "--role", "account_executive"),
+        ("agent", "create", "dir-emea", "--team", "emea", "--role", "director", "--channel", "C01"),
+        ("coach", "sdr-emea", "Lead with compliance for healthcare CTOs", "--by", "U0001"),
+        ("task", "add", "sdr-emea", "Reply from Dana: interested in a demo"),
+    ]:
+        result = run(*args)
+        assert result.code == 0, (args, result.err)
+    return run
+
+
+def test_heartbeat_once_runs_the_due_agents_and_prints_their_reports(team: Run) -> None:
+    result = team("heartbeat", "--once")
+    assert result.code == 0, result.err
+    assert len(re.findall(r"^cycle \d+ \S+ succeeded in \d+ ms", result.out, re.M)) == 3
+    assert "sdr-emea · cycle" in result.out  # its report, printed: it has no channel
+    assert "dir-emea · cycle" not in result.out  # its report waits for Slack
+    assert "1 report(s) wait in the outbox" in result.out
+
+    listed = team("cycles", "list", "--json").json()["cycles"]
+    assert {c["agent"] for c in listed} == {"sdr-emea", "ae-emea", "dir-emea"}
+    assert {"id", "agent", "status", "model", "backend", "started_at"} <= set(listed[0])
+    assert {c["backend"] for c in listed} == {"offline"}
+    assert team("heartbeat", "--once").out.count("succeeded") == 0  # nothing due any more
+
+
+def test_heartbeat_for_one_agent_runs_it_now_even_when_not_due(team: Run) -> None:
+    assert team("heartbeat", "--agent", "sdr-emea").code == 0
+    again = team("heartbeat", "--agent", "sdr-emea")
+    assert again.code == 0, again.err
+    assert len(team("cycles", "list", "--agent", "sdr-emea", "--json").json()["cycles"]) == 2
+    assert team("heartbeat", "--agent", "nobody").code == 4
+
+
+def test_cycles_show_explains_what_shaped_the_cycle(team: Run) -> None:
+    team("heartbeat", "--agent", "sdr-emea")
+    [cycle] = team("cycles", "list", "--json").json()["cycles"]
+    shown = team("cycles", "show", str(cycle["id"]))
+    assert shown.code == 0, shown.err
+    assert re.search(
+        r"#1 coaching \(personal\) score 0\.\d\d = importance 0\.90 x recency", shown.out
+    )
+    assert "complete_task [applied]" in shown.out
+    assert "handoff_task [applied] ok: task 2 handed to ae-emea" in shown.out
+    detail = team("cycles", "show", str(cycle["id"]), "--json").json()["cycle"]
+    assert detail["context"]["blocks"][0]["id"] == 1
+    assert [c["name"] for c in detail["tool_calls"]] == [
+        "complete_task",
+        "handoff_task",
+        "finish_cycle",
+    ]
+    missing = team("cycles", "show", "999")
+    assert (missing.code, missing.err.strip()) == (4, "error: cycle 999 not found")
+    assert team("cycles", "show", "abc").code == 2
+
+
+def test_the_anthropic_backend_without_a_key_is_a_clear_error(
+    team: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.settings import get_settings
+
+    monkeypatch.setenv("SALESBRAIN_LLM", "anthropic")
+    get_settings.cache_clear()
+    result = team("heartbeat", "--once")
+    assert result.code == 2
+    assert "ANTHROPIC_API_KEY" in result.err
+
+
+def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
+    out = io.StringIO()
+    database = run_demo(out, days=2, path=str(tmp_path / "demo.db"))
+    text = out.getvalue()
+    assert str(database) in text and database.exists()
+    assert "=== What the memory did ===" in text
+    informed = re.search(r"#1 to sdr-emea: informed (\d+) cycles", text)
+    assert informed and int(informed.group(1)) >= 3
+    assert re.search(r"task \d+ sdr-emea -> ae-emea: Follow up: Reply from Dana", text)
+    assert "which reaches end of life on" in text  # ads-emea's deprecated model, day 1
+    assert re.search(r'sdr-emea \(informed \d+ cycles?\): Write "question" subject lines', text)
+    assert re.search(r"Promoted to the Team Brain:\n  #\d+ from #\d+ by dir-emea", text)
+    assert re.search(
+        r"ads-emea ran \d+ cycles on claude-sonnet-4-5 and \d+ cycles on claude-sonnet-5-5", text
+    )
+    assert re.search(r"ads-emea's memory: (1 personal.*) before the upgrade, \1 after", text)

@@ -1,0 +1,218 @@
+"""The cycle with the offline backend: memory shapes it, and it writes memory and tasks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from core import clock, directory, memory, tasks
+from core.context import assemble_context
+from core.db import unit_of_work
+from core.heartbeat import leases
+from core.heartbeat.backends.offline import OfflineBackend
+from core.heartbeat.cycle import run_cycle
+from core.models import Agent, MemoryBlock, TaskStatus
+from core.permissions import Actor
+from core.signals import import_signals
+from core.signals.simulation import Campaign, as_csv, simulate
+from core.views import Names, block_dict
+from tests.conftest import EMEA_MANAGER, World
+from tests.cycles import FAST, all_tasks, blocks, cycles, outbox_of, run_now
+
+OFFLINE = OfflineBackend()
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _coach(engine: Engine, world: World, handle: str, text: str) -> int:
+    with unit_of_work(engine) as session:
+        block = memory.coach(session, world.workspace, handle, text, by=Actor.member(EMEA_MANAGER))
+        return block.id
+
+
+def _task(engine: Engine, world: World, handle: str, title: str, detail: str = "") -> int:
+    with unit_of_work(engine) as session:
+        return tasks.add_task(session, world.workspace, handle, title, detail=detail).id
+
+
+def test_coaching_surfaces_in_the_next_cycle_and_is_counted(engine: Engine, world: World) -> None:
+    with clock.frozen_at(MONDAY):
+        block_id = _coach(engine, world, "sdr-emea", "Lead with compliance for healthcare CTOs")
+    with clock.frozen_at(MONDAY + timedelta(hours=1)):
+        cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+
+    assert cycle["status"] == "succeeded"
+    [shown] = [b for b in cycle["context"]["blocks"] if b["id"] == block_id]
+    assert shown["type"] == "coaching"
+    assert {"importance", "recency", "relevance", "score"} <= set(shown)
+    assert cycle["context"]["new_coaching"] == [block_id]
+    assert f"coaching #{block_id}" in cycle["report"]
+    assert "Lead with compliance" in cycle["report"]
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None and f"#{block_id} coaching" in report.text
+
+    with clock.frozen_at(MONDAY + timedelta(hours=2)):
+        again = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    assert again["context"]["new_coaching"] == []  # no longer new, still in context
+    assert block_id in [b["id"] for b in again["context"]["blocks"]]
+    [coached] = [b for b in blocks(engine) if b.id == block_id]
+    assert coached.times_surfaced == 2
+    assert coached.last_surfaced_at == MONDAY + timedelta(hours=2)
+
+
+def test_offline_reasoning_changes_when_memory_changes(engine: Engine, world: World) -> None:
+    task = "Write first-touch emails to healthcare CTOs"
+    with clock.frozen_at(MONDAY):
+        _task(engine, world, "sdr-emea", task)
+        bare = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+        block_id = _coach(engine, world, "sdr-emea", "Open with the audit trail for healthcare")
+        _task(engine, world, "sdr-emea", task)
+    with clock.frozen_at(MONDAY + timedelta(minutes=5)):
+        coached = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+
+    assert "no guidance in memory yet" in bare["report"]
+    assert f"coaching #{block_id}" in coached["report"]
+    [done_bare, done_coached] = [t for t in all_tasks(engine) if t.title == task]
+    assert "no guidance" in (done_bare.outcome or "")
+    assert "Open with the audit trail" in (done_coached.outcome or "")
+
+
+def test_a_handoff_reaches_the_other_agents_next_brain_assembly(
+    engine: Engine, world: World
+) -> None:
+    with clock.frozen_at(MONDAY):
+        _coach(engine, world, "sdr-emea", "Lead with compliance for healthcare CTOs")
+        reply = _task(
+            engine,
+            world,
+            "sdr-emea",
+            "Reply from Dana (Mercy Health): interested in a demo",
+            "Dana: Tuesday works.",
+        )
+        sdr_cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    [handoff_id] = sdr_cycle["handoff_task_ids"]
+    handoff = next(t for t in all_tasks(engine) if t.id == handoff_id)
+    assert (handoff.agent_id, handoff.from_agent_id) == (world.ae.id, world.sdr.id)
+    assert handoff.title.startswith("Follow up: Reply from Dana")
+    assert "Tuesday works" in handoff.detail
+    assert next(t for t in all_tasks(engine) if t.id == reply).status is TaskStatus.DONE
+
+    with clock.frozen_at(MONDAY + timedelta(hours=1)):
+        ae_cycle = run_now(engine, world.workspace, "ae-emea", OFFLINE)
+    assert ae_cycle["task"]["id"] == handoff_id
+    assert ae_cycle["context"]["open_tasks"] == [
+        {"id": handoff_id, "title": handoff.title, "from_agent": "sdr-emea"}
+    ]
+    assert ae_cycle["handoff_task_ids"] == []  # not sent straight back to the SDR
+    assert next(t for t in all_tasks(engine) if t.id == handoff_id).status is TaskStatus.DONE
+
+    # The SDR's next cycle sees the outcome and learns from it, once.
+    with clock.frozen_at(MONDAY + timedelta(hours=2)):
+        sdr_next = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    [learning_id] = sdr_next["new_block_ids"]
+    [learning] = [b for b in blocks(engine) if b.id == learning_id]
+    assert learning.content.startswith("After I handed on “Reply from Dana (Mercy Health)")
+    assert "ae-emea reported: Ran the follow-up" in learning.content
+    assert learning.importance <= 0.7
+    with clock.frozen_at(MONDAY + timedelta(hours=3)):
+        assert run_now(engine, world.workspace, "sdr-emea", OFFLINE)["new_block_ids"] == []
+
+
+def test_changing_the_model_changes_the_next_cycle_and_nothing_in_memory(
+    engine: Engine, world: World
+) -> None:
+    with clock.frozen_at(MONDAY):
+        _coach(engine, world, "sdr-emea", "Lead with compliance for healthcare CTOs")
+        first = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+
+    def snapshot() -> tuple[list[dict[str, object]], list[tuple[int, float]]]:
+        with unit_of_work(engine, readonly=True) as session:
+            names = Names.of(session, world.workspace)
+            stored = [
+                block_dict(b, names)
+                for b in session.scalars(select(MemoryBlock).order_by(MemoryBlock.id))
+            ]
+            agent = session.get_one(Agent, world.sdr.id)
+            with clock.frozen_at(MONDAY + timedelta(hours=1)):
+                context = assemble_context(session, agent, "Book healthcare meetings")
+            return stored, [(b.id, b.score) for b in context.blocks]
+
+    before = snapshot()
+    with clock.frozen_at(MONDAY + timedelta(minutes=30)), unit_of_work(engine) as session:
+        directory.update_agent(session, world.workspace, "sdr-emea", model="claude-opus-5")
+    assert snapshot() == before
+
+    with clock.frozen_at(MONDAY + timedelta(hours=1)):
+        second = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    assert (first["model"], second["model"]) == ("claude-sonnet-5-5", "claude-opus-5")
+    assert [b["id"] for b in first["context"]["blocks"]] == [
+        b["id"] for b in second["context"]["blocks"]
+    ]
+
+
+def test_a_deprecated_model_is_named_in_the_report_with_the_date_and_the_upgrade(
+    engine: Engine, world: World
+) -> None:
+    with unit_of_work(engine) as session:
+        directory.update_agent(session, world.workspace, "sdr-emea", model="claude-sonnet-4-5")
+    cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None
+    assert "claude-sonnet-4-5, which reaches end of life on November 30th, 2026" in report.text
+    assert "salesbrain agent set sdr-emea --model claude-sonnet-5-5" in report.text
+
+
+def test_a_worker_whose_lease_lapsed_writes_nothing(engine: Engine, world: World) -> None:
+    _task(engine, world, "sdr-emea", "Reply from Dana: interested")
+    with clock.frozen_at(MONDAY), unit_of_work(engine) as session:
+        agent = session.get_one(Agent, world.sdr.id)
+        slow = leases.claim_agent(session, agent, "slow", now=MONDAY, lease_seconds=60)
+    with clock.frozen_at(MONDAY + timedelta(seconds=61)), unit_of_work(engine) as session:
+        agent = session.get_one(Agent, world.sdr.id)
+        leases.claim_agent(session, agent, "fast", now=clock.now(), lease_seconds=60)
+    before = (len(blocks(engine)), len(all_tasks(engine)))
+    with clock.frozen_at(MONDAY + timedelta(seconds=62)):
+        result = run_cycle(engine, slow, OFFLINE, FAST)
+    assert result is not None and result.status.value == "skipped"
+    assert (len(blocks(engine)), len(all_tasks(engine))) == before
+    assert all(t.status is TaskStatus.OPEN for t in all_tasks(engine))
+    [skipped] = cycles(engine)
+    assert "another worker took the agent" in (skipped.error or "")
+    assert outbox_of(engine, skipped.id) is None
+    with unit_of_work(engine, readonly=True) as session:
+        assert (session.get_one(Agent, world.sdr.id).lease_owner or "").startswith("fast/")
+
+
+def test_new_findings_become_a_learning_and_the_director_promotes_the_team_pattern(
+    engine: Engine, world: World
+) -> None:
+    campaign = Campaign(
+        agents=("sdr-emea", "ae-emea"),
+        sends_per_agent=600,
+        effects={"subject_format": {"question": 0.45}},
+    )
+    assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0
+
+    with clock.frozen_at(MONDAY):
+        sdr = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    assert sdr["context"]["findings"], "analysis ran before brain assembly"
+    [learning_id] = sdr["new_block_ids"]
+    [learning] = [b for b in blocks(engine) if b.id == learning_id]
+    assert learning.content.startswith('Write "question" subject lines: Subject lines in the')
+    assert learning.source_kind.value == "agent_cycle" and learning.importance <= 0.7
+    with clock.frozen_at(MONDAY + timedelta(hours=1)):
+        assert run_now(engine, world.workspace, "sdr-emea", OFFLINE)["new_block_ids"] == []
+        run_now(engine, world.workspace, "ae-emea", OFFLINE)
+        director = run_now(engine, world.workspace, "dir-emea", OFFLINE)
+
+    assert director["context"]["candidates"]
+    [proposal] = [c for c in director["tool_calls"] if c["name"] == "propose_promotion"]
+    assert proposal["status"] == "applied"
+    [promoted] = [b for b in blocks(engine) if b.id == proposal["block_id"]]
+    assert (promoted.tier.value, promoted.team_id) == ("team", world.emea.id)
+    assert promoted.promoted_by == "dir-emea"
+    assert promoted.promoted_from_id == proposal["input"]["block_id"]
+    with clock.frozen_at(MONDAY + timedelta(hours=2)):
+        again = run_now(engine, world.workspace, "dir-emea", OFFLINE)
+    assert proposal["input"]["block_id"] not in again["context"]["candidates"]

@@ -9,6 +9,7 @@ waits out rate limits (429 with Retry-After) and retries Slack's server errors.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt import App
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
@@ -27,11 +28,12 @@ from sqlalchemy.engine import Engine
 
 from bot import workspace
 from bot.listeners import register_listeners
+from bot.runner import HeartbeatRunner
 from core import installations
 from core.db import UnitOfWork
 from core.errors import InvalidInput
 from core.lifecycle import end_of_life
-from core.models import DEFAULT_MODEL
+from core.models import DEFAULT_MODEL, Workspace
 from core.settings import Settings
 
 BOT_SCOPES = [
@@ -65,14 +67,41 @@ def web_client(settings: Settings, token: str | None = None) -> WebClient:
     )
 
 
+def bot_clients(settings: Settings, engine: Engine) -> Callable[[Workspace], WebClient]:
+    """The Web API client that speaks for salesbrain in a workspace: the bot token of a
+    single-workspace app, or the one its OAuth install stored."""
+    if settings.slack_client_id and settings.slack_client_secret:
+        store = SQLAlchemyInstallationStore(
+            client_id=settings.slack_client_id,
+            engine=engine,
+            bots_table_name=installations.BOTS_TABLE,
+            installations_table_name=installations.INSTALLATIONS_TABLE,
+        )
+
+        def installed(workspace: Workspace) -> WebClient:
+            bot = store.find_bot(enterprise_id=None, team_id=workspace.slack_team_id)
+            if bot is None or not bot.bot_token:
+                raise LookupError(f"salesbrain is not installed in {workspace.slack_team_id}")
+            return web_client(settings, bot.bot_token)
+
+        return installed
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    if not token:
+        raise InvalidInput("SLACK_BOT_TOKEN", "is not set: reports cannot be posted to Slack")
+    client = web_client(settings, token)
+    return lambda workspace: client
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
     client: WebClient | None = None,
     *,
     socket_mode: bool = False,
+    runner: HeartbeatRunner | None = None,
 ) -> App:
-    """The app with every listener registered, for HTTP (signed requests) or Socket Mode."""
+    """The app with every listener registered, for HTTP (signed requests) or Socket Mode;
+    with a heartbeat runner, `/brain run` runs an agent's cycle now."""
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -98,7 +127,7 @@ def create_app(
         # Checked once at start-up by `serve` (auth.test), not inside a request.
         token_verification_enabled=False,
     )
-    workspace.attach(app, engine)
+    workspace.attach(app, engine, runner)
     register_listeners(app)
     # The deprecated-model table comes from the anthropic SDK, whose first import takes
     # seconds: load it now, not inside the first /brain agents (Slack waits 3 s for an ack).

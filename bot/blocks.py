@@ -33,6 +33,8 @@ BRAIN_HELP = [
     ("/coach @agent <note>", "coach an agent (no text: a form)"),
     ("/brain agents", "the workspace's agents"),
     ("/brain show @agent [query]", "the memory the agent would see, with each score"),
+    ("/brain why <cycle>", "what a cycle's agent saw, and why"),
+    ("/brain run @agent", "run the agent's cycle now; the report follows"),
     ("/brain promote <block> [team|company]", "promote a block (team by default)"),
     ("/brain forget <block>", "archive a block: it never surfaces again"),
     ("/brain company <text>", "write company knowledge (admins)"),

@@ -232,10 +232,13 @@ def http_server(web_app: Starlette | str, host: str, port: int, workers: int = 1
 def from_environment() -> Starlette:
     """The web app as configured by the environment (each worker process builds its own)."""
     from bot.app import create_app
+    from bot.cli.serve import heartbeat_runner
     from core.db import engine_for
     from core.settings import get_settings
 
     settings = get_settings()
     engine = engine_for(settings.database_url)
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
-    return create_web_app(create_app(settings, engine), engine, token)
+    # The scheduler runs in the parent process; a worker runs cycles on request only.
+    app = create_app(settings, engine, runner=heartbeat_runner(settings, engine))
+    return create_web_app(app, engine, token)

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.runner import HeartbeatRunner
 from core import chat, directory, people
 from core.db import UnitOfWork
 from core.errors import NotFound
@@ -34,6 +35,7 @@ from core.models import Workspace
 from core.permissions import Actor
 
 ENGINE = "salesbrain_engine"
+RUNNER = "salesbrain_runner"
 ORIGIN = "slack"
 
 log = logging.getLogger("salesbrain.slack")
@@ -82,13 +84,15 @@ class KnownPeople:
                 self._seen.popitem(last=False)
 
 
-def attach(app: App, engine: Engine) -> None:
-    """Give every listener the database, the person, and events handled once."""
+def attach(app: App, engine: Engine, runner: HeartbeatRunner | None = None) -> None:
+    """Give every listener the database (and the heartbeat runner, which runs a cycle on
+    request), the person, and events handled once."""
     known = KnownPeople()
 
     @app.middleware
     def provide_engine(context: BoltContext, next: Callable[[], None]) -> None:
         context[ENGINE] = engine
+        context[RUNNER] = runner
         next()
 
     @app.middleware

@@ -213,6 +213,23 @@ def remember_report_message(
     return message
 
 
+def posted_blocks(
+    session: Session, workspace: Workspace, channel: str, block_ids: list[int]
+) -> set[int]:
+    """Which of these blocks already have their own message in the channel."""
+    if not block_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(ReportMessage.block_id).where(
+                ReportMessage.workspace_id == workspace.id,
+                ReportMessage.channel == channel,
+                ReportMessage.block_id.in_(block_ids),
+            )
+        )
+    )
+
+
 def report_message(
     session: Session, workspace: Workspace, channel: str, ts: str
 ) -> ReportMessage | None:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import click
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 
-from bot.app import create_app, web_client
+from bot.app import bot_clients, create_app, web_client
+from bot.reports import SlackSink
+from bot.runner import HeartbeatRunner
 from bot.server import create_web_app, http_server
 from core import installations, schema
 from core.db import UnitOfWork, engine_for
 from core.errors import InvalidInput
+from core.heartbeat.backends import backend_from_settings
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.outbox import ConsoleSink
 from core.settings import Settings, get_settings
 
 FACTORY = "bot.server:from_environment"
@@ -39,9 +46,34 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     _configure_logging()
     schema.upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
-    app = create_app(settings, engine, socket_mode=mode == "socket")
+    runner = heartbeat_runner(settings, engine)
+    app = create_app(settings, engine, socket_mode=mode == "socket", runner=runner)
     if settings.slack_bot_token:
         _register_bot_workspace(settings, engine)
+    if not no_scheduler:
+        click.echo(f"salesbrain: heartbeat scheduler on ({runner.backend.name} backend)")
+        runner.start()
+    try:
+        _serve(app, engine, settings, mode, host, port, workers)
+    finally:
+        if not no_scheduler:
+            runner.stop()
+
+
+def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
+    """The heartbeat runner of a server: reports go to Slack (console without a channel)."""
+    heartbeat = HeartbeatSettings()
+    return HeartbeatRunner(
+        engine,
+        backend_from_settings(settings, heartbeat),
+        heartbeat,
+        sinks=[SlackSink(engine, bot_clients(settings, engine)), ConsoleSink(sys.stdout)],
+    )
+
+
+def _serve(
+    app: App, engine: Engine, settings: Settings, mode: str, host: str, port: int, workers: int
+) -> None:
     if mode == "socket":
         if not settings.slack_app_token:
             raise InvalidInput(

@@ -7,14 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, Respond
 from sqlalchemy.orm import Session
 
 from bot import blocks
-from bot.workspace import actor, use_case
+from bot.workspace import RUNNER, actor, use_case
 from core import chat, memory, people
 from core.context import assemble_context
 from core.errors import InvalidInput
+from core.heartbeat.records import cycle_view, get_cycle
 from core.home import home_for
 from core.models import Team, Workspace
 from core.permissions import SLACK_USER_ID, Actor
@@ -23,15 +24,20 @@ from core.tasks import open_tasks
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 Run = Callable[[Session, Workspace, str, Actor], blocks.Message]
+After = Callable[[BoltContext, Respond, str], None]
 
 
 @dataclass(frozen=True)
 class Subcommand:
     run: Run
     readonly: bool = False
+    # Slow work (running a cycle) done after the ack; its result follows in the channel.
+    after: After | None = None
 
 
-def brain_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+def brain_command(
+    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond
+) -> None:
     """Answered in the ack, like /coach: the work takes milliseconds."""
     word, _, rest = (command.get("text") or "").strip().partition(" ")
     subcommand = SUBCOMMANDS.get(word.lower() or "help")
@@ -40,6 +46,8 @@ def brain_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     with use_case(context, readonly=subcommand.readonly) as (session, workspace):
         reply = subcommand.run(session, workspace, rest.strip(), actor(context))
     ack(response_type="ephemeral", **reply)
+    if subcommand.after is not None:
+        subcommand.after(context, respond, rest.strip())
 
 
 def _help(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
@@ -56,6 +64,39 @@ def _show(session: Session, workspace: Workspace, words: str, by: Actor) -> bloc
     # objective (as a heartbeat cycle chooses it).
     task = query or next((t.title for t in open_tasks(session, agent, 1)), agent.objective)
     return blocks.context_message(assemble_context(session, agent, task or agent.role.value))
+
+
+def _why(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    if not words:
+        raise InvalidInput("cycle", "give a cycle id: /brain why 42")
+    cycle, handle = get_cycle(session, workspace, words.split()[0])
+    return blocks.why_message(cycle_view(cycle, handle))
+
+
+def _run(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    """Checked and answered at once; the cycle itself runs after the ack (see _run_cycle)."""
+    agent, _ = chat.mentioned_agent(session, workspace, words)
+    people.check_may_direct(
+        session, workspace, agent, by=by, doing=f"run {agent.handle} now", action="cycle.run"
+    )
+    where = f"<#{agent.report_channel}>" if agent.report_channel else "here"
+    return blocks.line(f"Running {agent.handle} now: its report follows {where}.")
+
+
+def _run_cycle(context: BoltContext, respond: Respond, words: str) -> None:
+    runner = context[RUNNER]
+    if runner is None:
+        raise InvalidInput("run", "this server runs no heartbeats; use `salesbrain heartbeat`")
+    with use_case(context, readonly=True) as (session, workspace):
+        agent, _ = chat.mentioned_agent(session, workspace, words)
+        handle, channel = agent.handle, agent.report_channel
+    result = runner.run_agent(context.team_id, handle)
+    if result is None or channel:
+        return  # the outbox posts the report in the agent's channel
+    with use_case(context, readonly=True) as (session, workspace):
+        cycle, _ = get_cycle(session, workspace, result.cycle_id)
+        report = blocks.cycle_report(cycle_view(cycle, handle), learnings=0)
+    respond(response_type="in_channel", **report)
 
 
 def _promote(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
@@ -113,6 +154,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(_help, readonly=True),
     "agents": Subcommand(_agents, readonly=True),
     "show": Subcommand(_show, readonly=True),
+    "why": Subcommand(_why, readonly=True),
+    "run": Subcommand(_run, readonly=True, after=_run_cycle),
     "promote": Subcommand(_promote),
     "forget": Subcommand(_forget),
     "company": Subcommand(_company),

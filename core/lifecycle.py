@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
+from functools import cache
+from pathlib import Path
 
+# The SDK ships this table and warns from it; we read the same table to tell managers.
+_TABLE = Path("_data") / "deprecated_models.py"
+
+
+@cache
 def _deprecated_models() -> dict[str, str]:
-    try:
-        # The SDK ships this table and warns from it; we read the same table to tell managers.
-        from anthropic._data import DEPRECATED_MODELS
-    except ImportError:  # an SDK without the table: nothing known to be deprecated
+    """The SDK's table, read from its file: importing the SDK itself takes over a second,
+    which every CLI command and a cycle's write transaction would otherwise wait for."""
+    sdk = importlib.util.find_spec("anthropic")
+    if sdk is None or not sdk.submodule_search_locations:
         return {}
-    return dict(DEPRECATED_MODELS)
+    path = Path(next(iter(sdk.submodule_search_locations))) / _TABLE
+    spec = importlib.util.spec_from_file_location("salesbrain_deprecated_models", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        return {}  # an SDK without the table: nothing known to be deprecated
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(getattr(module, "DEPRECATED_MODELS", {}))
 
 
 def end_of_life(model: str) -> str | None:

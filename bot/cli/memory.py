@@ -38,7 +38,8 @@ def _print_block(block: dict[str, Any]) -> None:
         ("updated", block["updated_at"]),
         (
             "informed",
-            f"{block['times_surfaced']} cycles (last {block['last_surfaced_at'] or 'never'})",
+            f"{block['times_surfaced']} cycle{'' if block['times_surfaced'] == 1 else 's'} "
+            f"(last {block['last_surfaced_at'] or 'never'})",
         ),
     ]
     if block["promoted_from"]:

@@ -265,6 +265,9 @@ def apply_calls(
     for call in calls:
         if call.status != ACCEPTED:
             continue
+        if isinstance(call.parsed, FinishCycle):  # the report is the cycle's: nothing to write
+            call.status, call.result = APPLIED, "ok: report stored"
+            continue
         try:
             with session.begin_nested():
                 _apply(session, workspace, agent, actor, call, cycle_id)
@@ -325,6 +328,4 @@ def _apply(
         promoted = memory.promote(session, workspace, parsed.block_id, Tier.TEAM, by=actor)
         call.block_id = promoted.id
         call.result = f"ok: block {parsed.block_id} promoted to the team brain as {promoted.id}"
-    elif isinstance(parsed, FinishCycle):
-        call.result = "ok: report stored"
     call.status = APPLIED

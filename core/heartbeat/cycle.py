@@ -31,7 +31,15 @@ from core.heartbeat.leases import Claim
 from core.heartbeat.models import Cycle, CycleStatus, CycleTrigger
 from core.heartbeat.records import cycle_view
 from core.heartbeat.report import render_report
-from core.heartbeat.tools import ACCEPTED, APPLIED, DISCARDED, BlockFacts, Toolbox, apply_calls
+from core.heartbeat.tools import (
+    ACCEPTED,
+    APPLIED,
+    DISCARDED,
+    BlockFacts,
+    CallRefused,
+    Toolbox,
+    apply_calls,
+)
 from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
 from core.signals import analyze_agent, has_new_signals
 
@@ -192,54 +200,67 @@ def _store(
     started_at: datetime,
     started: float,
 ) -> CycleResult | None:
-    """The cycle's one write transaction.
-
-    Other cycles queue for SQLite's one writer while it is open: the cycle's row is prepared
-    before it begins, and the cycle's own rows are written with Core statements, cheaper
-    than the ORM's unit of work (the memory and task services keep theirs)."""
+    """The cycle's one write transaction; rolled back and written again when a tool call is
+    refused in it. A refused call is left out of the next attempt, so it ends."""
     values = _cycle_values(claim, brain, reasoned, backend, started_at)
-    with unit_of_work(engine) as session:
-        found = _agent_and_workspace(session, claim)
-        if found is None:
-            return None
-        agent, workspace = found
-        held = leases.finish(
-            session,
-            claim,
-            last_cycle_at=brain.assembled_at,
-            next_run_at=leases.next_run(
-                agent.id,
-                agent.interval_minutes,
-                clock.now(),
-                jitter_share=settings.jitter_share,
-                max_jitter_seconds=settings.max_jitter_seconds,
-            ),
-        )
-        if not held:
-            reasoned.error = "the lease lapsed and another worker took the agent"
-        values |= {"status": _status(held, reasoned), "error": reasoned.error}
-        cycle_id = session.execute(_INSERT_CYCLE, values).scalar_one()
-        if values["status"] is CycleStatus.SUCCEEDED:
-            apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle_id)
-            record_usage(session, brain.surfaced_block_ids())
-        values |= _calls_as_stored(values["status"], reasoned.toolbox)
-        values |= {
-            "finished_at": clock.now(),
-            "duration_ms": (time.perf_counter() - started) * 1000,
-        }
-        session.execute(_FINISH_CYCLE, _outcome(cycle_id, values))
-        cycle = Cycle(id=cycle_id, **values)  # not added to the session: for the report only
-        if cycle.status is not CycleStatus.SKIPPED:
-            text = render_report(cycle_view(cycle, agent.handle))
-            outbox.queue(session, cycle, text, agent.report_channel)
-        return CycleResult(
-            cycle_id,
-            agent.handle,
-            cycle.status,
-            cycle.error or cycle.report,
-            cycle.duration_ms,
-            cycle.model_ms,
-        )
+    while True:
+        try:
+            with unit_of_work(engine) as session:
+                return _write(session, claim, brain, reasoned, settings, dict(values), started)
+        except CallRefused:
+            continue
+
+
+def _write(
+    session: Session,
+    claim: Claim,
+    brain: Brain,
+    reasoned: Reasoned,
+    settings: HeartbeatSettings,
+    values: dict[str, Any],
+    started: float,
+) -> CycleResult | None:
+    """Other cycles queue for SQLite's one writer while this runs: the cycle's row is
+    prepared before it begins, and the cycle's own rows are written with Core statements,
+    cheaper than the ORM's unit of work (the memory and task services keep theirs)."""
+    found = _agent_and_workspace(session, claim)
+    if found is None:
+        return None
+    agent, workspace = found
+    held = leases.finish(
+        session,
+        claim,
+        last_cycle_at=brain.assembled_at,
+        next_run_at=leases.next_run(
+            agent.id,
+            agent.interval_minutes,
+            clock.now(),
+            jitter_share=settings.jitter_share,
+            max_jitter_seconds=settings.max_jitter_seconds,
+        ),
+    )
+    if not held:
+        reasoned.error = "the lease lapsed and another worker took the agent"
+    values |= {"status": _status(held, reasoned), "error": reasoned.error}
+    cycle_id = session.execute(_INSERT_CYCLE, values).scalar_one()
+    if values["status"] is CycleStatus.SUCCEEDED:
+        apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle_id)
+        record_usage(session, brain.surfaced_block_ids())
+    values |= _calls_as_stored(values["status"], reasoned.toolbox)
+    values |= {"finished_at": clock.now(), "duration_ms": (time.perf_counter() - started) * 1000}
+    session.execute(_FINISH_CYCLE, _outcome(cycle_id, values))
+    cycle = Cycle(id=cycle_id, **values)  # not added to the session: for the report only
+    if cycle.status is not CycleStatus.SKIPPED:
+        text = render_report(cycle_view(cycle, agent.handle))
+        outbox.queue(session, cycle, text, agent.report_channel)
+    return CycleResult(
+        cycle_id,
+        agent.handle,
+        cycle.status,
+        cycle.error or cycle.report,
+        cycle.duration_ms,
+        cycle.model_ms,
+    )
 
 
 def _outcome(cycle_id: int, values: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core import audit, clock, rules
@@ -41,16 +41,19 @@ def add_task(
     return task
 
 
+# Read by every heartbeat cycle: built once, with bind parameters (SQLAlchemy spends more
+# building and keying a statement than SQLite spends running it).
+_OPEN_TASKS = (
+    select(Task)
+    .where(Task.agent_id == bindparam("agent_id"), Task.status == TaskStatus.OPEN)
+    .order_by(Task.created_at, Task.id)
+    .limit(bindparam("limit"))
+)
+
+
 def open_tasks(session: Session, agent: Agent, limit: int = 20) -> list[Task]:
     """An agent's open tasks, oldest first."""
-    return list(
-        session.scalars(
-            select(Task)
-            .where(Task.agent_id == agent.id, Task.status == TaskStatus.OPEN)
-            .order_by(Task.created_at, Task.id)
-            .limit(limit)
-        )
-    )
+    return list(session.scalars(_OPEN_TASKS, {"agent_id": agent.id, "limit": limit}))
 
 
 def list_tasks(

@@ -10,10 +10,14 @@ from sqlalchemy.engine import Engine
 from core import clock, directory, memory, tasks
 from core.context import assemble_context
 from core.db import unit_of_work
+from core.directory import OPERATOR
 from core.heartbeat import leases
+from core.heartbeat.backends import Reasoning
 from core.heartbeat.backends.offline import OfflineBackend
+from core.heartbeat.brain import Brain
 from core.heartbeat.cycle import run_cycle
-from core.models import Agent, MemoryBlock, TaskStatus
+from core.heartbeat.tools import Toolbox
+from core.models import Agent, AuditEvent, MemoryBlock, TaskStatus
 from core.permissions import Actor
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
@@ -216,3 +220,58 @@ def test_new_findings_become_a_learning_and_the_director_promotes_the_team_patte
     with clock.frozen_at(MONDAY + timedelta(hours=2)):
         again = run_now(engine, world.workspace, "dir-emea", OFFLINE)
     assert proposal["input"]["block_id"] not in again["context"]["candidates"]
+
+
+class RacedByAnOperator:
+    """Learns twice and completes its task, while an operator completes that task first."""
+
+    name = "raced"
+
+    def __init__(self, engine: Engine, world: World) -> None:
+        self.engine, self.world = engine, world
+
+    def reason(self, brain: Brain, toolbox: Toolbox, *, seconds_left: float) -> Reasoning:
+        assert brain.task is not None
+        toolbox.call(
+            "record_learning", {"content": "Audit-trail openers get replies", "importance": 0.5}
+        )
+        toolbox.call("complete_task", {"task_id": brain.task.id, "outcome": "Wrote to Dana"})
+        toolbox.call("record_learning", {"content": "Tuesday sends get opened", "importance": 0.5})
+        toolbox.call("finish_cycle", {"summary": "Wrote to Dana."})
+        with unit_of_work(self.engine) as session:
+            tasks.complete_task(
+                session, self.world.workspace, brain.task.id, "by hand", by=OPERATOR
+            )
+        return Reasoning(self.name, brain.model)
+
+
+def test_a_call_refused_when_the_cycle_writes_leaves_the_rest_of_the_cycle_standing(
+    engine: Engine, world: World
+) -> None:
+    task_id = _task(engine, world, "sdr-emea", "Write to Dana at Mercy Health")
+    cycle = run_now(engine, world.workspace, "sdr-emea", RacedByAnOperator(engine, world))
+
+    assert cycle["status"] == "succeeded"
+    statuses = [(call["name"], call["status"]) for call in cycle["tool_calls"]]
+    assert statuses == [
+        ("record_learning", "applied"),
+        ("complete_task", "refused"),
+        ("record_learning", "applied"),
+        ("finish_cycle", "applied"),
+    ]
+    assert "is already done" in cycle["tool_calls"][1]["result"]
+    learned = [b for b in blocks(engine) if b.id in cycle["new_block_ids"]]
+    assert [b.content for b in learned] == [
+        "Audit-trail openers get replies",
+        "Tuesday sends get opened",
+    ]
+    assert all(b.source_ref == f"cycle:{cycle['id']}" for b in learned)
+    [task] = [t for t in all_tasks(engine) if t.id == task_id]
+    assert task.outcome == "by hand"
+    with unit_of_work(engine, readonly=True) as session:
+        refused = list(session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused")))
+    assert [(e.action, e.target) for e in refused] == [
+        ("tool.complete_task", f"cycle:{cycle['id']}")
+    ]
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None and "complete_task: task" in report.text

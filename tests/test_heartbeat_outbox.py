@@ -63,9 +63,7 @@ def _queue(engine: Engine, world: World, count: int = 1, channel: str | None = N
             )
             session.add(cycle)
             session.flush()
-            message = outbox.queue(session, cycle, f"report {number}", channel)
-            session.flush()
-            ids.append(message.id)
+            ids.append(outbox.queue(session, cycle, f"report {number}", channel))
     return ids
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -144,16 +144,22 @@ def assemble_context(
     )
 
 
+# It runs in every cycle's write transaction, which other cycles wait for: a Core statement
+# built once (blocks loaded in the caller's session keep the counts they were loaded with).
+_BLOCKS = cast(Table, MemoryBlock.__table__)
+_COUNT_USAGE = (
+    update(_BLOCKS)
+    .where(_BLOCKS.c.id.in_(bindparam("block_ids", expanding=True)))
+    .values(times_surfaced=_BLOCKS.c.times_surfaced + 1, last_surfaced_at=bindparam("at"))
+)
+
+
 def record_usage(session: Session, block_ids: Sequence[int]) -> None:
     """Count that these blocks informed one cycle, in the caller's transaction."""
     ids = sorted(set(block_ids))
     if not ids:
         return
-    session.execute(
-        update(MemoryBlock)
-        .where(MemoryBlock.id.in_(ids))
-        .values(times_surfaced=MemoryBlock.times_surfaced + 1, last_surfaced_at=clock.now())
-    )
+    session.execute(_COUNT_USAGE, {"block_ids": ids, "at": clock.now()})
 
 
 def _settings_of(session: Session, workspace_id: int) -> ContextSettings:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -144,9 +144,7 @@ def assemble_brain(
 ) -> Brain:
     """Brain assembly for one agent's cycle."""
     # Tasks come from teammates only (handoff_task stays in the team): one query names them.
-    team = session.execute(
-        select(Agent.id, Agent.handle, Agent.role).where(Agent.team_id == agent.team_id)
-    ).all()
+    team = session.execute(_TEAM, {"team_id": agent.team_id}).all()
     handles = {agent_id: handle for agent_id, handle, _ in team}
     tasks = tuple(_task_note(task, handles) for task in open_tasks(session, agent))
     task = tasks[0] if tasks else None
@@ -201,17 +199,20 @@ def _task_note(task: Task, handles: dict[int, str]) -> TaskNote:
     )
 
 
-def _new_blocks(session: Session, agent: Agent) -> tuple[Note, ...]:
-    """Coaching and signal findings on the agent's Personal Brain since its last cycle."""
-    query = select(
+# Every cycle runs these: built once, with bind parameters (SQLAlchemy spends more building
+# and keying a statement than SQLite spends running it).
+_TEAM = select(Agent.id, Agent.handle, Agent.role).where(Agent.team_id == bindparam("team_id"))
+_NEW_BLOCKS = (
+    select(
         MemoryBlock.id,
         MemoryBlock.type,
         MemoryBlock.content,
         MemoryBlock.importance,
         MemoryBlock.source_by,
         MemoryBlock.source_kind,
-    ).where(
-        MemoryBlock.agent_id == agent.id,
+    )
+    .where(
+        MemoryBlock.agent_id == bindparam("agent_id"),
         MemoryBlock.tier == Tier.PERSONAL,
         MemoryBlock.status == BlockStatus.ACTIVE,
         or_(
@@ -219,9 +220,37 @@ def _new_blocks(session: Session, agent: Agent) -> tuple[Note, ...]:
             MemoryBlock.source_kind == SourceKind.SIGNAL_ANALYSIS,
         ),
     )
-    if agent.last_cycle_at is not None:
-        query = query.where(MemoryBlock.updated_at > agent.last_cycle_at)
-    rows = session.execute(query.order_by(MemoryBlock.importance.desc(), MemoryBlock.id).limit(20))
+    .order_by(MemoryBlock.importance.desc(), MemoryBlock.id)
+    .limit(20)
+)
+_SUBJECTS = select(Finding.block_id, Finding.dimension, Finding.value).where(
+    Finding.block_id.in_(bindparam("block_ids", expanding=True))
+)
+_OWN_LEARNINGS = (
+    select(MemoryBlock.content)
+    .where(
+        MemoryBlock.agent_id == bindparam("agent_id"),
+        MemoryBlock.status == BlockStatus.ACTIVE,
+        MemoryBlock.source_kind == SourceKind.AGENT_CYCLE,
+    )
+    .order_by(MemoryBlock.id.desc())
+    .limit(500)
+)
+_HANDOFFS_DONE = (
+    select(Task.id, Task.title, Task.agent_id, Task.outcome)
+    .where(Task.from_agent_id == bindparam("agent_id"), Task.status == TaskStatus.DONE)
+    .order_by(Task.completed_at, Task.id)
+    .limit(10)
+)
+# Since the agent's last cycle (its first cycle sees them all).
+_NEW_BLOCKS_SINCE = _NEW_BLOCKS.where(MemoryBlock.updated_at > bindparam("since"))
+_HANDOFFS_DONE_SINCE = _HANDOFFS_DONE.where(Task.completed_at > bindparam("since"))
+
+
+def _new_blocks(session: Session, agent: Agent) -> tuple[Note, ...]:
+    """Coaching and signal findings on the agent's Personal Brain since its last cycle."""
+    query = _NEW_BLOCKS if agent.last_cycle_at is None else _NEW_BLOCKS_SINCE
+    rows = session.execute(query, {"agent_id": agent.id, "since": agent.last_cycle_at})
     return tuple(Note(*row) for row in rows)
 
 
@@ -229,42 +258,21 @@ def _with_subjects(session: Session, notes: list[Note]) -> tuple[Note, ...]:
     """Findings with what they are about (their dimension and value)."""
     if not notes:
         return ()
-    subjects = {
-        block_id: (dimension, value)
-        for block_id, dimension, value in session.execute(
-            select(Finding.block_id, Finding.dimension, Finding.value).where(
-                Finding.block_id.in_([note.id for note in notes])
-            )
-        )
-    }
+    found = session.execute(_SUBJECTS, {"block_ids": [note.id for note in notes]})
+    subjects = {block_id: (dimension, value) for block_id, dimension, value in found}
     return tuple(replace(note, subject=subjects.get(note.id)) for note in notes)
 
 
 def _own_learnings(session: Session, agent: Agent) -> frozenset[str]:
-    return frozenset(
-        session.scalars(
-            select(MemoryBlock.content)
-            .where(
-                MemoryBlock.agent_id == agent.id,
-                MemoryBlock.status == BlockStatus.ACTIVE,
-                MemoryBlock.source_kind == SourceKind.AGENT_CYCLE,
-            )
-            .order_by(MemoryBlock.id.desc())
-            .limit(500)
-        )
-    )
+    return frozenset(session.scalars(_OWN_LEARNINGS, {"agent_id": agent.id}))
 
 
 def _handoff_outcomes(
     session: Session, agent: Agent, handles: dict[int, str]
 ) -> tuple[Outcome, ...]:
     """Tasks this agent handed off that its teammates completed since its last cycle."""
-    done = select(Task.id, Task.title, Task.agent_id, Task.outcome).where(
-        Task.from_agent_id == agent.id, Task.status == TaskStatus.DONE
-    )
-    if agent.last_cycle_at is not None:
-        done = done.where(Task.completed_at > agent.last_cycle_at)
-    rows = session.execute(done.order_by(Task.completed_at, Task.id).limit(10))
+    query = _HANDOFFS_DONE if agent.last_cycle_at is None else _HANDOFFS_DONE_SINCE
+    rows = session.execute(query, {"agent_id": agent.id, "since": agent.last_cycle_at})
     return tuple(
         Outcome(task_id, title, _name(handles, agent_id), outcome or "")
         for task_id, title, agent_id, outcome in rows

@@ -13,8 +13,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -30,11 +31,36 @@ from core.heartbeat.leases import Claim
 from core.heartbeat.models import Cycle, CycleStatus, CycleTrigger
 from core.heartbeat.records import cycle_view
 from core.heartbeat.report import render_report
-from core.heartbeat.tools import ACCEPTED, APPLIED, DISCARDED, BlockFacts, Toolbox, apply_calls
+from core.heartbeat.tools import (
+    ACCEPTED,
+    APPLIED,
+    DISCARDED,
+    BlockFacts,
+    CallRefused,
+    Toolbox,
+    apply_calls,
+)
 from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
-from core.signals import analyze_agent
+from core.signals import analyze_agent, has_new_signals
 
 log = logging.getLogger(__name__)
+
+# Built once, with bind parameters: SQLAlchemy spends more building and keying a statement
+# than SQLite spends running it, and every cycle runs these.
+CYCLES = cast(Table, Cycle.__table__)
+_AGENT_AND_WORKSPACE = (
+    select(Agent, Workspace)
+    .join(Workspace, Workspace.id == Agent.workspace_id)
+    .where(Agent.id == bindparam("agent_id"))
+)
+_INSERT_CYCLE = insert(CYCLES).returning(CYCLES.c.id)
+# What the write transaction learns after inserting the cycle: the fate of the tool calls.
+_OUTCOME = ("tool_calls", "new_block_ids", "handoff_task_ids", "finished_at", "duration_ms")
+_FINISH_CYCLE = (
+    update(CYCLES)
+    .where(CYCLES.c.id == bindparam("cycle_id"))
+    .values({key: bindparam(f"new_{key}") for key in _OUTCOME})
+)
 
 
 @dataclass(frozen=True)
@@ -65,23 +91,44 @@ def run_cycle(
 ) -> CycleResult | None:
     """Run one claimed agent's cycle to its end; None when the agent no longer exists."""
     started_at, started = clock.now(), time.perf_counter()
-    with unit_of_work(engine) as session:
-        agent = session.get(Agent, claim.agent_id)
-        if agent is None:
-            return None
-        paused = claim.trigger is CycleTrigger.SCHEDULE and agent.status is AgentStatus.PAUSED
-        if not paused:
-            analyze_signals(session, session.get_one(Workspace, claim.workspace_id), agent)
-    with unit_of_work(engine, readonly=True) as session:
-        agent = session.get_one(Agent, claim.agent_id)
-        workspace = session.get_one(Workspace, claim.workspace_id)
-        brain = assemble_brain(session, workspace, agent, settings)
+    prepared = prepare(engine, claim, settings)
+    if prepared is None:
+        return None
+    brain, paused = prepared
     if paused:
         toolbox = Toolbox(brain.standing, _no_blocks)
         reasoned = Reasoned(toolbox, error="the agent was paused", skipped=True)
     else:
         reasoned = reason(engine, brain, backend, claim, settings)
     return _store(engine, claim, brain, reasoned, backend.name, settings, started_at, started)
+
+
+def prepare(
+    engine: Engine, claim: Claim, settings: HeartbeatSettings, *, analysed: bool = False
+) -> tuple[Brain, bool] | None:
+    """Signal analysis when there are new signals, then brain assembly; with whether the
+    agent is paused (its scheduled cycle is skipped), or None when the agent is gone.
+
+    Most cycles find no new signal: they only read, and never queue for SQLite's one writer."""
+    with unit_of_work(engine, readonly=True) as session:
+        found = _agent_and_workspace(session, claim)
+        if found is None:
+            return None
+        agent, workspace = found
+        paused = claim.trigger is CycleTrigger.SCHEDULE and agent.status is AgentStatus.PAUSED
+        if paused or analysed or not has_new_signals(session, workspace, agent):
+            return assemble_brain(session, workspace, agent, settings), paused
+    with unit_of_work(engine) as session:
+        found = _agent_and_workspace(session, claim)
+        if found is None:
+            return None
+        analyze_signals(session, found[1], found[0])
+    return prepare(engine, claim, settings, analysed=True)
+
+
+def _agent_and_workspace(session: Session, claim: Claim) -> tuple[Agent, Workspace] | None:
+    row = session.execute(_AGENT_AND_WORKSPACE, {"agent_id": claim.agent_id}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def analyze_signals(session: Session, workspace: Workspace, agent: Agent) -> None:
@@ -152,48 +199,73 @@ def _store(
     settings: HeartbeatSettings,
     started_at: datetime,
     started: float,
-) -> CycleResult:
-    """The cycle's one write transaction."""
-    with unit_of_work(engine) as session:
-        agent = session.get_one(Agent, claim.agent_id)
-        held = leases.finish(
-            session,
-            claim,
-            last_cycle_at=brain.assembled_at,
-            next_run_at=leases.next_run(
-                agent.id,
-                agent.interval_minutes,
-                clock.now(),
-                jitter_share=settings.jitter_share,
-                max_jitter_seconds=settings.max_jitter_seconds,
-            ),
-        )
-        if not held:
-            reasoned.error = "the lease lapsed and another worker took the agent"
-        status = _status(held, reasoned)
-        cycle = _new_cycle(claim, brain, reasoned, backend, status, started_at)
-        session.add(cycle)
-        session.flush()
-        if status is CycleStatus.SUCCEEDED:
-            if reasoned.toolbox.calls:
-                workspace = session.get_one(Workspace, claim.workspace_id)
-                apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle.id)
-            record_usage(session, brain.surfaced_block_ids())
-        _record_calls(cycle, reasoned.toolbox)
-        cycle.finished_at = clock.now()
-        cycle.duration_ms = (time.perf_counter() - started) * 1000
-        if status is not CycleStatus.SKIPPED:
-            text = render_report(cycle_view(cycle, agent.handle))
-            outbox.queue(session, cycle, text, agent.report_channel)
-        session.flush()
-        return CycleResult(
-            cycle.id,
-            agent.handle,
-            cycle.status,
-            cycle.error or cycle.report,
-            cycle.duration_ms,
-            cycle.model_ms,
-        )
+) -> CycleResult | None:
+    """The cycle's one write transaction; rolled back and written again when a tool call is
+    refused in it. A refused call is left out of the next attempt, so it ends."""
+    values = _cycle_values(claim, brain, reasoned, backend, started_at)
+    while True:
+        try:
+            with unit_of_work(engine) as session:
+                return _write(session, claim, brain, reasoned, settings, dict(values), started)
+        except CallRefused:
+            continue
+
+
+def _write(
+    session: Session,
+    claim: Claim,
+    brain: Brain,
+    reasoned: Reasoned,
+    settings: HeartbeatSettings,
+    values: dict[str, Any],
+    started: float,
+) -> CycleResult | None:
+    """Other cycles queue for SQLite's one writer while this runs: the cycle's row is
+    prepared before it begins, and the cycle's own rows are written with Core statements,
+    cheaper than the ORM's unit of work (the memory and task services keep theirs)."""
+    found = _agent_and_workspace(session, claim)
+    if found is None:
+        return None
+    agent, workspace = found
+    held = leases.finish(
+        session,
+        claim,
+        last_cycle_at=brain.assembled_at,
+        next_run_at=leases.next_run(
+            agent.id,
+            agent.interval_minutes,
+            clock.now(),
+            jitter_share=settings.jitter_share,
+            max_jitter_seconds=settings.max_jitter_seconds,
+        ),
+    )
+    if not held:
+        reasoned.error = "the lease lapsed and another worker took the agent"
+    values |= {"status": _status(held, reasoned), "error": reasoned.error}
+    cycle_id = session.execute(_INSERT_CYCLE, values).scalar_one()
+    if values["status"] is CycleStatus.SUCCEEDED:
+        apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle_id)
+        record_usage(session, brain.surfaced_block_ids())
+    values |= _calls_as_stored(values["status"], reasoned.toolbox)
+    values |= {"finished_at": clock.now(), "duration_ms": (time.perf_counter() - started) * 1000}
+    session.execute(_FINISH_CYCLE, _outcome(cycle_id, values))
+    cycle = Cycle(id=cycle_id, **values)  # not added to the session: for the report only
+    if cycle.status is not CycleStatus.SKIPPED:
+        text = render_report(cycle_view(cycle, agent.handle))
+        outbox.queue(session, cycle, text, agent.report_channel)
+    return CycleResult(
+        cycle_id,
+        agent.handle,
+        cycle.status,
+        cycle.error or cycle.report,
+        cycle.duration_ms,
+        cycle.model_ms,
+    )
+
+
+def _outcome(cycle_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    # Parameters named apart from the columns: an UPDATE would SET a column so named.
+    return {"cycle_id": cycle_id} | {f"new_{key}": values[key] for key in _OUTCOME}
 
 
 def _status(held: bool, reasoned: Reasoned) -> CycleStatus:
@@ -202,54 +274,51 @@ def _status(held: bool, reasoned: Reasoned) -> CycleStatus:
     return CycleStatus.FAILED if reasoned.error is not None else CycleStatus.SUCCEEDED
 
 
-def _new_cycle(
-    claim: Claim,
-    brain: Brain,
-    reasoned: Reasoned,
-    backend: str,
-    status: CycleStatus,
-    started_at: datetime,
-) -> Cycle:
+def _cycle_values(
+    claim: Claim, brain: Brain, reasoned: Reasoned, backend: str, started_at: datetime
+) -> dict[str, Any]:
     report = reasoned.toolbox.report
     usage = reasoned.usage
-    return Cycle(
-        workspace_id=claim.workspace_id,
-        agent_id=claim.agent_id,
-        status=status,
-        trigger=claim.trigger,
-        task_id=brain.task.id if brain.task else None,
-        task=brain.task_text,
-        context=brain.as_record(),
-        backend=backend,
-        model=brain.model,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        model_calls=usage.calls,
-        retries=usage.retries,
-        report=report.summary if report else reasoned.text,
-        actions=list(report.actions) if report else [],
-        error=reasoned.error,
-        worker=claim.owner,
-        scheduled_for=claim.scheduled_for,
-        started_at=started_at,
-        model_ms=usage.model_ms,
-        tool_calls=[],
-        new_block_ids=[],
-        handoff_task_ids=[],
-    )
+    return {
+        "workspace_id": claim.workspace_id,
+        "agent_id": claim.agent_id,
+        "trigger": claim.trigger,
+        "task_id": brain.task.id if brain.task else None,
+        "task": brain.task_text,
+        "context": brain.as_record(),
+        "backend": backend,
+        "model": brain.model,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "model_calls": usage.calls,
+        "retries": usage.retries,
+        "report": report.summary if report else reasoned.text,
+        "actions": list(report.actions) if report else [],
+        "worker": claim.owner,
+        "scheduled_for": claim.scheduled_for,
+        "started_at": started_at,
+        "model_ms": usage.model_ms,
+        "tool_calls": [],
+        "new_block_ids": [],
+        "handoff_task_ids": [],
+        "finished_at": None,
+        "duration_ms": 0.0,
+    }
 
 
-def _record_calls(cycle: Cycle, toolbox: Toolbox) -> None:
+def _calls_as_stored(status: CycleStatus, toolbox: Toolbox) -> dict[str, Any]:
     """The calls as stored: a cycle that did not succeed discards what it had accepted."""
-    if cycle.status is not CycleStatus.SUCCEEDED:
+    if status is not CycleStatus.SUCCEEDED:
         for call in toolbox.calls:
             if call.status == ACCEPTED:
                 call.status = DISCARDED
     applied = [call for call in toolbox.calls if call.status == APPLIED]
-    cycle.tool_calls = [call.as_dict() for call in toolbox.calls]
-    cycle.new_block_ids = [call.block_id for call in applied if call.block_id is not None]
-    cycle.handoff_task_ids = [
-        call.task_id for call in applied if call.name == "handoff_task" and call.task_id
-    ]
+    return {
+        "tool_calls": [call.as_dict() for call in toolbox.calls],
+        "new_block_ids": [call.block_id for call in applied if call.block_id is not None],
+        "handoff_task_ids": [
+            call.task_id for call in applied if call.name == "handoff_task" and call.task_id
+        ],
+    }

@@ -3,9 +3,10 @@
 A cycle runs in two steps. While the model reasons, each call is checked (its input
 validated by pydantic, then against what the agent may do) and answered at once, accepted
 or refused; nothing is written yet. When reasoning ends, the accepted calls are applied in
-the cycle's one transaction through the memory and task services, each in a savepoint so
-that a call refused there (a lease lost, a race with a manager) leaves the rest standing.
-A refused call is recorded in the cycle and the audit log; the cycle goes on.
+the cycle's one transaction through the memory and task services; a call refused there (a
+race with a manager) rolls the transaction back and it is written again without that call,
+so the rest stands. A refused call is recorded in the cycle and the audit log; the cycle
+goes on.
 """
 
 from __future__ import annotations
@@ -257,19 +258,32 @@ def _validation_message(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+class CallRefused(Exception):
+    """An accepted call that the write step refused; it is marked refused."""
+
+
 def apply_calls(
     session: Session, workspace: Workspace, agent: Agent, calls: list[ToolCall], cycle_id: int
 ) -> None:
-    """Write the accepted calls, each in a savepoint; a call refused here is marked refused."""
+    """Write the accepted calls and audit the refused ones, in the caller's transaction.
+
+    A call refused here (a race: a manager archived the block, an operator completed the
+    task) is marked refused and raises CallRefused: the caller rolls its transaction back
+    and writes it again, the refused call left out. Such races are rare, and a savepoint
+    per call would cost statements inside the transaction other cycles wait for."""
     actor = Actor.agent(agent.handle)
+    applied: list[tuple[ToolCall, Applied]] = []
     for call in calls:
         if call.status != ACCEPTED:
             continue
         try:
-            with session.begin_nested():
-                _apply(session, workspace, agent, actor, call, cycle_id)
+            applied.append((call, _apply(session, workspace, agent, actor, call, cycle_id)))
         except DomainError as error:
             call.status, call.result = REFUSED, f"refused: {error.message}"
+            raise CallRefused(call.name) from error
+    for call, outcome in applied:
+        call.status, call.result = APPLIED, outcome.result
+        call.block_id, call.task_id = outcome.block_id, outcome.task_id
     for call in calls:
         if call.status == REFUSED:
             session.add(
@@ -285,6 +299,15 @@ def apply_calls(
             )
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What writing a call did (kept off the call until every call is written)."""
+
+    result: str
+    block_id: int | None = None
+    task_id: int | None = None
+
+
 def _apply(
     session: Session,
     workspace: Workspace,
@@ -292,7 +315,7 @@ def _apply(
     actor: Actor,
     call: ToolCall,
     cycle_id: int,
-) -> None:
+) -> Applied:
     parsed = call.parsed
     if isinstance(parsed, RecordLearning):
         block = memory.write_learning(
@@ -306,8 +329,8 @@ def _apply(
             source_kind=SourceKind.AGENT_CYCLE,
             source_ref=f"cycle:{cycle_id}",
         )
-        call.block_id, call.result = block.id, f"ok: learning stored as block {block.id}"
-    elif isinstance(parsed, HandoffTask):
+        return Applied(f"ok: learning stored as block {block.id}", block_id=block.id)
+    if isinstance(parsed, HandoffTask):
         task = tasks.add_task(
             session,
             workspace,
@@ -317,14 +340,14 @@ def _apply(
             by=actor,
             from_agent=agent,
         )
-        call.task_id, call.result = task.id, f"ok: task {task.id} handed to {parsed.to_agent}"
-    elif isinstance(parsed, CompleteTask):
+        return Applied(f"ok: task {task.id} handed to {parsed.to_agent}", task_id=task.id)
+    if isinstance(parsed, CompleteTask):
         tasks.complete_task(session, workspace, parsed.task_id, parsed.outcome, by=actor)
-        call.task_id, call.result = parsed.task_id, f"ok: task {parsed.task_id} done"
-    elif isinstance(parsed, ProposePromotion):
+        return Applied(f"ok: task {parsed.task_id} done", task_id=parsed.task_id)
+    if isinstance(parsed, ProposePromotion):
         promoted = memory.promote(session, workspace, parsed.block_id, Tier.TEAM, by=actor)
-        call.block_id = promoted.id
-        call.result = f"ok: block {parsed.block_id} promoted to the team brain as {promoted.id}"
-    elif isinstance(parsed, FinishCycle):
-        call.result = "ok: report stored"
-    call.status = APPLIED
+        return Applied(
+            f"ok: block {parsed.block_id} promoted to the team brain as {promoted.id}",
+            block_id=promoted.id,
+        )
+    return Applied("ok: report stored")  # finish_cycle: the report is the cycle's own

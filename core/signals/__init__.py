@@ -3,11 +3,12 @@
 - `import_signals(engine, workspace, lines, fmt)`: CSV or JSON Lines, streamed in batches,
   idempotent by the sender's id (`salesbrain signals import`, `POST /signals`).
 - `analyze_agent(session, workspace, agent)`: before an agent's cycle; cheap when nothing is
-  new. `analyze(session, workspace, agent_handle=None)`: on demand, every agent and team.
+  new (`has_new_signals` says so in a read). `analyze(session, workspace, agent_handle=None)`:
+  on demand, every agent and team.
 - `review_team(session, workspace, team)`: promotion candidates for the director.
 """
 
-from core.signals.analysis import AnalysisResult, analyze, analyze_agent
+from core.signals.analysis import AnalysisResult, analyze, analyze_agent, has_new_signals
 from core.signals.consolidation import Change
 from core.signals.ingest import BadRow, Format, ImportResult, import_signals
 from core.signals.review import PromotionCandidate, review_team
@@ -23,6 +24,7 @@ __all__ = [
     "Thresholds",
     "analyze",
     "analyze_agent",
+    "has_new_signals",
     "import_signals",
     "review_team",
 ]

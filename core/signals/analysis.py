@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -65,11 +65,21 @@ def analyze_agent(
     on its own Personal Brain, which it may then promote to the Team Brain).
     """
     thresholds = thresholds or Thresholds.of(workspace)
-    scopes = _scopes_of(session, workspace, agent)
-    stale = [scope for scope in scopes if _has_new_signals(session, workspace, scope)]
+    stale = _stale_scopes(session, workspace, agent)
     if not stale:
         return AnalysisResult(skipped=True)
     return _analyze(session, workspace, stale, thresholds, everyone=False)
+
+
+def has_new_signals(session: Session, workspace: Workspace, agent: Agent) -> bool:
+    """Whether `analyze_agent` would find anything new: a read, so that a cycle with nothing
+    new never opens a write transaction (SQLite's one writer) for it."""
+    return bool(_stale_scopes(session, workspace, agent))
+
+
+def _stale_scopes(session: Session, workspace: Workspace, agent: Agent) -> list[Scope]:
+    scopes = _scopes_of(session, workspace, agent)
+    return [scope for scope in scopes if _has_new_signals(session, workspace, scope)]
 
 
 def analyze(
@@ -122,17 +132,24 @@ def _team_scope(team: Team, director: Agent, member_ids: list[int]) -> Scope:
     return Scope(f"team:{team.id}", f"team {team.slug}", director, member_ids, team)
 
 
+# Before every cycle, so built once, with bind parameters (SQLAlchemy spends more building
+# and keying a statement than SQLite spends answering it from an index).
+# Agent ids belong to one workspace; a workspace condition here would steer SQLite away
+# from the (agent_id, id) index that answers this from its last entry.
+_LATEST_SIGNAL = select(func.max(Signal.id)).where(
+    Signal.agent_id.in_(bindparam("agent_ids", expanding=True))
+)
+_MARK = select(AnalysisMark.last_signal_id).where(
+    AnalysisMark.workspace_id == bindparam("workspace_id"),
+    AnalysisMark.scope == bindparam("scope"),
+)
+
+
 def _has_new_signals(session: Session, workspace: Workspace, scope: Scope) -> bool:
-    # Agent ids belong to one workspace; a workspace condition here would steer SQLite
-    # away from the (agent_id, id) index that answers this from its last entry.
-    latest = session.scalar(select(func.max(Signal.id)).where(Signal.agent_id.in_(scope.agent_ids)))
+    latest = session.scalar(_LATEST_SIGNAL, {"agent_ids": scope.agent_ids})
     if latest is None:
         return False
-    mark = session.scalar(
-        select(AnalysisMark.last_signal_id).where(
-            AnalysisMark.workspace_id == workspace.id, AnalysisMark.scope == scope.key
-        )
-    )
+    mark = session.scalar(_MARK, {"workspace_id": workspace.id, "scope": scope.key})
     return mark is None or latest > mark
 
 

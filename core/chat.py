@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import ForeignKey, Index, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import audit, clock, memory, rules
-from core.directory import known_agents
+from core.directory import get_agent, known_agents
 from core.errors import InvalidInput, NotFound
 from core.models import Agent, Base, MemoryBlock, Tier, Workspace, utcnow
 from core.permissions import Actor, principal_for
@@ -117,6 +118,13 @@ def _agent_by_display_name(
     return best
 
 
+class Coaching(NamedTuple):
+    """A coaching note stored from chat, and the agent it reaches."""
+
+    block: MemoryBlock
+    agent: Agent
+
+
 def coach_from_chat(
     session: Session,
     workspace: Workspace,
@@ -126,13 +134,13 @@ def coach_from_chat(
     type: str = "coaching",
     importance: float | None = None,
     source_ref: str | None = None,
-) -> MemoryBlock:
+) -> Coaching:
     """`@agent <note>`: store the note as coaching on that agent's Personal Brain."""
     agent, note = mentioned_agent(session, workspace, text)
     return coach_agent(
         session,
         workspace,
-        agent.handle,
+        agent,
         note,
         by=by,
         type=type,
@@ -144,26 +152,30 @@ def coach_from_chat(
 def coach_agent(
     session: Session,
     workspace: Workspace,
-    handle: str,
+    agent: Agent | str,
     note: str,
     *,
     by: Actor,
     type: str = "coaching",
     importance: float | None = None,
     source_ref: str | None = None,
-) -> MemoryBlock:
-    """Coach an agent from chat: the note is checked as a note, then stored as coaching."""
+) -> Coaching:
+    """Coach an agent (found already, or by handle) from chat: the note is checked as a
+    note, then stored as coaching."""
     note = rules.content(note, "note")
-    return memory.coach(
+    if isinstance(agent, str):
+        agent = get_agent(session, workspace, agent)
+    block = memory.coach(
         session,
         workspace,
-        handle,
+        agent,
         note,
         by=by,
         type=type,
         importance=importance,
         source_ref=source_ref,
     )
+    return Coaching(block, agent)
 
 
 def promote_emoji(workspace: Workspace) -> str:

@@ -53,7 +53,7 @@ def _source_of(actor: Actor, ref: str | None) -> tuple[SourceKind, str | None, s
 def coach(
     session: Session,
     workspace: Workspace,
-    agent_handle: str,
+    agent: Agent | str,
     text: str,
     *,
     by: Actor,
@@ -61,11 +61,16 @@ def coach(
     importance: float | None = None,
     source_ref: str | None = None,
 ) -> MemoryBlock:
-    """Store a coaching note (or another manager-written block) on an agent's Personal Brain."""
+    """Store a coaching note (or another manager-written block) on an agent's Personal Brain.
+
+    The agent is given by handle, or as already found in this workspace."""
     block_type = rules.choice(BlockType, type, "type")
     content = rules.content(text)
     weight = rules.importance(DEFAULT_IMPORTANCE[block_type] if importance is None else importance)
-    agent = get_agent(session, workspace, agent_handle)
+    if isinstance(agent, str):
+        agent = get_agent(session, workspace, agent)
+    elif agent.workspace_id != workspace.id:
+        raise NotFound(f"agent {agent.handle!r} not found")
     check_coach(principal_for(session, workspace, by), agent)
     kind, ref, source_by = _source_of(by, source_ref)
     block = _new_block(

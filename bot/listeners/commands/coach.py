@@ -11,7 +11,6 @@ from bot import blocks
 from bot.listeners.views.coach import show_coach_form
 from bot.workspace import actor, use_case
 from core import chat
-from core.models import Agent
 
 
 def coach_command(
@@ -25,15 +24,13 @@ def coach_command(
         show_coach_form(client, context, command["trigger_id"], channel=command.get("channel_id"))
         return
     with use_case(context) as (session, workspace):
-        block = chat.coach_from_chat(
+        block, agent = chat.coach_from_chat(
             session,
             workspace,
             text,
             by=actor(context),
             source_ref=f"slack:/coach {command.get('channel_id', '')}".strip(),
         )
-        agent = session.get(Agent, block.agent_id)
-        assert agent is not None  # a coaching block always has its agent
         reply = blocks.coached(
             block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
         )

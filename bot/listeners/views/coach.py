@@ -36,7 +36,7 @@ def store_coaching(ack: Ack, view: dict[str, Any], context: BoltContext) -> None
     values = blocks.coach_modal_values(view)
     origin = json.loads(view.get("private_metadata") or "{}")
     with use_case(context) as (session, workspace):
-        block = chat.coach_agent(
+        block, agent = chat.coach_agent(
             session,
             workspace,
             values.get("agent", ""),
@@ -47,10 +47,6 @@ def store_coaching(ack: Ack, view: dict[str, Any], context: BoltContext) -> None
             source_ref=f"slack:coach form {origin.get('channel') or 'home'}",
         )
         confirmation = blocks.coached(
-            block.id,
-            values["agent"],
-            block.type.value,
-            block.importance,
-            directory.get_agent(session, workspace, values["agent"]).next_run_at,
+            block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
         )
     ack(response_action="update", view=blocks.coached_modal(confirmation))

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from core.context import AssembledContext
+from core.errors import DomainError
 from core.home import AgentLine, BrainLine, Home
 
 SECTION_LIMIT = 3000
@@ -93,6 +94,14 @@ def when(moment: datetime | None, missing: str = "never") -> str:
 def line(text: str) -> Message:
     """A one-line reply."""
     return {"text": clip(text, SECTION_LIMIT)}
+
+
+def error_text(error: Exception) -> str:
+    """What the person who asked is told about an error, in one line: a domain error's own
+    words; for anything else, that it failed (the details stay in the log)."""
+    if isinstance(error, DomainError):
+        return " ".join(error.message.split())
+    return "salesbrain could not do that: an internal error (the details are in its log)"
 
 
 def coached(

@@ -20,7 +20,9 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 import anyio.from_thread
+import anyio.to_thread
 import uvicorn
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -41,6 +43,10 @@ from core.signals import import_signals
 EVENTS_PATH = "/slack/events"
 # Slack's requests are a few kilobytes; anything far larger is not from Slack.
 MAX_SLACK_BODY = 1_000_000
+# Threads dispatching Slack requests at once. Python runs one at a time; every thread more
+# costs CPU in switching (40, anyio's default, made each /brain help twice as expensive),
+# while a few keep a request that waits (on Slack, on the database) from stalling the rest.
+DISPATCHERS = 8
 
 SENDER = Actor.system("signals", origin="http")
 
@@ -51,13 +57,17 @@ def create_web_app(app: App, engine: Engine, signals_token: str | None = None) -
     """The ASGI application serving the Slack app (and, with OAuth, its install pages), and
     the signals webhook for senders holding `signals_token`."""
 
+    dispatchers = anyio.CapacityLimiter(DISPATCHERS)
+
     async def slack_events(request: Request) -> Response:
         if int(request.headers.get("content-length") or 0) > MAX_SLACK_BODY:
             return JSONResponse({"error": "request too large"}, status_code=413)
         bolt_request = to_bolt_request(request, await request.body())
         # Bolt's App is synchronous (so are our services): dispatch off the event loop so that
-        # one slow request never holds up the acks of the others.
-        bolt_response: BoltResponse = await run_in_threadpool(app.dispatch, bolt_request)
+        # one slow request never holds up the acks of the others, in a few threads only.
+        bolt_response: BoltResponse = await anyio.to_thread.run_sync(
+            app.dispatch, bolt_request, limiter=dispatchers
+        )
         _describe(request, bolt_request)
         return to_starlette_response(bolt_response)
 

@@ -7,31 +7,27 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot import blocks
+from bot.coaching import Note, store
 from bot.listeners.views.coach import show_coach_form
-from bot.workspace import actor, use_case
-from core import chat
+from bot.workspace import COACHING, ENGINE
 
 
 def coach_command(
     ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    """The note is stored before the ack, which carries the confirmation: a few milliseconds
-    of work, and a refusal reaches the person in the same answer (via the error handler)."""
-    text = command.get("text") or ""
-    if not text.strip():
+    """Acknowledged at once: the note is stored after the ack and the person told through the
+    response URL. When too many notes wait, it is stored before the ack, which then carries
+    the confirmation (or, through the error handler, what is wrong)."""
+    if not (command.get("text") or "").strip():
         ack()
         show_coach_form(client, context, command["trigger_id"], channel=command.get("channel_id"))
         return
-    with use_case(context) as (session, workspace):
-        block, agent = chat.coach_from_chat(
-            session,
-            workspace,
-            text,
-            by=actor(context),
-            source_ref=f"slack:/coach {command.get('channel_id', '')}".strip(),
-        )
-        reply = blocks.coached(
-            block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
-        )
-    ack(response_type="ephemeral", **reply)
+    note = Note.from_command(command, context)
+    if context[COACHING].offer(note):
+        ack()
+        return
+    reply = store(context[ENGINE], note)
+    if reply is None:
+        ack()  # a repeated delivery: the first one is confirmed
+    else:
+        ack(response_type="ephemeral", **reply)

@@ -1,0 +1,206 @@
+"""/coach notes stored after the ack.
+
+Slack is answered at once; the note waits on a bounded queue for the thread that stores it,
+and the person is then told, in one ephemeral line through the command's response URL,
+which block now holds it and whom it reaches, or what is wrong with it. With 50 commands in
+flight a process answers each in about 50 times the CPU time of one, so an ack that waited
+for the unit of work could not be fast; the ack alone costs a fraction of a millisecond.
+
+When the queue is full, `offer` says so, and the listener stores the note before the ack as
+it always could: slower, never dropped. A command delivered twice (a retry) stores its note
+once: its trigger id is recorded as a delivery in the note's own transaction.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import BoltContext
+from slack_sdk.errors import SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.engine import Engine
+
+from bot import blocks
+from bot.workspace import ORIGIN, workspace_of
+from core import chat
+from core.db import UnitOfWork
+from core.errors import DomainError
+from core.permissions import Actor
+
+# Notes taken and not yet confirmed. At a few milliseconds each this is about a second of
+# storing; beyond it, a note is stored before its ack, which slows the senders down.
+CAPACITY = 500
+# Posts to response URLs at once: each waits a round trip to Slack.
+TELLERS = 4
+# How long shutting down waits for the notes already taken.
+DRAIN_SECONDS = 10.0
+
+log = logging.getLogger("salesbrain.slack")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A `/coach @agent <note>` command, as it waits to be stored."""
+
+    team_id: str
+    user_id: str
+    channel_id: str
+    text: str
+    trigger_id: str
+    response_url: str
+
+    @classmethod
+    def from_command(cls, command: dict[str, Any], context: BoltContext) -> Note:
+        return cls(
+            team_id=str(context.team_id),
+            user_id=str(context.user_id),
+            channel_id=str(command.get("channel_id") or ""),
+            text=str(command.get("text") or ""),
+            trigger_id=str(command.get("trigger_id") or ""),
+            response_url=str(command.get("response_url") or ""),
+        )
+
+
+def store(engine: Engine, note: Note) -> blocks.Message | None:
+    """Store the note in a unit of work of its own; the confirmation, or None when this
+    delivery of the command was stored before. Domain errors are raised."""
+    with UnitOfWork(engine) as uow:
+        workspace = workspace_of(uow.session, note.team_id)
+        delivery = f"command:{note.trigger_id}"
+        if note.trigger_id and not chat.first_delivery(uow.session, workspace, delivery):
+            return None
+        block, agent = chat.coach_from_chat(
+            uow.session,
+            workspace,
+            note.text,
+            by=Actor.member(note.user_id, origin=ORIGIN),
+            source_ref=f"slack:/coach {note.channel_id}".strip(),
+        )
+        return blocks.coached(
+            block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
+        )
+
+
+class CoachingQueue:
+    """Notes waiting to be stored (one thread stores them in turn) and confirmations waiting
+    to be posted (a few threads post them)."""
+
+    def __init__(self, engine: Engine, capacity: int = CAPACITY, tellers: int = TELLERS):
+        self.engine = engine
+        self.capacity = capacity
+        self._notes: queue.SimpleQueue[Note] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[tuple[Note, blocks.Message]] = queue.SimpleQueue()
+        self._tellers = tellers
+        self._changed = threading.Condition()
+        self._taken = 0  # notes taken and not yet confirmed
+        self._started = False
+        self._closed = False
+        # The notes already taken are stored and confirmed before the process exits.
+        atexit.register(_close_if_alive, weakref.ref(self))
+
+    def offer(self, note: Note) -> bool:
+        """Take the note to store after the ack; False when the queue is full (or closed)."""
+        with self._changed:
+            if self._closed or self._taken >= self.capacity:
+                return False
+            self._taken += 1
+            if not self._started:
+                self._start()
+        self._notes.put(note)
+        return True
+
+    @property
+    def waiting(self) -> int:
+        """Notes taken and not yet confirmed."""
+        with self._changed:
+            return self._taken
+
+    def join(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Wait until every note taken is stored and confirmed; False if `timeout` passed."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._taken == 0, timeout)
+
+    def close(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Take no more notes; store and confirm those taken (waiting at most `timeout`)."""
+        with self._changed:
+            self._closed = True
+        if not self.join(timeout):
+            log.warning("%d coaching notes were not confirmed before shutting down", self.waiting)
+
+    def _start(self) -> None:
+        # Daemon threads, so that an idle queue never holds the process up; `close` (at
+        # exit) waits for the notes taken.
+        workers = [("coach-storer", self._store_all)]
+        workers += [(f"coach-teller-{n}", self._tell_all) for n in range(self._tellers)]
+        for name, target in workers:
+            threading.Thread(target=target, name=name, daemon=True).start()
+        self._started = True
+
+    def _done(self) -> None:
+        with self._changed:
+            self._taken -= 1
+            self._changed.notify_all()
+
+    def _store_all(self) -> None:
+        while True:
+            note = self._notes.get()
+            try:
+                reply = store(self.engine, note)
+            except Exception as error:
+                if not isinstance(error, DomainError):
+                    log.error("storing a note failed", exc_info=error)
+                reply = blocks.line(blocks.error_text(error))
+            if reply is None:
+                self._done()  # a repeated delivery: the first one is confirmed
+            else:
+                self._replies.put((note, reply))
+
+    def _tell_all(self) -> None:
+        while True:
+            note, reply = self._replies.get()
+            try:
+                _tell(note, reply)
+            finally:
+                self._done()
+
+
+def _tell(note: Note, reply: blocks.Message) -> None:
+    """Post the reply to the person, ephemerally, through the command's response URL."""
+    try:
+        response = _webhook(note.response_url).send(
+            response_type="ephemeral", replace_original=False, **reply
+        )
+    except (SlackRequestError, OSError) as error:
+        log.warning("could not answer %s: %s", note.user_id, type(error).__name__)
+        return
+    if response.status_code != 200:
+        log.warning("could not answer %s: %s %s", note.user_id, response.status_code, response.body)
+
+
+def _webhook(response_url: str) -> WebhookClient:
+    return WebhookClient(
+        response_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def _close_if_alive(reference: weakref.ref[CoachingQueue]) -> None:
+    coaching = reference()
+    if coaching is not None:
+        coaching.close()

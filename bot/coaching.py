@@ -14,10 +14,12 @@ once: its trigger id is recorded as a delivery in the note's own transaction.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import queue
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +37,15 @@ from bot import blocks
 from bot.workspace import ORIGIN, workspace_of
 from core import chat
 from core.db import UnitOfWork
-from core.errors import DomainError
+from core.errors import DomainError, Refusal
+from core.memory import Coaching
 from core.permissions import Actor
 
 # Notes taken and not yet confirmed. At a few milliseconds each this is about a second of
 # storing; beyond it, a note is stored before its ack, which slows the senders down.
 CAPACITY = 500
+# Notes stored in one transaction at most.
+BATCH = 100
 # Posts to response URLs at once: each waits a round trip to Slack.
 TELLERS = 4
 # How long shutting down waits for the notes already taken.
@@ -60,6 +65,14 @@ class Note:
     trigger_id: str
     response_url: str
 
+    def in_chat(self) -> chat.ChatNote:
+        return chat.ChatNote(
+            self.text,
+            Actor.member(self.user_id, origin=ORIGIN),
+            source_ref=f"slack:/coach {self.channel_id}".strip(),
+            delivery=f"command:{self.trigger_id}" if self.trigger_id else None,
+        )
+
     @classmethod
     def from_command(cls, command: dict[str, Any], context: BoltContext) -> Note:
         return cls(
@@ -73,23 +86,69 @@ class Note:
 
 
 def store(engine: Engine, note: Note) -> blocks.Message | None:
-    """Store the note in a unit of work of its own; the confirmation, or None when this
-    delivery of the command was stored before. Domain errors are raised."""
+    """Store one note now, in a unit of work of its own: the confirmation, or None when this
+    delivery of the command was stored before. Its error is raised (a refusal is audited)."""
     with UnitOfWork(engine) as uow:
         workspace = workspace_of(uow.session, note.team_id)
-        delivery = f"command:{note.trigger_id}"
-        if note.trigger_id and not chat.first_delivery(uow.session, workspace, delivery):
-            return None
-        block, agent = chat.coach_from_chat(
-            uow.session,
-            workspace,
-            note.text,
-            by=Actor.member(note.user_id, origin=ORIGIN),
-            source_ref=f"slack:/coach {note.channel_id}".strip(),
-        )
-        return blocks.coached(
-            block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
-        )
+        [outcome] = chat.coach_many(uow.session, workspace, [note.in_chat()])
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return _confirmation(outcome)
+
+
+def store_many(engine: Engine, notes: Sequence[Note]) -> list[blocks.Message | None]:
+    """Store notes together, one unit of work per workspace: what to tell each person (the
+    confirmation or the error), or None for a delivery stored before."""
+    replies: list[blocks.Message | None] = [None] * len(notes)
+    by_team: dict[str, list[int]] = {}
+    for index, note in enumerate(notes):
+        by_team.setdefault(note.team_id, []).append(index)
+    for team_id, indexes in by_team.items():
+        group = [notes[i] for i in indexes]
+        try:
+            told = _store_together(engine, team_id, group)
+        except Exception as error:
+            # The notes could not be written together (a delivery stored meanwhile by another
+            # process, a database error): each on its own, so that one cannot fail the rest.
+            log.warning("storing %d notes together failed (%s)", len(group), type(error).__name__)
+            told = [_store_alone(engine, note) for note in group]
+        for i, reply in zip(indexes, told, strict=True):
+            replies[i] = reply
+    return replies
+
+
+def _store_together(engine: Engine, team_id: str, notes: list[Note]) -> list[blocks.Message | None]:
+    try:
+        with UnitOfWork(engine) as uow:
+            workspace = workspace_of(uow.session, team_id)
+            outcomes = chat.coach_many(uow.session, workspace, [n.in_chat() for n in notes])
+            replies = [_reply(outcome) for outcome in outcomes]
+    except DomainError as error:  # the workspace is not set up
+        return [blocks.line(blocks.error_text(error))] * len(notes)
+    for refusal in (outcome for outcome in outcomes if isinstance(outcome, Refusal)):
+        # Raised in a unit of work of its own, which records it in the audit log.
+        with contextlib.suppress(Refusal), UnitOfWork(engine):
+            raise refusal
+    return replies
+
+
+def _store_alone(engine: Engine, note: Note) -> blocks.Message | None:
+    try:
+        return store(engine, note)
+    except Exception as error:
+        return _reply(error)
+
+
+def _reply(outcome: Coaching | Exception | None) -> blocks.Message | None:
+    if outcome is None or isinstance(outcome, Coaching):
+        return _confirmation(outcome)
+    if not isinstance(outcome, DomainError):
+        log.error("storing a note failed", exc_info=outcome)
+    return blocks.line(blocks.error_text(outcome))
+
+
+def _confirmation(coaching: Coaching | None) -> blocks.Message | None:
+    return None if coaching is None else blocks.coached(coaching)
 
 
 class CoachingQueue:
@@ -154,17 +213,22 @@ class CoachingQueue:
 
     def _store_all(self) -> None:
         while True:
-            note = self._notes.get()
+            notes = [self._notes.get()]
+            # The notes that came meanwhile are stored with it, in one transaction: a unit of
+            # work costs about as much for one note as for fifty.
+            with contextlib.suppress(queue.Empty):
+                while len(notes) < BATCH:
+                    notes.append(self._notes.get_nowait())
             try:
-                reply = store(self.engine, note)
-            except Exception as error:
-                if not isinstance(error, DomainError):
-                    log.error("storing a note failed", exc_info=error)
-                reply = blocks.line(blocks.error_text(error))
-            if reply is None:
-                self._done()  # a repeated delivery: the first one is confirmed
-            else:
-                self._replies.put((note, reply))
+                replies = store_many(self.engine, notes)
+            except Exception as error:  # not even one by one: tell them all
+                log.error("storing notes failed", exc_info=error)
+                replies = [blocks.line(blocks.error_text(error))] * len(notes)
+            for note, reply in zip(notes, replies, strict=True):
+                if reply is None:
+                    self._done()  # a repeated delivery: the first one is confirmed
+                else:
+                    self._replies.put((note, reply))
 
     def _tell_all(self) -> None:
         while True:

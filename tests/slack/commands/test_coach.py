@@ -3,16 +3,20 @@ ack and the person told, ephemerally, through the command's response URL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app
-from bot.coaching import CoachingQueue, Note
+from bot.coaching import CoachingQueue
 from bot.server import create_web_app
 from core import memory
 from core.db import UnitOfWork
+from core.models import AuditEvent
 from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
@@ -85,6 +89,9 @@ def test_a_member_may_not_coach_and_nothing_is_stored(
 
     assert "may not coach sdr-emea" in send.shown(reply)
     assert _blocks(uow, world) == []
+    with uow(readonly=True) as u:
+        refused = u.session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused"))
+        assert [(e.actor, e.action) for e in refused] == [(f"member:{MEMBER}", "coach")]
 
 
 def test_a_manager_of_another_team_may_not_coach(
@@ -94,6 +101,21 @@ def test_a_manager_of_another_team_may_not_coach(
 
     assert "may not coach sdr-amer" in send.shown(reply)
     assert _blocks(uow, world) == []
+
+
+def test_notes_sent_at_once_are_each_stored_once_and_confirmed_with_a_block_of_their_own(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    notes = [f"Note {n}: ask about the renewal date" for n in range(40)]
+    with ThreadPoolExecutor(10) as pool:
+        replies = list(
+            pool.map(lambda note: send.command("/coach", f"@sdr-emea {note}", EMEA_MANAGER), notes)
+        )
+
+    confirmations = [send.shown(reply) for reply in replies]
+    block_ids = {re.search(r"Stored block (\d+) ", text) for text in confirmations}
+    assert len({match.group(1) for match in block_ids if match}) == len(notes)
+    assert sorted(content for content, _, _ in _blocks(uow, world)) == sorted(notes)
 
 
 def test_a_command_delivered_twice_stores_its_note_once_and_confirms_it_once(
@@ -147,24 +169,6 @@ def test_when_the_queue_is_full_the_note_is_stored_before_the_ack_which_confirms
     assert (again.status, again.body) == (200, "")  # the first delivery was confirmed
     assert len(_blocks(uow, world)) == 1
     assert slack.calls_to(f"respond/{reply.response_url}") == []
-
-
-def test_notes_taken_are_stored_and_confirmed_when_the_queue_closes(
-    engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
-) -> None:
-    coaching = CoachingQueue(engine)
-    notes = [
-        Note(
-            "T0001", EMEA_MANAGER, "C1", f"@sdr-emea Note {n}", f"t{n}", slack.response_url(f"n{n}")
-        )
-        for n in range(20)
-    ]
-    assert all(coaching.offer(note) for note in notes)
-    coaching.close()
-
-    assert not coaching.offer(notes[0])
-    assert len(_blocks(uow, world)) == 20
-    assert all(len(slack.responses(f"n{n}")) == 1 for n in range(20))
 
 
 def test_coach_with_no_text_opens_the_form_with_the_agents(

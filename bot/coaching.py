@@ -6,19 +6,24 @@ which block now holds it and whom it reaches, or what is wrong with it. With 50 
 flight a process answers each in about 50 times the CPU time of one, so an ack that waited
 for the unit of work could not be fast; the ack alone costs a fraction of a millisecond.
 
-When the queue is full, `offer` says so, and the listener stores the note before the ack as
-it always could: slower, never dropped. A command delivered twice (a retry) stores its note
-once: its trigger id is recorded as a delivery in the note's own transaction.
+The queue is full when its oldest note has waited two seconds for its confirmation: the ack
+then waits for room, and failing that the listener stores the note before the ack as it
+always could (the ack carries the confirmation): slower, never dropped. The notes that wait
+are stored together, one transaction for all. A command delivered twice (a retry) stores
+its note once: its trigger id is recorded as a delivery in the note's own transaction.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import queue
 import threading
+import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,13 +46,16 @@ from core.errors import DomainError, Refusal
 from core.memory import Coaching
 from core.permissions import Actor
 
-# Notes taken and not yet confirmed. At a few milliseconds each this is about a second of
-# storing; beyond it, a note is stored before its ack, which slows the senders down.
-CAPACITY = 500
+# When the oldest note taken has waited this long for its confirmation, acks wait for room
+# (then store before the ack): a person waits about as long as Slack waits for an ack.
+LAG_SECONDS = 2.0
+# Notes taken at most, whatever their age: a bound on memory (each holds up to 4,000
+# characters).
+CAPACITY = 10_000
 # Notes stored in one transaction at most.
 BATCH = 100
-# Posts to response URLs at once: each waits a round trip to Slack.
-TELLERS = 4
+# Posts to response URLs at once: each waits a round trip to Slack (~0.1 s from afar).
+TELLERS = 8
 # How long shutting down waits for the notes already taken.
 DRAIN_SECONDS = 10.0
 
@@ -153,42 +161,58 @@ def _confirmation(coaching: Coaching | None) -> blocks.Message | None:
 
 class CoachingQueue:
     """Notes waiting to be stored (one thread stores them in turn) and confirmations waiting
-    to be posted (a few threads post them)."""
+    to be posted (a few threads post them).
 
-    def __init__(self, engine: Engine, capacity: int = CAPACITY, tellers: int = TELLERS):
+    The queue is full when its oldest note has waited `lag` seconds for its confirmation (or
+    `capacity` notes wait): a bound on what a person waits for, however fast this machine
+    stores and Slack takes the confirmations."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        capacity: int = CAPACITY,
+        lag: float = LAG_SECONDS,
+        tellers: int = TELLERS,
+    ):
         self.engine = engine
         self.capacity = capacity
-        self._notes: queue.SimpleQueue[Note] = queue.SimpleQueue()
-        self._replies: queue.SimpleQueue[tuple[Note, blocks.Message]] = queue.SimpleQueue()
+        self.lag = lag
+        self._notes: queue.SimpleQueue[tuple[int, Note]] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[tuple[int, Note, blocks.Message]] = queue.SimpleQueue()
         self._tellers = tellers
         self._changed = threading.Condition()
-        self._taken = 0  # notes taken and not yet confirmed
+        # The notes taken and not yet confirmed, oldest first: number -> when taken.
+        self._taken: OrderedDict[int, float] = OrderedDict()
+        self._numbers = itertools.count()
         self._started = False
         self._closed = False
         # The notes already taken are stored and confirmed before the process exits.
         atexit.register(_close_if_alive, weakref.ref(self))
 
-    def offer(self, note: Note) -> bool:
-        """Take the note to store after the ack; False when the queue is full (or closed)."""
+    def offer(self, note: Note, wait: float = 0.0) -> bool:
+        """Take the note to store after the ack, waiting up to `wait` seconds for room; False
+        when the queue stayed full (or is closed)."""
         with self._changed:
-            if self._closed or self._taken >= self.capacity:
+            room = self._changed.wait_for(lambda: self._closed or self._has_room(), wait)
+            if self._closed or not room:
                 return False
-            self._taken += 1
+            number = next(self._numbers)
+            self._taken[number] = time.monotonic()
             if not self._started:
                 self._start()
-        self._notes.put(note)
+        self._notes.put((number, note))
         return True
 
     @property
     def waiting(self) -> int:
         """Notes taken and not yet confirmed."""
         with self._changed:
-            return self._taken
+            return len(self._taken)
 
     def join(self, timeout: float = DRAIN_SECONDS) -> bool:
         """Wait until every note taken is stored and confirmed; False if `timeout` passed."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._taken == 0, timeout)
+            return self._changed.wait_for(lambda: not self._taken, timeout)
 
     def close(self, timeout: float = DRAIN_SECONDS) -> None:
         """Take no more notes; store and confirm those taken (waiting at most `timeout`)."""
@@ -196,6 +220,12 @@ class CoachingQueue:
             self._closed = True
         if not self.join(timeout):
             log.warning("%d coaching notes were not confirmed before shutting down", self.waiting)
+
+    def _has_room(self) -> bool:
+        if len(self._taken) >= self.capacity:
+            return False
+        oldest = next(iter(self._taken.values()), None)
+        return oldest is None or time.monotonic() - oldest < self.lag
 
     def _start(self) -> None:
         # Daemon threads, so that an idle queue never holds the process up; `close` (at
@@ -206,37 +236,38 @@ class CoachingQueue:
             threading.Thread(target=target, name=name, daemon=True).start()
         self._started = True
 
-    def _done(self) -> None:
+    def _done(self, number: int) -> None:
         with self._changed:
-            self._taken -= 1
+            del self._taken[number]
             self._changed.notify_all()
 
     def _store_all(self) -> None:
         while True:
-            notes = [self._notes.get()]
+            taken = [self._notes.get()]
             # The notes that came meanwhile are stored with it, in one transaction: a unit of
             # work costs about as much for one note as for fifty.
             with contextlib.suppress(queue.Empty):
-                while len(notes) < BATCH:
-                    notes.append(self._notes.get_nowait())
+                while len(taken) < BATCH:
+                    taken.append(self._notes.get_nowait())
+            notes = [note for _, note in taken]
             try:
                 replies = store_many(self.engine, notes)
             except Exception as error:  # not even one by one: tell them all
                 log.error("storing notes failed", exc_info=error)
                 replies = [blocks.line(blocks.error_text(error))] * len(notes)
-            for note, reply in zip(notes, replies, strict=True):
+            for (number, note), reply in zip(taken, replies, strict=True):
                 if reply is None:
-                    self._done()  # a repeated delivery: the first one is confirmed
+                    self._done(number)  # a repeated delivery: the first one is confirmed
                 else:
-                    self._replies.put((note, reply))
+                    self._replies.put((number, note, reply))
 
     def _tell_all(self) -> None:
         while True:
-            note, reply = self._replies.get()
+            number, note, reply = self._replies.get()
             try:
                 _tell(note, reply)
             finally:
-                self._done()
+                self._done(number)
 
 
 def _tell(note: Note, reply: blocks.Message) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.app import bot_clients, create_app, web_client
 from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
-from bot.server import create_web_app, http_server
+from bot.server import create_web_app, http_server, serve_http
 from core import installations, schema
 from core.db import UnitOfWork, engine_for
 from core.errors import InvalidInput
@@ -92,7 +92,7 @@ def _serve(
         Multiprocess(server.config, sockets=[socket]).run()
         return
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
-    http_server(create_web_app(app, engine, token), host, port).run()
+    serve_http(create_web_app(app, engine, token), host, port)
 
 
 def _register_bot_workspace(settings: Settings, engine: Engine) -> None:

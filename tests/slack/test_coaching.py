@@ -3,6 +3,7 @@ every note taken confirmed before the queue closes."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -60,3 +61,27 @@ def test_a_delivery_stored_meanwhile_by_another_process_is_not_stored_again(
 
     assert answers == [None]
     assert _contents(uow, world) == ["Note 1"]
+
+
+def test_when_the_oldest_note_has_waited_too_long_for_its_confirmation_the_queue_is_full(
+    engine: Engine, slack: FakeSlack, world: World
+) -> None:
+    coaching = CoachingQueue(engine, lag=0.2)
+    with socket.socket() as silent:  # a Slack that takes the confirmation and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        stuck = Note(
+            "T0001", EMEA_MANAGER, "C1", "@sdr-emea Stuck", "t0", f"http://127.0.0.1:{port}/"
+        )
+        assert coaching.offer(stuck)
+        time.sleep(0.3)
+
+        started = time.monotonic()
+        assert not coaching.offer(_note(1, slack), wait=0.1)
+        assert time.monotonic() - started >= 0.1
+    # Slack went away: the confirmation failed (and was logged), and there is room again.
+    assert coaching.join()
+    assert coaching.offer(_note(2, slack))
+    coaching.close()
+    assert len(slack.responses("n2")) == 1

@@ -6,11 +6,12 @@ which block now holds it and whom it reaches, or what is wrong with it. With 50 
 flight a process answers each in about 50 times the CPU time of one, so an ack that waited
 for the unit of work could not be fast; the ack alone costs a fraction of a millisecond.
 
-The queue is full when its oldest note has waited two seconds for its confirmation: the ack
-then waits for room, and failing that the listener stores the note before the ack as it
-always could (the ack carries the confirmation): slower, never dropped. The notes that wait
-are stored together, one transaction for all. A command delivered twice (a retry) stores
-its note once: its trigger id is recorded as a delivery in the note's own transaction.
+The queue is full when its oldest note has waited two seconds for its confirmation: a note
+then goes into the next batch, ahead of those already acknowledged, and its ack waits for it
+and carries the confirmation (or the error), as before the queue: slower, never dropped. The
+notes that wait are stored together, one transaction for all. A command delivered twice (a
+retry) stores its note once: its trigger id is recorded as a delivery in the note's own
+transaction.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import queue
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,9 +161,18 @@ def _confirmation(coaching: Coaching | None) -> blocks.Message | None:
     return None if coaching is None else blocks.coached(coaching)
 
 
+@dataclass
+class _Taken:
+    """A note in the queue: when it was taken, and the ack waiting for it, if one does."""
+
+    note: Note
+    at: float
+    answer: Future[blocks.Message | None] | None = None
+
+
 class CoachingQueue:
-    """Notes waiting to be stored (one thread stores them in turn) and confirmations waiting
-    to be posted (a few threads post them).
+    """Notes waiting to be stored (one thread stores them, together) and confirmations
+    waiting to be posted (a few threads post them).
 
     The queue is full when its oldest note has waited `lag` seconds for its confirmation (or
     `capacity` notes wait): a bound on what a person waits for, however fast this machine
@@ -177,31 +188,44 @@ class CoachingQueue:
         self.engine = engine
         self.capacity = capacity
         self.lag = lag
-        self._notes: queue.SimpleQueue[tuple[int, Note]] = queue.SimpleQueue()
-        self._replies: queue.SimpleQueue[tuple[int, Note, blocks.Message]] = queue.SimpleQueue()
         self._tellers = tellers
         self._changed = threading.Condition()
-        # The notes taken and not yet confirmed, oldest first: number -> when taken.
-        self._taken: OrderedDict[int, float] = OrderedDict()
+        # The notes taken and not yet confirmed, oldest first, by number.
+        self._taken: OrderedDict[int, _Taken] = OrderedDict()
         self._numbers = itertools.count()
+        # Waiting to be stored: notes whose ack waits go first.
+        self._first: deque[int] = deque()
+        self._then: deque[int] = deque()
+        self._replies: queue.SimpleQueue[tuple[int, Note, blocks.Message]] = queue.SimpleQueue()
         self._started = False
         self._closed = False
         # The notes already taken are stored and confirmed before the process exits.
         atexit.register(_close_if_alive, weakref.ref(self))
 
-    def offer(self, note: Note, wait: float = 0.0) -> bool:
-        """Take the note to store after the ack, waiting up to `wait` seconds for room; False
-        when the queue stayed full (or is closed)."""
+    def offer(self, note: Note) -> bool:
+        """Take the note to store after the ack; False when the queue is full (or closed)."""
         with self._changed:
-            room = self._changed.wait_for(lambda: self._closed or self._has_room(), wait)
-            if self._closed or not room:
+            if self._closed or not self._has_room():
                 return False
-            number = next(self._numbers)
-            self._taken[number] = time.monotonic()
-            if not self._started:
-                self._start()
-        self._notes.put((number, note))
+            self._then.append(self._take(note))
         return True
+
+    def store_now(self, note: Note, timeout: float) -> blocks.Message | None:
+        """For a full queue: store the note in the next batch, ahead of the notes already
+        acknowledged, and return what to tell the person in the ack (None for a delivery
+        stored before). Past `timeout`, it stays queued and is told through its response
+        URL (None then too)."""
+        answer: Future[blocks.Message | None] = Future()
+        with self._changed:
+            if self._closed:
+                return _store_alone(self.engine, note)
+            self._first.append(self._take(note, answer))
+        try:
+            return answer.result(timeout)
+        except TimeoutError:
+            if answer.cancel():
+                return None
+            return answer.result()  # the storer had just taken it
 
     @property
     def waiting(self) -> int:
@@ -225,7 +249,15 @@ class CoachingQueue:
         if len(self._taken) >= self.capacity:
             return False
         oldest = next(iter(self._taken.values()), None)
-        return oldest is None or time.monotonic() - oldest < self.lag
+        return oldest is None or time.monotonic() - oldest.at < self.lag
+
+    def _take(self, note: Note, answer: Future[blocks.Message | None] | None = None) -> int:
+        number = next(self._numbers)
+        self._taken[number] = _Taken(note, time.monotonic(), answer)
+        if not self._started:
+            self._start()
+        self._changed.notify_all()
+        return number
 
     def _start(self) -> None:
         # Daemon threads, so that an idle queue never holds the process up; `close` (at
@@ -239,27 +271,37 @@ class CoachingQueue:
     def _done(self, number: int) -> None:
         with self._changed:
             del self._taken[number]
-            self._changed.notify_all()
+            if not self._taken:
+                self._changed.notify_all()
+
+    def _next_batch(self) -> list[tuple[int, _Taken]]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._first or self._then)
+            numbers = []
+            for waiting in (self._first, self._then):
+                while waiting and len(numbers) < BATCH:
+                    numbers.append(waiting.popleft())
+            return [(number, self._taken[number]) for number in numbers]
 
     def _store_all(self) -> None:
         while True:
-            taken = [self._notes.get()]
-            # The notes that came meanwhile are stored with it, in one transaction: a unit of
-            # work costs about as much for one note as for fifty.
-            with contextlib.suppress(queue.Empty):
-                while len(taken) < BATCH:
-                    taken.append(self._notes.get_nowait())
-            notes = [note for _, note in taken]
+            # The notes that came meanwhile are stored together, in one transaction: a unit
+            # of work costs about as much for one note as for fifty.
+            batch = self._next_batch()
+            notes = [taken.note for _, taken in batch]
             try:
                 replies = store_many(self.engine, notes)
             except Exception as error:  # not even one by one: tell them all
                 log.error("storing notes failed", exc_info=error)
                 replies = [blocks.line(blocks.error_text(error))] * len(notes)
-            for (number, note), reply in zip(taken, replies, strict=True):
-                if reply is None:
+            for (number, taken), reply in zip(batch, replies, strict=True):
+                if taken.answer is not None and taken.answer.set_running_or_notify_cancel():
+                    taken.answer.set_result(reply)  # its ack tells the person
+                    self._done(number)
+                elif reply is None:
                     self._done(number)  # a repeated delivery: the first one is confirmed
                 else:
-                    self._replies.put((number, note, reply))
+                    self._replies.put((number, taken.note, reply))
 
     def _tell_all(self) -> None:
         while True:

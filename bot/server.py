@@ -19,8 +19,9 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.from_thread
@@ -55,9 +56,16 @@ SENDER = Actor.system("signals", origin="http")
 requests_log = logging.getLogger("salesbrain.requests")
 
 
-def create_web_app(app: App, engine: Engine, signals_token: str | None = None) -> Starlette:
+def create_web_app(
+    app: App,
+    engine: Engine,
+    signals_token: str | None = None,
+    *,
+    on_shutdown: Sequence[Callable[[], None]] = (),
+) -> Starlette:
     """The ASGI application serving the Slack app (and, with OAuth, its install pages), and
-    the signals webhook for senders holding `signals_token`."""
+    the signals webhook for senders holding `signals_token`. When the server shuts down
+    (SIGTERM, SIGINT), after the last request, each of `on_shutdown` runs (in a thread)."""
 
     dispatchers = ThreadPoolExecutor(DISPATCHERS, thread_name_prefix="slack-dispatch")
 
@@ -128,7 +136,14 @@ def create_web_app(app: App, engine: Engine, signals_token: str | None = None) -
             Route(app.oauth_flow.install_path, install, methods=["GET"]),
             Route(app.oauth_flow.redirect_uri_path, oauth_redirect, methods=["GET"]),
         ]
-    return Starlette(routes=routes, middleware=[Middleware(RequestLog)])
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        for stop in on_shutdown:
+            await run_in_threadpool(stop)
+
+    return Starlette(routes=routes, middleware=[Middleware(RequestLog)], lifespan=lifespan)
 
 
 def _bearer_matches(request: Request, token: str | None) -> bool:
@@ -237,7 +252,7 @@ def http_server(web_app: Starlette | str, host: str, port: int, workers: int = 1
         factory=isinstance(web_app, str),
         access_log=False,
         log_config=None,
-        lifespan="off",
+        lifespan="on",
     )
     return uvicorn.Server(config)
 
@@ -261,6 +276,7 @@ def from_environment() -> Starlette:
     """The web app as configured by the environment (each worker process builds its own)."""
     from bot.app import create_app
     from bot.cli.serve import heartbeat_runner
+    from bot.coaching import CoachingQueue
     from core.db import engine_for
     from core.settings import get_settings
 
@@ -268,7 +284,9 @@ def from_environment() -> Starlette:
     engine = engine_for(settings.database_url)
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
     # The scheduler runs in the parent process; a worker runs cycles on request only.
-    app = create_app(settings, engine, runner=heartbeat_runner(settings, engine))
-    web_app = create_web_app(app, engine, token)
+    coaching = CoachingQueue(engine)
+    runner = heartbeat_runner(settings, engine)
+    app = create_app(settings, engine, runner=runner, coaching=coaching)
+    web_app = create_web_app(app, engine, token, on_shutdown=[coaching.close])
     _spare_the_collector()
     return web_app

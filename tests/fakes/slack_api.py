@@ -51,6 +51,8 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.socket_url: str | None = None
         self.installation: dict[str, Any] | None = None
+        # Seconds a response URL takes to answer (a Slack far away).
+        self.response_delay = 0.0
         self._failures: dict[str, Failure] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
@@ -211,6 +213,7 @@ class FakeSlack:
                     )
                     self._send(failure.status, {"ok": False, "error": "ratelimited"}, headers)
                 elif method.startswith("respond/"):
+                    time.sleep(fake.response_delay)
                     self._send(200, None)
                 else:
                     self._send(200, fake.answer(method, args))

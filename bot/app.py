@@ -27,6 +27,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
 
 from bot import workspace
+from bot.coaching import CoachingQueue
 from bot.listeners import register_listeners
 from bot.runner import HeartbeatRunner
 from core import installations
@@ -99,9 +100,11 @@ def create_app(
     *,
     socket_mode: bool = False,
     runner: HeartbeatRunner | None = None,
+    coaching: CoachingQueue | None = None,
 ) -> App:
     """The app with every listener registered, for HTTP (signed requests) or Socket Mode;
-    with a heartbeat runner, `/brain run` runs an agent's cycle now."""
+    with a heartbeat runner, `/brain run` runs an agent's cycle now. /coach notes are stored
+    after the ack on `coaching` (a queue of its own by default)."""
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -126,8 +129,13 @@ def create_app(
         authorize=_cached_authorize(oauth, client) if oauth else None,
         # Checked once at start-up by `serve` (auth.test), not inside a request.
         token_verification_enabled=False,
+        # Listeners run in the request's own thread and the answer leaves when they return:
+        # work after the ack goes to our own queues (bot/coaching.py, workspace.LATER).
+        # Bolt's default runs each listener on a pool of 5 and polls for its ack every 10 ms,
+        # which cost more CPU than the listener under load.
+        process_before_response=True,
     )
-    workspace.attach(app, engine, runner)
+    workspace.attach(app, engine, coaching or CoachingQueue(engine), runner)
     register_listeners(app)
     # The deprecated-model table comes from the anthropic SDK, whose first import takes
     # seconds: load it now, not inside the first /brain agents (Slack waits 3 s for an ack).

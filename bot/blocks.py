@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from core.context import AssembledContext
+from core.errors import DomainError
 from core.home import AgentLine, BrainLine, Home
+from core.memory import Coaching
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -95,14 +97,21 @@ def line(text: str) -> Message:
     return {"text": clip(text, SECTION_LIMIT)}
 
 
-def coached(
-    block_id: int, agent: str, block_type: str, importance: float, next_run: datetime | None
-) -> Message:
+def error_text(error: Exception) -> str:
+    """What the person who asked is told about an error, in one line: a domain error's own
+    words; for anything else, that it failed (the details stay in the log)."""
+    if isinstance(error, DomainError):
+        return " ".join(error.message.split())
+    return "salesbrain could not do that: an internal error (the details are in its log)"
+
+
+def coached(coaching: Coaching) -> Message:
     """The confirmation of a coaching note: its block and who it reaches."""
+    block, agent, _ = coaching
     return line(
-        f"Stored block {block_id} ({block_type}, importance {importance:.2f}) on "
-        f"{agent}'s Personal Brain. It reaches {agent} only, from its next cycle "
-        f"({when(next_run, 'not scheduled')})."
+        f"Stored block {block.id} ({block.type.value}, importance {block.importance:.2f}) on "
+        f"{agent.handle}'s Personal Brain. It reaches {agent.handle} only, from its next cycle "
+        f"({when(agent.next_run_at, 'not scheduled')})."
     )
 
 

@@ -1,9 +1,10 @@
 """The workspace and the person behind a Slack request, as every listener uses them.
 
-`attach(app, engine)` adds three global middlewares, run after Bolt has verified the
-signature and authorised the request:
+`attach(app, engine, coaching)` adds three global middlewares, run after Bolt has verified
+the signature and authorised the request:
 - the engine goes into the request context, so a listener opens its unit of work with
-  `use_case(context)`;
+  `use_case(context)`; so do the queue of /coach notes stored after the ack, and a small
+  pool for slower work done after the ack (a cycle run now);
 - a Slack user seen for the first time becomes a member (Slack's admins and owners admins,
   asked through `users.info`);
 - an event id already handled (a Slack retry, a duplicate delivery) is acknowledged and
@@ -15,9 +16,10 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
@@ -36,7 +38,14 @@ from core.permissions import Actor
 
 ENGINE = "salesbrain_engine"
 RUNNER = "salesbrain_runner"
+COACHING = "salesbrain_coaching"
+LATER = "salesbrain_later"
+# Cycles run now (`/brain run`) at once, after their acks.
+LATER_WORKERS = 2
 ORIGIN = "slack"
+
+if TYPE_CHECKING:
+    from bot.coaching import CoachingQueue
 
 log = logging.getLogger("salesbrain.slack")
 
@@ -84,15 +93,24 @@ class KnownPeople:
                 self._seen.popitem(last=False)
 
 
-def attach(app: App, engine: Engine, runner: HeartbeatRunner | None = None) -> None:
-    """Give every listener the database (and the heartbeat runner, which runs a cycle on
-    request), the person, and events handled once."""
+def attach(
+    app: App,
+    engine: Engine,
+    coaching: CoachingQueue,
+    runner: HeartbeatRunner | None = None,
+) -> None:
+    """Give every listener the database, the queue of notes stored after the ack, a pool for
+    other work after the ack (and the heartbeat runner, which runs a cycle on request), the
+    person, and events handled once."""
     known = KnownPeople()
+    later = ThreadPoolExecutor(LATER_WORKERS, thread_name_prefix="after-ack")
 
     @app.middleware
     def provide_engine(context: BoltContext, next: Callable[[], None]) -> None:
         context[ENGINE] = engine
         context[RUNNER] = runner
+        context[COACHING] = coaching
+        context[LATER] = later
         next()
 
     @app.middleware

@@ -7,7 +7,10 @@ a reaction on one of them addresses exactly that block.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Index, String, delete, select
@@ -16,9 +19,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import audit, clock, memory, rules
 from core.directory import known_agents
-from core.errors import InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput, NotFound
 from core.models import Agent, Base, MemoryBlock, Tier, Workspace, utcnow
-from core.permissions import Actor, principal_for
+from core.permissions import Actor, Principal, principal_for
 
 DEFAULT_PROMOTE_EMOJI = "brain"
 # Slack retries an event for up to about an hour; a day of ids is plenty to recognise one.
@@ -60,13 +63,7 @@ class ReportMessage(Base):
 
 def first_delivery(session: Session, workspace: Workspace, event_id: str) -> bool:
     """Record that an event is being handled; False when it was handled before."""
-    now = clock.now()
-    session.execute(
-        delete(EventDelivery).where(
-            EventDelivery.workspace_id == workspace.id,
-            EventDelivery.received_at < now - DELIVERY_MEMORY,
-        )
-    )
+    now = _forget_old_deliveries(session, workspace)
     try:
         # A savepoint, so that a duplicate leaves the rest of the unit of work usable.
         with session.begin_nested():
@@ -78,11 +75,48 @@ def first_delivery(session: Session, workspace: Workspace, event_id: str) -> boo
     return True
 
 
-def mentioned_agent(session: Session, workspace: Workspace, text: str) -> tuple[Agent, str]:
+def _forget_old_deliveries(session: Session, workspace: Workspace) -> datetime:
+    """Forget deliveries too old to be retried; the time now."""
+    now = clock.now()
+    session.execute(
+        delete(EventDelivery).where(
+            EventDelivery.workspace_id == workspace.id,
+            EventDelivery.received_at < now - DELIVERY_MEMORY,
+        )
+    )
+    return now
+
+
+def mentioned_agent(
+    session: Session,
+    workspace: Workspace,
+    text: str,
+    by_handle: Mapping[str, Agent | None] | None = None,
+) -> tuple[Agent, str]:
     """The agent a message starts with and the rest of the message.
 
     The agent is named by handle (`@sdr-emea`), by display name (`@Sam Carter`), or by a
-    Slack mention of its bot persona (`<@U123|sam>`)."""
+    Slack mention of its bot persona (`<@U123|sam>`). `by_handle` holds the answers for
+    handles looked up already (None: no agent has it), for many messages at once."""
+    text = _named(text)
+    first, _, rest = text.partition(" ")
+    handle = first.lower()
+    if by_handle is not None and handle in by_handle:
+        agent = by_handle[handle]
+    else:
+        agent = session.scalar(
+            select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == handle)
+        )
+    if agent is not None:
+        return agent, rest.strip()
+    by_name = _agent_by_display_name(session, workspace, text)
+    if by_name is not None:
+        return by_name
+    raise NotFound(f"agent {first!r} not found; agents: {known_agents(session, workspace)}")
+
+
+def _named(text: str) -> str:
+    """The message with a mention of an agent's persona written as its name, without the @."""
     text = (text or "").strip()
     escaped = ESCAPED_MENTION.match(text)
     if escaped:
@@ -91,16 +125,23 @@ def mentioned_agent(session: Session, workspace: Workspace, text: str) -> tuple[
     text = text.lstrip("@").strip()
     if not text:
         raise InvalidInput("agent", "name an agent first, e.g. @sdr-emea")
-    first, _, rest = text.partition(" ")
-    agent = session.scalar(
-        select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == first.lower())
+    return text
+
+
+def _agents_by_handle(
+    session: Session, workspace: Workspace, texts: Sequence[str]
+) -> dict[str, Agent | None]:
+    """The agents that the first words of these messages name by handle, in one query."""
+    handles = set()
+    for text in texts:
+        with contextlib.suppress(InvalidInput):  # reported when the message is read
+            handles.add(_named(text).partition(" ")[0].lower())
+    found = session.scalars(
+        select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle.in_(handles))
     )
-    if agent is not None:
-        return agent, rest.strip()
-    by_name = _agent_by_display_name(session, workspace, text)
-    if by_name is not None:
-        return by_name
-    raise NotFound(f"agent {first!r} not found; agents: {known_agents(session, workspace)}")
+    agents: dict[str, Agent | None] = dict.fromkeys(handles)
+    agents.update((agent.handle, agent) for agent in found)
+    return agents
 
 
 def _agent_by_display_name(
@@ -117,53 +158,114 @@ def _agent_by_display_name(
     return best
 
 
-def coach_from_chat(
+@dataclass(frozen=True)
+class ChatNote:
+    """A note written in chat, `@agent <note>`: by whom, from where, and the delivery it came
+    in (a delivery stores its note once)."""
+
+    text: str
+    by: Actor
+    source_ref: str | None = None
+    delivery: str | None = None
+
+
+def coach_many(
+    session: Session, workspace: Workspace, notes: Sequence[ChatNote]
+) -> list[memory.Coaching | DomainError | None]:
+    """Coaching notes from chat, stored together: each is checked on its own, the good ones
+    written in one flush with their deliveries.
+
+    For each note: its coaching; None when its delivery was stored before (or comes twice
+    here); or the error that refuses it, with nothing written for it. A refusal is returned,
+    not recorded: raise it in a unit of work of its own, which records it."""
+    now = _forget_old_deliveries(session, workspace)
+    delivered = _delivered(session, workspace, [n.delivery for n in notes if n.delivery])
+    by_handle = _agents_by_handle(session, workspace, [note.text for note in notes])
+    principals: dict[Actor, Principal] = {}
+    outcomes: list[memory.Coaching | DomainError | None] = []
+    for note in notes:
+        if note.delivery is not None and note.delivery in delivered:
+            outcomes.append(None)
+            continue
+        if note.delivery is not None:
+            delivered.add(note.delivery)  # the same delivery later in this batch
+        if note.by not in principals:
+            principals[note.by] = principal_for(session, workspace, note.by)
+        outcomes.append(_checked(session, workspace, note, by_handle, principals[note.by]))
+    stored = [
+        (n, o) for n, o in zip(notes, outcomes, strict=True) if isinstance(o, memory.Coaching)
+    ]
+    memory.store_coaching(session, workspace, [coaching for _, coaching in stored])
+    session.add_all(
+        EventDelivery(workspace_id=workspace.id, event_id=note.delivery, received_at=now)
+        for note, _ in stored
+        if note.delivery
+    )
+    session.flush()
+    return outcomes
+
+
+def _checked(
     session: Session,
     workspace: Workspace,
-    text: str,
-    *,
-    by: Actor,
-    type: str = "coaching",
-    importance: float | None = None,
-    source_ref: str | None = None,
-) -> MemoryBlock:
-    """`@agent <note>`: store the note as coaching on that agent's Personal Brain."""
-    agent, note = mentioned_agent(session, workspace, text)
-    return coach_agent(
-        session,
-        workspace,
-        agent.handle,
-        note,
-        by=by,
-        type=type,
-        importance=importance,
-        source_ref=source_ref,
+    note: ChatNote,
+    by_handle: Mapping[str, Agent | None],
+    principal: Principal,
+) -> memory.Coaching | DomainError:
+    try:
+        agent, text = mentioned_agent(session, workspace, note.text, by_handle)
+        return memory.check_coaching(
+            session,
+            workspace,
+            agent,
+            rules.content(text, "note"),
+            by=note.by,
+            principal=principal,
+            source_ref=note.source_ref,
+        )
+    except DomainError as error:
+        return error
+
+
+def _delivered(session: Session, workspace: Workspace, deliveries: list[str]) -> set[str]:
+    """Which of these deliveries were handled before."""
+    if not deliveries:
+        return set()
+    return set(
+        session.scalars(
+            select(EventDelivery.event_id).where(
+                EventDelivery.workspace_id == workspace.id,
+                EventDelivery.event_id.in_(deliveries),
+            )
+        )
     )
 
 
 def coach_agent(
     session: Session,
     workspace: Workspace,
-    handle: str,
+    agent: Agent | str,
     note: str,
     *,
     by: Actor,
     type: str = "coaching",
     importance: float | None = None,
     source_ref: str | None = None,
-) -> MemoryBlock:
-    """Coach an agent from chat: the note is checked as a note, then stored as coaching."""
-    note = rules.content(note, "note")
-    return memory.coach(
+) -> memory.Coaching:
+    """Coach an agent (found already, or by handle) from chat: the note is checked as a note,
+    then stored as coaching."""
+    coaching = memory.check_coaching(
         session,
         workspace,
-        handle,
-        note,
+        agent,
+        rules.content(note, "note"),
         by=by,
         type=type,
         importance=importance,
         source_ref=source_ref,
     )
+    memory.store_coaching(session, workspace, [coaching])
+    return coaching
 
 
 def promote_emoji(workspace: Workspace) -> str:

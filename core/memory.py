@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from core.models import (
 from core.permissions import (
     Actor,
     ActorKind,
+    Principal,
     check_archive,
     check_coach,
     check_promote,
@@ -50,10 +52,18 @@ def _source_of(actor: Actor, ref: str | None) -> tuple[SourceKind, str | None, s
     return SourceKind.IMPORT, ref, actor.ref
 
 
+class Coaching(NamedTuple):
+    """A coaching note: its block, the agent it reaches, and who wrote it."""
+
+    block: MemoryBlock
+    agent: Agent
+    by: Actor
+
+
 def coach(
     session: Session,
     workspace: Workspace,
-    agent_handle: str,
+    agent: Agent | str,
     text: str,
     *,
     by: Actor,
@@ -61,25 +71,64 @@ def coach(
     importance: float | None = None,
     source_ref: str | None = None,
 ) -> MemoryBlock:
-    """Store a coaching note (or another manager-written block) on an agent's Personal Brain."""
+    """Store a coaching note (or another manager-written block) on an agent's Personal Brain.
+
+    The agent is given by handle, or as already found in this workspace."""
+    coaching = check_coaching(
+        session,
+        workspace,
+        agent,
+        text,
+        by=by,
+        type=type,
+        importance=importance,
+        source_ref=source_ref,
+    )
+    store_coaching(session, workspace, [coaching])
+    return coaching.block
+
+
+def check_coaching(
+    session: Session,
+    workspace: Workspace,
+    agent: Agent | str,
+    text: str,
+    *,
+    by: Actor,
+    principal: Principal | None = None,
+    type: str | BlockType = BlockType.COACHING,
+    importance: float | None = None,
+    source_ref: str | None = None,
+) -> Coaching:
+    """A coaching note checked (input rules, the agent, the author's right to coach it) and
+    made, not yet stored. `principal` is the author's standing when found already (once for
+    many notes)."""
     block_type = rules.choice(BlockType, type, "type")
     content = rules.content(text)
     weight = rules.importance(DEFAULT_IMPORTANCE[block_type] if importance is None else importance)
-    agent = get_agent(session, workspace, agent_handle)
-    check_coach(principal_for(session, workspace, by), agent)
-    kind, ref, source_by = _source_of(by, source_ref)
-    block = _new_block(
-        session,
+    if isinstance(agent, str):
+        agent = get_agent(session, workspace, agent)
+    elif agent.workspace_id != workspace.id:
+        raise NotFound(f"agent {agent.handle!r} not found")
+    check_coach(principal or principal_for(session, workspace, by), agent)
+    block = _block(
         workspace,
         tier=Tier.PERSONAL,
         agent=agent,
         type=block_type,
         content=content,
         importance=weight,
-        source=(kind, ref, source_by),
+        source=_source_of(by, source_ref),
     )
-    audit.record(session, workspace, by, "coach", f"block:{block.id}", f"agent:{agent.handle}")
-    return block
+    return Coaching(block, agent, by)
+
+
+def store_coaching(session: Session, workspace: Workspace, notes: Sequence[Coaching]) -> None:
+    """Store checked coaching notes together (one flush), each audited as its author's."""
+    session.add_all([note.block for note in notes])
+    session.flush()
+    for block, agent, by in notes:
+        audit.record(session, workspace, by, "coach", f"block:{block.id}", f"agent:{agent.handle}")
 
 
 def write_learning(
@@ -103,17 +152,19 @@ def write_learning(
     weight = min(rules.importance(importance), MAX_INFERRED_IMPORTANCE)
     check_write_learning(principal_for(session, workspace, by), agent)
     kind, ref, source_by = _source_of(by, source_ref)
-    block = _new_block(
+    block = _stored(
         session,
-        workspace,
-        tier=Tier.PERSONAL,
-        agent=agent,
-        type=type,
-        content=content,
-        importance=weight,
-        source=(source_kind or kind, ref, source_by),
-        evidence=evidence,
-        subject=subject,
+        _block(
+            workspace,
+            tier=Tier.PERSONAL,
+            agent=agent,
+            type=type,
+            content=content,
+            importance=weight,
+            source=(source_kind or kind, ref, source_by),
+            evidence=evidence,
+            subject=subject,
+        ),
     )
     audit.record(
         session, workspace, by, "write_learning", f"block:{block.id}", f"agent:{agent.handle}"
@@ -138,15 +189,17 @@ def write_company(
     weight = rules.importance(importance)
     check_write_company(principal_for(session, workspace, by))
     kind, ref, source_by = _source_of(by, source_ref)
-    block = _new_block(
+    block = _stored(
         session,
-        workspace,
-        tier=Tier.COMPANY,
-        type=block_type,
-        content=content,
-        importance=weight,
-        source=(kind, ref, source_by),
-        subject=subject,
+        _block(
+            workspace,
+            tier=Tier.COMPANY,
+            type=block_type,
+            content=content,
+            importance=weight,
+            source=(kind, ref, source_by),
+            subject=subject,
+        ),
     )
     audit.record(session, workspace, by, "write_company", f"block:{block.id}")
     return block
@@ -182,21 +235,23 @@ def promote(
             action="promote",
             target=f"block:{block.id}",
         )
-    promoted = _new_block(
+    promoted = _stored(
         session,
-        workspace,
-        tier=target,
-        team_id=team_id if target is Tier.TEAM else None,
-        type=block.type,
-        content=block.content,
-        importance=block.importance,
-        source=(SourceKind.PROMOTION, f"block:{block.id}", by.ref),
-        evidence=block.evidence,
-        subject={
-            "company": block.subject_company or "",
-            "domain": block.subject_domain or "",
-            "segment": block.subject_segment or "",
-        },
+        _block(
+            workspace,
+            tier=target,
+            team_id=team_id if target is Tier.TEAM else None,
+            type=block.type,
+            content=block.content,
+            importance=block.importance,
+            source=(SourceKind.PROMOTION, f"block:{block.id}", by.ref),
+            evidence=block.evidence,
+            subject={
+                "company": block.subject_company or "",
+                "domain": block.subject_domain or "",
+                "segment": block.subject_segment or "",
+            },
+        ),
     )
     promoted.promoted_from_id = block.id
     promoted.promoted_by = by.ref
@@ -327,8 +382,13 @@ def _promotion_in_lineage(session: Session, block: MemoryBlock, target: Tier) ->
     return None
 
 
-def _new_block(
-    session: Session,
+def _stored(session: Session, block: MemoryBlock) -> MemoryBlock:
+    session.add(block)
+    session.flush()  # the block's id, for the audit log and the caller
+    return block
+
+
+def _block(
     workspace: Workspace,
     *,
     tier: Tier,
@@ -343,7 +403,7 @@ def _new_block(
 ) -> MemoryBlock:
     now = clock.now()
     subject = subject or {}
-    block = MemoryBlock(
+    return MemoryBlock(
         workspace_id=workspace.id,
         tier=tier,
         agent_id=agent.id if agent is not None else None,
@@ -363,6 +423,3 @@ def _new_block(
         subject_domain=subject.get("domain") or None,
         subject_segment=subject.get("segment") or None,
     )
-    session.add(block)
-    session.flush()
-    return block

@@ -20,7 +20,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, PermissionDenied
-from core.models import Agent, AgentRole, Member, MemberRole, MemoryBlock, Tier, Workspace
+from core.models import (
+    Agent,
+    AgentRole,
+    Member,
+    MemberRole,
+    MemberTeam,
+    MemoryBlock,
+    Tier,
+    Workspace,
+)
 
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
@@ -126,16 +135,20 @@ def principal_for(session: Session, workspace: Workspace, actor: Actor) -> Princ
         return Principal(actor, workspace, agent=agent)
     if actor.kind is ActorKind.SYSTEM:
         return Principal(actor, workspace)
-    member = session.scalar(
-        select(Member).where(Member.workspace_id == workspace.id, Member.slack_user_id == actor.ref)
-    )
-    if member is None:
+    # The role and the managed teams in one statement (one row per team), without loading
+    # the member: every write asks this, and the ORM's loading cost more than the query.
+    rows = session.execute(
+        select(Member.role, MemberTeam.team_id)
+        .outerjoin(MemberTeam, MemberTeam.member_id == Member.id)
+        .where(Member.workspace_id == workspace.id, Member.slack_user_id == actor.ref)
+    ).all()
+    if not rows:
         return Principal(actor, workspace, role=MemberRole.MEMBER)
     return Principal(
         actor,
         workspace,
-        role=member.role,
-        managed_team_ids=frozenset(team.id for team in member.managed_teams),
+        role=rows[0].role,
+        managed_team_ids=frozenset(row.team_id for row in rows if row.team_id is not None),
     )
 
 

@@ -6,12 +6,14 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import select
 
 from core import chat, memory
 from core.db import UnitOfWork
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.models import AuditEvent
 from core.permissions import Actor
-from tests.conftest import EMEA_MANAGER, World
+from tests.conftest import EMEA_MANAGER, MEMBER, World
 
 
 @pytest.mark.parametrize(
@@ -109,3 +111,37 @@ def test_a_reaction_promotes_only_the_mapped_learning_with_the_promote_emoji(
         learning.id,
         learning.id,
     )
+
+
+def test_notes_from_chat_are_stored_together_each_checked_on_its_own(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    manager, member = Actor.member(EMEA_MANAGER, "slack"), Actor.member(MEMBER, "slack")
+    notes = [
+        chat.ChatNote("@sdr-emea Lead with compliance", manager, "slack:/coach C1", "command:t1"),
+        chat.ChatNote("@sdr-mars Be brief", manager, delivery="command:t2"),
+        chat.ChatNote("@ae-emea   ", manager, delivery="command:t3"),
+        chat.ChatNote("@sdr-emea Push harder", member, delivery="command:t4"),
+        chat.ChatNote("@ae-emea Ask for the budget owner", manager, delivery="command:t5"),
+        chat.ChatNote("@sdr-emea Lead with compliance", manager, delivery="command:t1"),
+    ]
+    with uow() as u:
+        outcomes = chat.coach_many(u.session, world.workspace, notes)
+
+    stored, unknown, empty, refused, second, repeated = outcomes
+    assert isinstance(stored, memory.Coaching) and isinstance(second, memory.Coaching)
+    assert (stored.agent.handle, stored.block.content) == ("sdr-emea", "Lead with compliance")
+    assert (stored.block.source_ref, stored.block.source_by) == ("slack:/coach C1", EMEA_MANAGER)
+    assert second.agent.handle == "ae-emea" and second.block.id != stored.block.id
+    assert isinstance(unknown, NotFound) and "agents: ae-emea" in str(unknown)
+    assert isinstance(empty, InvalidInput) and str(empty) == "note: is empty"
+    assert isinstance(refused, PermissionDenied)
+    assert repeated is None  # the same delivery twice in one batch
+    with uow(readonly=True) as u:
+        contents = {b.content for b in memory.list_blocks(u.session, world.workspace)}
+        coached = u.session.scalars(select(AuditEvent.target).where(AuditEvent.action == "coach"))
+        assert contents == {"Lead with compliance", "Ask for the budget owner"}
+        assert sorted(coached) == sorted(f"block:{b.id}" for b in (stored.block, second.block))
+    with uow() as u:  # deliveries stored before are not stored again; refused ones are tried
+        again = chat.coach_many(u.session, world.workspace, [notes[0], notes[3], notes[4]])
+    assert again[0] is None and again[2] is None and isinstance(again[1], PermissionDenied)

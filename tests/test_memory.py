@@ -73,6 +73,15 @@ def test_content_of_exactly_4000_characters_is_accepted(
     assert len(block.content) == 4000
 
 
+def test_an_agent_of_another_workspace_cannot_be_coached_and_nothing_is_stored(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with pytest.raises(NotFound), uow() as u:
+        globex_sdr = u.session.merge(world.globex_sdr)
+        memory.coach(u.session, world.workspace, globex_sdr, "Lead with compliance", by=MANAGER)
+    assert _count_blocks(uow) == 0
+
+
 def test_unknown_agent_is_not_found_and_lists_the_known_ones(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
-from core import memory
+from core import directory, memory
 from core.db import UnitOfWork
 from core.errors import PermissionDenied
-from core.models import AuditEvent, MemoryBlock, Tier
-from core.permissions import Actor
+from core.models import AuditEvent, MemberRole, MemoryBlock, Tier
+from core.permissions import Actor, principal_for
 from tests.conftest import (
     ADMIN,
     AMER_MANAGER,
@@ -177,3 +177,17 @@ def test_director_acts_with_manager_rights_over_its_own_team_only(
         assert block.source_by == "dir-emea"
     with pytest.raises(PermissionDenied), uow() as u:
         memory.coach(u.session, world.workspace, "sdr-amer", "x", by=Actor.agent("dir-emea"))
+
+
+def test_a_manager_of_two_teams_coaches_the_agents_of_both_and_keeps_the_role(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with uow() as u:
+        directory.set_member(u.session, world.workspace, AMER_MANAGER, "manager", ["amer", "emea"])
+    with uow() as u:
+        principal = principal_for(u.session, world.workspace, Actor.member(AMER_MANAGER))
+        for handle in ("sdr-amer", "sdr-emea"):
+            memory.coach(u.session, world.workspace, handle, "Ask early", by=principal.actor)
+    assert principal.role is MemberRole.MANAGER
+    assert principal.managed_team_ids == {world.amer.id, world.emea.id}
+    assert not principal.is_admin

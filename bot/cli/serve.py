@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -12,9 +13,10 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 
 from bot.app import bot_clients, create_app, web_client
+from bot.coaching import CoachingQueue
 from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
-from bot.server import create_web_app, http_server
+from bot.server import create_web_app, http_server, serve_http
 from core import installations, schema
 from core.db import UnitOfWork, engine_for
 from core.errors import InvalidInput
@@ -47,15 +49,25 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     schema.upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
     runner = heartbeat_runner(settings, engine)
-    app = create_app(settings, engine, socket_mode=mode == "socket", runner=runner)
+    coaching = CoachingQueue(engine)
+    app = create_app(
+        settings, engine, socket_mode=mode == "socket", runner=runner, coaching=coaching
+    )
     if settings.slack_bot_token:
         _register_bot_workspace(settings, engine)
     if not no_scheduler:
         click.echo(f"salesbrain: heartbeat scheduler on ({runner.backend.name} backend)")
         runner.start()
+    # SIGTERM stops serve as Ctrl-C does, through the `finally` below (uvicorn, having shut
+    # down gracefully, raises the signal again; the default would end the process there).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        _serve(app, engine, settings, mode, host, port, workers)
+        _serve(app, engine, settings, mode, host, port, workers, coaching)
+    except KeyboardInterrupt:
+        click.echo("salesbrain: stopping")
     finally:
+        # The notes acknowledged are stored and confirmed; running cycles finish.
+        coaching.close()
         if not no_scheduler:
             runner.stop()
 
@@ -72,7 +84,14 @@ def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
 
 
 def _serve(
-    app: App, engine: Engine, settings: Settings, mode: str, host: str, port: int, workers: int
+    app: App,
+    engine: Engine,
+    settings: Settings,
+    mode: str,
+    host: str,
+    port: int,
+    workers: int,
+    coaching: CoachingQueue,
 ) -> None:
     if mode == "socket":
         if not settings.slack_app_token:
@@ -92,7 +111,7 @@ def _serve(
         Multiprocess(server.config, sockets=[socket]).run()
         return
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
-    http_server(create_web_app(app, engine, token), host, port).run()
+    serve_http(create_web_app(app, engine, token, on_shutdown=[coaching.close]), host, port)
 
 
 def _register_bot_workspace(settings: Settings, engine: Engine) -> None:

@@ -17,6 +17,7 @@ from slack_bolt import App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
+from bot import blocks
 from core.errors import DomainError, InvalidInput
 
 FORM_FIELDS = ("agent", "type", "importance", "note")
@@ -33,13 +34,12 @@ def register(app: App) -> None:
         response: BoltResponse | None,
         logger: logging.Logger,
     ) -> BoltResponse | None:
-        if isinstance(error, DomainError):
-            text = " ".join(error.message.split())
-        else:
+        if not isinstance(error, DomainError):
             logger.error("listener failed", exc_info=error)
-            text = "salesbrain could not do that: an internal error (the details are in its log)"
+        text = blocks.error_text(error)
         if response is not None:
-            # Not acknowledged yet: the answer to Slack's request carries the error.
+            # The answer to Slack's request has not left yet (listeners run before it is
+            # sent): it carries the error.
             if body.get("type") == "view_submission":
                 return _form_errors(error, text)
             if body.get("command"):
@@ -48,7 +48,19 @@ def register(app: App) -> None:
             _tell(body, context, respond, client, text)
         except (SlackApiError, SlackRequestError) as failure:
             logger.warning("could not tell %s: %s", context.user_id, type(failure).__name__)
-        return None
+        # An event or an action not yet answered: the person is told, and Slack gets its 200
+        # (an error status would make it deliver the request again).
+        return BoltResponse(status=200, body="") if response is not None else None
+
+
+def tell_after_the_ack(error: Exception, respond: Respond, logger: logging.Logger) -> None:
+    """Work done after the ack failed: tell the person who asked, through the response URL."""
+    if not isinstance(error, DomainError):
+        logger.error("work after the ack failed", exc_info=error)
+    try:
+        respond(text=blocks.error_text(error), response_type="ephemeral", replace_original=False)
+    except (SlackApiError, SlackRequestError, OSError) as failure:
+        logger.warning("could not tell about a failure: %s", type(failure).__name__)
 
 
 def _form_errors(error: Exception, text: str) -> BoltResponse:

@@ -3,11 +3,13 @@
 The real slack_sdk WebClient talks to it over HTTP (SLACK_API_URL). Besides the Web API
 methods it serves response URLs (`/respond/<id>`), so that what a command's ephemeral
 answers say can be read back. It can answer a method with 429 and Retry-After, or with a
-500, a given number of times.
+500, a given number of times. `python -m tests.fakes.slack_api` runs it in a process of its
+own and prints its URL; GET /_fake/calls then lists what it recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -19,6 +21,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 BOT_USER = "UBOT0001"
+# Every call recorded so far, as JSON, for a client in another process (the benchmark).
+CALLS_PATH = "/_fake/calls"
 
 
 @dataclass
@@ -47,6 +51,8 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.socket_url: str | None = None
         self.installation: dict[str, Any] | None = None
+        # Seconds a response URL takes to answer (a Slack far away).
+        self.response_delay = 0.0
         self._failures: dict[str, Failure] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
@@ -165,6 +171,9 @@ class FakeSlack:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: without this, Nagle's algorithm holds the
+            # body back for the client's delayed ACK (40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
@@ -177,6 +186,13 @@ class FakeSlack:
 
             def _serve(self) -> None:
                 url = urlparse(self.path)
+                if url.path == CALLS_PATH:
+                    with fake._lock:
+                        calls = [
+                            {"method": c.method, "args": c.args, "at": c.at} for c in fake.calls
+                        ]
+                    self._send(200, calls)
+                    return
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
                 args: dict[str, Any] = dict(parse_qsl(url.query))
@@ -197,6 +213,7 @@ class FakeSlack:
                     )
                     self._send(failure.status, {"ok": False, "error": "ratelimited"}, headers)
                 elif method.startswith("respond/"):
+                    time.sleep(fake.response_delay)
                     self._send(200, None)
                 else:
                     self._send(200, fake.answer(method, args))
@@ -223,3 +240,15 @@ def _json(value: Any) -> Any:
         except ValueError:
             return None
     return value
+
+
+def serve() -> None:
+    """Run the fake in its own process (the benchmark does, to keep it off its GIL)."""
+    with FakeSlack() as fake:
+        print(fake.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    serve()

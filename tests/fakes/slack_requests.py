@@ -70,10 +70,18 @@ class SlackSender:
         return _send(urllib.request.Request(self.base_url + path, headers=headers or {}))
 
     def command(
-        self, command: str, text: str, user: str, channel: str = "C0001", **signing: Any
+        self,
+        command: str,
+        text: str,
+        user: str,
+        channel: str = "C0001",
+        *,
+        name: str | None = None,
+        **signing: Any,
     ) -> Reply:
-        """A slash command; returns the ack."""
-        name = f"r{next(self._ids)}"
+        """A slash command; returns the ack. Given the `name` of an earlier command, the same
+        command again (its trigger id and response URL), as Slack would retry it."""
+        name = name or f"r{next(self._ids)}"
         form = {
             "token": "unused",
             "team_id": self.team_id,
@@ -91,6 +99,15 @@ class SlackSender:
         reply = self.post(urlencode(form), "application/x-www-form-urlencoded", **signing)
         reply.response_url = name
         return reply
+
+    def shown(self, reply: Reply, timeout: float = 5.0) -> str:
+        """What the person who sent a command sees: the text of its ack, else (the work
+        followed the ack) the first message posted to its response URL, ephemeral."""
+        if reply.body:
+            return reply.text
+        [first, *_] = self.slack.wait_for(f"respond/{reply.response_url}", timeout=timeout)
+        assert first.args.get("response_type") == "ephemeral", first.args
+        return str(first.args.get("text"))
 
     def event(
         self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None

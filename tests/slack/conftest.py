@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
+from bot.coaching import CoachingQueue
 from bot.server import create_web_app
 from core import memory
 from core.models import MemoryBlock
@@ -41,9 +42,19 @@ def slack_settings(db_url: str, slack: FakeSlack, **extra: str) -> Settings:
 
 
 @pytest.fixture
-def send(db_url: str, engine: Engine, slack: FakeSlack, world: World) -> Iterator[SlackSender]:
+def coaching(engine: Engine) -> Iterator[CoachingQueue]:
+    """The queue on which the app stores /coach notes after their acks."""
+    queue = CoachingQueue(engine)
+    yield queue
+    queue.close()
+
+
+@pytest.fixture
+def send(
+    db_url: str, engine: Engine, slack: FakeSlack, world: World, coaching: CoachingQueue
+) -> Iterator[SlackSender]:
     """The Acme workspace of `world` served over HTTP; sends signed requests to it."""
-    app = create_app(slack_settings(db_url, slack), engine)
+    app = create_app(slack_settings(db_url, slack), engine, coaching=coaching)
     with running(create_web_app(app, engine)) as url:
         yield SlackSender(url, SIGNING_SECRET, slack)
 

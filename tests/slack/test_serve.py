@@ -1,5 +1,6 @@
 """`salesbrain serve --http` as an operator runs it: migrates, registers the bot's
-workspace, and answers signed Slack requests on its port."""
+workspace, answers signed Slack requests on its port, and on SIGTERM stores and confirms
+the notes it acknowledged before it exits."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from core import memory
+from core.db import UnitOfWork
+from tests.conftest import EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET
@@ -21,11 +27,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_http_answers_slack_on_a_fresh_database(tmp_path: Path, slack: FakeSlack) -> None:
+@contextmanager
+def serving(database_url: str, slack: FakeSlack, output: list[str]) -> Iterator[SlackSender]:
+    """`serve --http` in a process of its own, stopped with SIGTERM at the end; what it
+    printed is appended to `output`."""
     port = free_port()
     env = {
         **os.environ,
-        "SALESBRAIN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "SALESBRAIN_DATABASE_URL": database_url,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_API_URL": slack.api_url,
@@ -51,11 +60,35 @@ def test_serve_http_answers_slack_on_a_fresh_database(tmp_path: Path, slack: Fak
                 pass
             assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
             time.sleep(0.1)
-        reply = send.command("/brain", "agents", "U0SOMEONE")
+        yield send
     finally:
         server.terminate()
-        output = server.communicate(timeout=10)[0]
+        output.append(server.communicate(timeout=30)[0])
+
+
+def test_serve_http_answers_slack_on_a_fresh_database(tmp_path: Path, slack: FakeSlack) -> None:
+    output: list[str] = []
+    with serving(f"sqlite:///{tmp_path / 'serve.db'}", slack, output) as send:
+        reply = send.command("/brain", "agents", "U0SOMEONE")
 
     assert reply.status == 200 and "No agents yet" in reply.text
-    assert BOT_TOKEN not in output and SIGNING_SECRET not in output
-    assert '"asked": "/brain"' in output
+    assert BOT_TOKEN not in output[0] and SIGNING_SECRET not in output[0]
+    assert '"asked": "/brain"' in output[0]
+
+
+def test_notes_acknowledged_before_sigterm_are_stored_and_confirmed(
+    db_url: str, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    slack.response_delay = 0.3  # confirmations still being posted when SIGTERM comes
+    output: list[str] = []
+    with serving(db_url, slack, output) as send:
+        replies = [send.command("/coach", f"@sdr-emea Note {n}", EMEA_MANAGER) for n in range(30)]
+    # serve has exited: each note was stored once and its person told, though the acks
+    # came back before the notes were stored.
+
+    assert all(reply.status == 200 for reply in replies)
+    assert "Traceback" not in output[0]
+    with uow(readonly=True) as u:
+        stored = sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
+    assert stored == sorted(f"Note {n}" for n in range(30))
+    assert all(len(slack.responses(reply.response_url)) == 1 for reply in replies)

@@ -49,7 +49,7 @@ def test_unverified_requests_get_401_and_change_nothing(
 
     assert reply.status == 401
     assert stored(uow, world) == 0
-    assert send.command("/coach", COACH, EMEA_MANAGER).status == 200
+    assert "Stored block" in send.shown(send.command("/coach", COACH, EMEA_MANAGER))
     assert stored(uow, world) == 1
 
 
@@ -136,10 +136,13 @@ def test_socket_mode_slash_command_round_trip(
                     "trigger_id": "t",
                 },
             )
+            [confirmation] = slack.wait_for("respond/socket")
         finally:
             handler.close()
 
-    assert "sdr-emea's Personal Brain" in ack["payload"]["text"]
+    assert "payload" not in ack  # acknowledged at once, empty; the confirmation follows
+    assert confirmation.args["response_type"] == "ephemeral"
+    assert "sdr-emea's Personal Brain" in confirmation.args["text"]
     assert stored(uow, world) == 1
     [opened] = slack.calls_to("apps.connections.open")
     assert opened.token == "xapp-test-app-token"

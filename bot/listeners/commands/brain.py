@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from slack_bolt import Ack, BoltContext, Respond
 from sqlalchemy.orm import Session
 
 from bot import blocks
-from bot.workspace import RUNNER, actor, use_case
+from bot.listeners.errors import tell_after_the_ack
+from bot.workspace import LATER, RUNNER, actor, use_case
 from core import chat, memory, people
 from core.context import assemble_context
 from core.errors import InvalidInput
@@ -20,6 +22,8 @@ from core.home import home_for
 from core.models import Team, Workspace
 from core.permissions import SLACK_USER_ID, Actor
 from core.tasks import open_tasks
+
+log = logging.getLogger("salesbrain.slack")
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -38,7 +42,7 @@ class Subcommand:
 def brain_command(
     ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
-    """Answered in the ack, like /coach: the work takes milliseconds."""
+    """Answered in the ack: the work takes milliseconds (slow work follows the ack)."""
     word, _, rest = (command.get("text") or "").strip().partition(" ")
     subcommand = SUBCOMMANDS.get(word.lower() or "help")
     if subcommand is None:
@@ -47,7 +51,14 @@ def brain_command(
         reply = subcommand.run(session, workspace, rest.strip(), actor(context))
     ack(response_type="ephemeral", **reply)
     if subcommand.after is not None:
-        subcommand.after(context, respond, rest.strip())
+        context[LATER].submit(_after_the_ack, subcommand.after, context, respond, rest.strip())
+
+
+def _after_the_ack(after: After, context: BoltContext, respond: Respond, words: str) -> None:
+    try:
+        after(context, respond, words)
+    except Exception as error:
+        tell_after_the_ack(error, respond, log)
 
 
 def _help(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:

@@ -7,34 +7,32 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot import blocks
+from bot.coaching import CoachingQueue, Note
 from bot.listeners.views.coach import show_coach_form
-from bot.workspace import actor, use_case
-from core import chat
-from core.models import Agent
+from bot.workspace import COACHING
+
+# How long an ack waits for its note to be stored when the queue is full; past it, the
+# confirmation follows through the response URL (Slack waits 3 s for the ack).
+STORE_NOW_SECONDS = 2.0
 
 
 def coach_command(
     ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    """The note is stored before the ack, which carries the confirmation: a few milliseconds
-    of work, and a refusal reaches the person in the same answer (via the error handler)."""
-    text = command.get("text") or ""
-    if not text.strip():
+    """Acknowledged at once: the note is stored after the ack and the person told through the
+    response URL. When too many notes wait, the note is stored ahead of them before the ack,
+    which then carries the confirmation (or what is wrong)."""
+    if not (command.get("text") or "").strip():
         ack()
         show_coach_form(client, context, command["trigger_id"], channel=command.get("channel_id"))
         return
-    with use_case(context) as (session, workspace):
-        block = chat.coach_from_chat(
-            session,
-            workspace,
-            text,
-            by=actor(context),
-            source_ref=f"slack:/coach {command.get('channel_id', '')}".strip(),
-        )
-        agent = session.get(Agent, block.agent_id)
-        assert agent is not None  # a coaching block always has its agent
-        reply = blocks.coached(
-            block.id, agent.handle, block.type.value, block.importance, agent.next_run_at
-        )
-    ack(response_type="ephemeral", **reply)
+    note = Note.from_command(command, context)
+    coaching: CoachingQueue = context[COACHING]
+    if coaching.offer(note):
+        ack()
+        return
+    reply = coaching.store_now(note, timeout=STORE_NOW_SECONDS)
+    if reply is None:
+        ack()  # a repeated delivery, or a slow store: the confirmation follows
+    else:
+        ack(response_type="ephemeral", **reply)

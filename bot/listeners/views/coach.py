@@ -36,7 +36,7 @@ def store_coaching(ack: Ack, view: dict[str, Any], context: BoltContext) -> None
     values = blocks.coach_modal_values(view)
     origin = json.loads(view.get("private_metadata") or "{}")
     with use_case(context) as (session, workspace):
-        block = chat.coach_agent(
+        coaching = chat.coach_agent(
             session,
             workspace,
             values.get("agent", ""),
@@ -46,11 +46,5 @@ def store_coaching(ack: Ack, view: dict[str, Any], context: BoltContext) -> None
             importance=float(values["importance"]) if values.get("importance") else None,
             source_ref=f"slack:coach form {origin.get('channel') or 'home'}",
         )
-        confirmation = blocks.coached(
-            block.id,
-            values["agent"],
-            block.type.value,
-            block.importance,
-            directory.get_agent(session, workspace, values["agent"]).next_run_at,
-        )
+        confirmation = blocks.coached(coaching)
     ack(response_action="update", view=blocks.coached_modal(confirmation))

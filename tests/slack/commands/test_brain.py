@@ -163,7 +163,7 @@ def test_nothing_crosses_workspaces(
     coach = globex.command("/coach", "@ae-emea Sell harder", GLOBEX_ADMIN)
 
     assert promote.text == forget.text == f"block {block_id} not found"
-    assert coach.text.startswith("agent 'ae-emea' not found; agents: sdr-emea")
+    assert globex.shown(coach).startswith("agent 'ae-emea' not found; agents: sdr-emea")
     with uow(readonly=True) as u:
         assert memory.get_block(u.session, world.workspace, block_id).status.value == "active"
         assert memory.list_blocks(u.session, world.other_workspace) == []

@@ -1,14 +1,28 @@
-"""/coach through Slack: stores coaching as the Slack user, answers ephemerally."""
+"""/coach through Slack: acknowledged at once; the note is stored as the Slack user after the
+ack and the person told, ephemerally, through the command's response URL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from bot.app import create_app
+from bot.coaching import CoachingQueue
+from bot.server import create_web_app
 from core import memory
 from core.db import UnitOfWork
+from core.models import AuditEvent
 from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_requests import SlackSender
+from tests.fakes.slack_requests import SlackSender, running
+from tests.slack.conftest import SIGNING_SECRET, slack_settings
+
+NOTE = "@sdr-emea Lead with compliance angle for healthcare CTOs"
 
 
 def _blocks(uow: Callable[..., UnitOfWork], world: World) -> list[tuple[str, str | None, str]]:
@@ -17,16 +31,16 @@ def _blocks(uow: Callable[..., UnitOfWork], world: World) -> list[tuple[str, str
         return [(b.content, b.source_by, b.type.value) for b in found]
 
 
-def test_manager_coaches_an_agent_by_handle_and_is_told_the_block_and_who_it_reaches(
-    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+def test_the_ack_is_immediate_and_empty_and_the_confirmation_follows_ephemerally(
+    send: SlackSender, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    reply = send.command(
-        "/coach", "@sdr-emea Lead with compliance angle for healthcare CTOs", EMEA_MANAGER
-    )
+    reply = send.command("/coach", NOTE, EMEA_MANAGER)
 
-    assert reply.status == 200
-    assert reply.json()["response_type"] == "ephemeral"
-    text = reply.text
+    assert (reply.status, reply.body) == (200, "")
+    [confirmation] = slack.wait_for(f"respond/{reply.response_url}")
+    assert confirmation.args["response_type"] == "ephemeral"
+    assert confirmation.args["replace_original"] is False
+    text = confirmation.args["text"]
     [(content, by, kind)] = _blocks(uow, world)
     assert content == "Lead with compliance angle for healthcare CTOs"
     assert (by, kind) == (EMEA_MANAGER, "coaching")
@@ -42,16 +56,15 @@ def test_coach_finds_the_agent_by_display_name(
         agent.display_name = "Alex Morgan"
     reply = send.command("/coach", "@Alex Morgan Ask for the budget owner early", ADMIN)
 
-    assert "ae-emea's Personal Brain" in reply.text
+    assert "ae-emea's Personal Brain" in send.shown(reply)
     assert _blocks(uow, world)[0][0] == "Ask for the budget owner early"
 
 
 def test_unknown_agent_is_one_line_listing_the_known_agents_and_stores_nothing(
     send: SlackSender, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    reply = send.command("/coach", "@sdr-nowhere Be brief", EMEA_MANAGER)
+    text = send.shown(send.command("/coach", "@sdr-nowhere Be brief", EMEA_MANAGER))
 
-    text = reply.text
     assert "agent 'sdr-nowhere' not found" in text
     assert "sdr-emea" in text and "ae-emea" in text
     assert "\n" not in text
@@ -64,8 +77,8 @@ def test_empty_and_oversized_notes_are_refused(
     empty = send.command("/coach", "@sdr-emea   ", EMEA_MANAGER)
     huge = send.command("/coach", "@sdr-emea " + "x" * 4001, EMEA_MANAGER)
 
-    assert empty.text == "note: is empty"
-    assert huge.text == "note: is 4,001 characters; the limit is 4,000"
+    assert send.shown(empty) == "note: is empty"
+    assert send.shown(huge) == "note: is 4,001 characters; the limit is 4,000"
     assert _blocks(uow, world) == []
 
 
@@ -74,8 +87,11 @@ def test_a_member_may_not_coach_and_nothing_is_stored(
 ) -> None:
     reply = send.command("/coach", "@sdr-emea Push harder", MEMBER)
 
-    assert "may not coach sdr-emea" in reply.text
+    assert "may not coach sdr-emea" in send.shown(reply)
     assert _blocks(uow, world) == []
+    with uow(readonly=True) as u:
+        refused = u.session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused"))
+        assert [(e.actor, e.action) for e in refused] == [(f"member:{MEMBER}", "coach")]
 
 
 def test_a_manager_of_another_team_may_not_coach(
@@ -83,8 +99,76 @@ def test_a_manager_of_another_team_may_not_coach(
 ) -> None:
     reply = send.command("/coach", "@sdr-amer Push harder", EMEA_MANAGER)
 
-    assert "may not coach sdr-amer" in reply.text
+    assert "may not coach sdr-amer" in send.shown(reply)
     assert _blocks(uow, world) == []
+
+
+def test_notes_sent_at_once_are_each_stored_once_and_confirmed_with_a_block_of_their_own(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    notes = [f"Note {n}: ask about the renewal date" for n in range(40)]
+    with ThreadPoolExecutor(10) as pool:
+        replies = list(
+            pool.map(lambda note: send.command("/coach", f"@sdr-emea {note}", EMEA_MANAGER), notes)
+        )
+
+    confirmations = [send.shown(reply) for reply in replies]
+    block_ids = {re.search(r"Stored block (\d+) ", text) for text in confirmations}
+    assert len({match.group(1) for match in block_ids if match}) == len(notes)
+    assert sorted(content for content, _, _ in _blocks(uow, world)) == sorted(notes)
+
+
+def test_a_command_delivered_twice_stores_its_note_once_and_confirms_it_once(
+    send: SlackSender,
+    slack: FakeSlack,
+    coaching: CoachingQueue,
+    uow: Callable[..., UnitOfWork],
+    world: World,
+) -> None:
+    first = send.command("/coach", NOTE, EMEA_MANAGER)
+    again = send.command("/coach", NOTE, EMEA_MANAGER, name=first.response_url)
+
+    assert again.status == 200
+    assert coaching.join()
+    assert len(_blocks(uow, world)) == 1
+    assert len(slack.responses(first.response_url)) == 1
+
+
+def test_a_confirmation_slack_fails_to_take_is_posted_again_and_the_note_stored_once(
+    send: SlackSender, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    slack.fail("respond/r1", 500, times=1)
+    reply = send.command("/coach", NOTE, EMEA_MANAGER)
+
+    failed, posted = slack.wait_for("respond/r1", count=2)
+    assert failed.args["_failed"] == 500 and "_failed" not in posted.args
+    assert "Stored block" in posted.args["text"]
+    assert reply.response_url == "r1" and len(_blocks(uow, world)) == 1
+
+
+@pytest.fixture
+def send_when_full(
+    db_url: str, engine: Engine, slack: FakeSlack, world: World
+) -> Iterator[SlackSender]:
+    """The app with no room for notes after the ack: each is stored before it."""
+    app = create_app(slack_settings(db_url, slack), engine, coaching=CoachingQueue(engine, 0))
+    with running(create_web_app(app, engine)) as url:
+        yield SlackSender(url, SIGNING_SECRET, slack)
+
+
+def test_when_the_queue_is_full_the_note_is_stored_before_the_ack_which_confirms_it(
+    send_when_full: SlackSender, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    reply = send_when_full.command("/coach", NOTE, EMEA_MANAGER)
+    refused = send_when_full.command("/coach", "@sdr-amer Push harder", EMEA_MANAGER)
+    again = send_when_full.command("/coach", NOTE, EMEA_MANAGER, name=reply.response_url)
+
+    assert reply.json()["response_type"] == "ephemeral"
+    assert "Stored block" in reply.text and "sdr-emea's Personal Brain" in reply.text
+    assert "may not coach sdr-amer" in refused.text and "\n" not in refused.text
+    assert (again.status, again.body) == (200, "")  # the first delivery was confirmed
+    assert len(_blocks(uow, world)) == 1
+    assert slack.calls_to(f"respond/{reply.response_url}") == []
 
 
 def test_coach_with_no_text_opens_the_form_with_the_agents(

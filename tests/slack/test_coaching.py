@@ -1,0 +1,89 @@
+"""The queue of /coach notes stored after the ack: stored together, each delivery once, and
+every note taken confirmed before the queue closes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+
+from bot.coaching import CoachingQueue, Note, store_many
+from core import chat, memory
+from core.db import UnitOfWork, make_engine
+from tests.conftest import EMEA_MANAGER, World
+from tests.fakes.slack_api import FakeSlack
+
+
+def _note(n: int, slack: FakeSlack) -> Note:
+    url = slack.response_url(f"n{n}")
+    return Note("T0001", EMEA_MANAGER, "C1", f"@sdr-emea Note {n}", f"t{n}", url)
+
+
+def _contents(uow: Callable[..., UnitOfWork], world: World) -> list[str]:
+    with uow(readonly=True) as u:
+        return sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
+
+
+def test_notes_taken_are_stored_and_confirmed_when_the_queue_closes(
+    engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    coaching = CoachingQueue(engine)
+    notes = [_note(n, slack) for n in range(20)]
+    assert all(coaching.offer(note) for note in notes)
+    coaching.close()
+
+    assert not coaching.offer(_note(99, slack))
+    assert _contents(uow, world) == sorted(f"Note {n}" for n in range(20))
+    assert all(len(slack.responses(f"n{n}")) == 1 for n in range(20))
+
+
+def test_a_delivery_stored_meanwhile_by_another_process_is_not_stored_again(
+    engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    note = _note(1, slack)
+    other = make_engine(engine.url.render_as_string(hide_password=False))  # another process's
+    answers: list[object] = []
+    with UnitOfWork(other) as u:
+        workspace = u.session.merge(world.workspace)
+        [first] = chat.coach_many(u.session, workspace, [note.in_chat()])
+        assert isinstance(first, memory.Coaching)
+        # This process stores the same delivery while the other has not committed it yet:
+        # it waits for the other's write, then finds the delivery stored (PostgreSQL: its
+        # batch fails on the delivery's key, and the note is stored on its own).
+        storing = threading.Thread(target=lambda: answers.extend(store_many(engine, [note])))
+        storing.start()
+        time.sleep(0.3)
+    storing.join(timeout=30)
+    other.dispose()
+
+    assert answers == [None]
+    assert _contents(uow, world) == ["Note 1"]
+
+
+def test_when_the_oldest_note_has_waited_too_long_a_new_one_is_stored_ahead_before_its_ack(
+    engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    coaching = CoachingQueue(engine, lag=0.2)
+    with socket.socket() as silent:  # a Slack that takes the confirmation and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        assert coaching.offer(Note("T0001", EMEA_MANAGER, "C1", "@sdr-emea Stuck", "t0", url))
+        time.sleep(0.3)
+
+        assert not coaching.offer(_note(1, slack))
+        reply = coaching.store_now(_note(1, slack), timeout=5)
+        again = coaching.store_now(_note(1, slack), timeout=5)
+
+    assert reply is not None and "Stored block" in reply["text"]
+    assert again is None  # the same delivery: stored once, confirmed in the first ack
+    assert slack.responses("n1") == []
+    # Slack went away: the stuck confirmation failed (and was logged); there is room again.
+    assert coaching.join()
+    assert coaching.offer(_note(2, slack))
+    coaching.close()
+    assert len(slack.responses("n2")) == 1
+    assert _contents(uow, world) == ["Note 1", "Note 2", "Stuck"]

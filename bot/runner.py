@@ -2,8 +2,10 @@
 
 One process runs many cycles at once, at most `concurrency` per workspace and `max_workers`
 in all. APScheduler ticks to look for due agents (and to deliver the outbox); a finished
-cycle looks again at once, so a busy workspace never waits for the next tick. Used by
-`salesbrain heartbeat` and `salesbrain serve`.
+cycle looks again at once, so a busy workspace never waits for the next tick. Once a day
+it also merges the memory full-text index (what `salesbrain db optimize` does), which
+keeps context assembly fast as blocks are written. Used by `salesbrain heartbeat` and
+`salesbrain serve`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from core import clock
+from core.context import optimize_index
 from core.db import unit_of_work
 from core.directory import get_agent, resolve_workspace
 from core.heartbeat import leases, outbox
@@ -140,6 +144,13 @@ class HeartbeatRunner:
         self.deliver()
         return result
 
+    def maintain_index(self) -> int:
+        """Merge the memory full-text index (short steps; writers barely wait): the steps."""
+        started = time.perf_counter()
+        steps = optimize_index(self.engine)
+        log.info("full-text index merged: %d steps in %.1f s", steps, time.perf_counter() - started)
+        return steps
+
     def deliver(self) -> outbox.DeliveryRun:
         """Deliver the reports that are due through this runner's sinks."""
         return outbox.deliver_pending(self.engine, self.sinks, self.settings, self.worker)
@@ -168,6 +179,17 @@ class HeartbeatRunner:
             max_instances=1,
             coalesce=True,
         )
+        if self.settings.index_maintenance_hour >= 0:
+            scheduler.add_job(
+                self.maintain_index,
+                "cron",
+                hour=self.settings.index_maintenance_hour,
+                minute=0,
+                jitter=600,  # schedulers of several processes do not all start together
+                id="index-maintenance",
+                max_instances=1,
+                coalesce=True,
+            )
         scheduler.start()
         self._scheduler = scheduler
 
@@ -180,6 +202,12 @@ class HeartbeatRunner:
             self._scheduler = None
         self._pool.shutdown(wait=True)
         self.deliver()
+
+    def next_runs(self) -> dict[str, datetime]:
+        """When each of the scheduler's jobs runs next, by id (empty before `start`)."""
+        if self._scheduler is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
     @property
     def running(self) -> int:

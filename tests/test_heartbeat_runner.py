@@ -101,3 +101,22 @@ def test_a_runner_for_one_workspace_leaves_the_others_alone(engine: Engine, worl
         runner.run_once()
     runner.stop()
     assert [c.agent_id for c in cycles(engine)] == [world.globex_sdr.id]
+
+
+def test_the_scheduler_merges_the_full_text_index_daily(engine: Engine, world: World) -> None:
+    runner = HeartbeatRunner(
+        engine, OfflineBackend(), HeartbeatSettings(index_maintenance_hour=4), worker="w1"
+    )
+    runner.start()
+    try:
+        assert runner.next_runs()["index-maintenance"].astimezone(UTC).hour == 4
+        assert runner.maintain_index() >= 1  # what the job runs, on this database
+    finally:
+        runner.stop()
+    never = HeartbeatRunner(engine, OfflineBackend(), HeartbeatSettings(index_maintenance_hour=-1))
+    never.start()
+    try:
+        assert "index-maintenance" not in never.next_runs()
+        assert "heartbeat-tick" in never.next_runs()
+    finally:
+        never.stop()

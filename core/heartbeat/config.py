@@ -32,6 +32,10 @@ class HeartbeatSettings(BaseSettings):
     max_turns: int = Field(default=6, ge=1, le=20)
     max_tokens: int = Field(default=1024, ge=64, le=32_000)
 
+    # The full-text index is merged daily at this hour (UTC) by every running scheduler
+    # (in short steps; a second process finds nothing left to merge). -1: never.
+    index_maintenance_hour: int = Field(default=3, ge=-1, le=23)
+
     # Brain assembly.
     context_limit: int = Field(default=20, ge=1, le=200)
     context_token_budget: int = Field(default=2000, ge=100, le=100_000)

@@ -137,8 +137,8 @@ def create_app(
     )
     workspace.attach(app, engine, coaching or CoachingQueue(engine), runner)
     register_listeners(app)
-    # The deprecated-model table comes from the anthropic SDK, whose first import takes
-    # seconds: load it now, not inside the first /brain agents (Slack waits 3 s for an ack).
+    # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
+    # inside the first request that shows a model.
     end_of_life(DEFAULT_MODEL)
     return app
 

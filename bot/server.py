@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.workspace import OUTCOME
 from core.errors import DomainError
 from core.permissions import Actor
 from core.signals import import_signals
@@ -190,6 +191,7 @@ def _describe(request: Request, bolt_request: BoltRequest) -> None:
         asked = body.get("type")
     request.state.asked = asked
     request.state.workspace = bolt_request.context.team_id
+    request.state.outcome = bolt_request.context.get(OUTCOME)
 
 
 OUTCOMES = {2: "ok", 3: "redirect", 4: "rejected", 5: "error"}
@@ -219,7 +221,7 @@ class RequestLog:
                 "asked": state.get("asked"),
                 "workspace": state.get("workspace"),
                 "status": status,
-                "outcome": OUTCOMES.get(status // 100, "other"),
+                "outcome": state.get("outcome") or OUTCOMES.get(status // 100, "other"),
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             }
             requests_log.info(json.dumps(line))

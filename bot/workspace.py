@@ -40,6 +40,9 @@ ENGINE = "salesbrain_engine"
 RUNNER = "salesbrain_runner"
 COACHING = "salesbrain_coaching"
 LATER = "salesbrain_later"
+# What became of the request, for the request log, when it was not done: refused, invalid,
+# not_found or failed (set by the error handler).
+OUTCOME = "salesbrain_outcome"
 # Cycles run now (`/brain run`) at once, after their acks.
 LATER_WORKERS = 2
 ORIGIN = "slack"

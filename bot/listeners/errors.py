@@ -18,7 +18,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot import blocks
-from core.errors import DomainError, InvalidInput
+from bot.workspace import OUTCOME
+from core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
 FORM_FIELDS = ("agent", "type", "importance", "note")
 
@@ -36,6 +37,7 @@ def register(app: App) -> None:
     ) -> BoltResponse | None:
         if not isinstance(error, DomainError):
             logger.error("listener failed", exc_info=error)
+        context[OUTCOME] = outcome_of(error)
         text = blocks.error_text(error)
         if response is not None:
             # The answer to Slack's request has not left yet (listeners run before it is
@@ -51,6 +53,15 @@ def register(app: App) -> None:
         # An event or an action not yet answered: the person is told, and Slack gets its 200
         # (an error status would make it deliver the request again).
         return BoltResponse(status=200, body="") if response is not None else None
+
+
+def outcome_of(error: Exception) -> str:
+    """How the request log names a request that failed with `error`."""
+    if isinstance(error, PermissionDenied):
+        return "refused"
+    if isinstance(error, NotFound):
+        return "not_found"
+    return "invalid" if isinstance(error, DomainError) else "failed"
 
 
 def tell_after_the_ack(error: Exception, respond: Respond, logger: logging.Logger) -> None:

@@ -74,12 +74,16 @@ def test_one_log_line_per_request_names_command_workspace_latency_outcome_and_no
     caplog.set_level(logging.DEBUG)
     send.command("/coach", COACH, EMEA_MANAGER)
     send.command("/coach", COACH, EMEA_MANAGER, signed=False)
+    send.command("/brain", "company Always lead with ROI", EMEA_MANAGER)  # admins only
+    send.command("/brain", "show @nobody", EMEA_MANAGER)
 
     lines = [r.getMessage() for r in caplog.records if r.name == "salesbrain.requests"]
-    assert len(lines) == 2
+    assert len(lines) == 4
     assert '"asked": "/coach"' in lines[0] and '"workspace": "T0001"' in lines[0]
     assert '"outcome": "ok"' in lines[0] and '"latency_ms":' in lines[0]
     assert '"status": 401' in lines[1] and '"outcome": "rejected"' in lines[1]
+    assert '"status": 200' in lines[2] and '"outcome": "refused"' in lines[2]
+    assert '"outcome": "not_found"' in lines[3]
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert BOT_TOKEN not in everything and SIGNING_SECRET not in everything
 

@@ -9,10 +9,12 @@ waits out rate limits (429 with Retry-After) and retries Slack's server errors.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from slack_bolt import App
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.callback_options import CallbackOptions, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
@@ -119,7 +121,20 @@ def create_app(
             "(installs in many workspaces)",
         )
     client = client or web_client(settings, None if oauth else bot_token)
-    app = App(
+    with _quiet_when_same_token(client, bot_token):
+        app = _bolt_app(client, secret, oauth, socket_mode)
+    workspace.attach(app, engine, coaching or CoachingQueue(engine), runner)
+    register_listeners(app)
+    # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
+    # inside the first request that shows a model.
+    end_of_life(DEFAULT_MODEL)
+    return app
+
+
+def _bolt_app(
+    client: WebClient, secret: str | None, oauth: OAuthSettings | None, socket_mode: bool
+) -> App:
+    return App(
         name="salesbrain",
         logger=log,
         signing_secret=secret,
@@ -135,12 +150,25 @@ def create_app(
         # which cost more CPU than the listener under load.
         process_before_response=True,
     )
-    workspace.attach(app, engine, coaching or CoachingQueue(engine), runner)
-    register_listeners(app)
-    # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
-    # inside the first request that shows a model.
-    end_of_life(DEFAULT_MODEL)
-    return app
+
+
+@contextmanager
+def _quiet_when_same_token(client: WebClient, bot_token: str | None) -> Iterator[None]:
+    """Bolt reads SLACK_BOT_TOKEN itself and, given a client too, warns that the token is
+    unused: not so when the client carries that very token (ours does, in one workspace)."""
+    if client.token is None or client.token != bot_token:
+        yield
+        return
+    warning = warning_client_prioritized_and_token_skipped()
+
+    def not_that_warning(record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning
+
+    log.addFilter(not_that_warning)
+    try:
+        yield
+    finally:
+        log.removeFilter(not_that_warning)
 
 
 def _cached_authorize(oauth: OAuthSettings, client: WebClient) -> InstallationStoreAuthorize:

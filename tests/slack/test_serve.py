@@ -74,6 +74,7 @@ def test_serve_http_answers_slack_on_a_fresh_database(tmp_path: Path, slack: Fak
     assert reply.status == 200 and "No agents yet" in reply.text
     assert BOT_TOKEN not in output[0] and SIGNING_SECRET not in output[0]
     assert '"asked": "/brain"' in output[0]
+    assert "will be unused" not in output[0]  # Bolt's warning: our client carries the token
 
 
 def test_notes_acknowledged_before_sigterm_are_stored_and_confirmed(

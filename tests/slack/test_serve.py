@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from subprocess import Popen
 
 from core import memory
 from core.db import UnitOfWork
 from tests.conftest import EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
+from tests.fakes.socket_mode import FakeSocketMode
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET
 
 
@@ -27,28 +29,34 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextmanager
-def serving(database_url: str, slack: FakeSlack, output: list[str]) -> Iterator[SlackSender]:
-    """`serve --http` in a process of its own, stopped with SIGTERM at the end; what it
-    printed is appended to `output`."""
-    port = free_port()
-    env = {
+def start_serve(database_url: str, slack: FakeSlack, *arguments: str, **env: str) -> Popen[str]:
+    """`salesbrain serve ARGUMENTS --no-scheduler` in a process of its own."""
+    environment = {
         **os.environ,
         "SALESBRAIN_DATABASE_URL": database_url,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_API_URL": slack.api_url,
+        **env,
     }
-    env.pop("SLACK_APP_TOKEN", None)
+    if "SLACK_APP_TOKEN" not in env:
+        environment.pop("SLACK_APP_TOKEN", None)
     salesbrain = str(Path(sys.executable).parent / "salesbrain")
-    command = [salesbrain, "serve", "--http", "--host", "127.0.0.1"]
-    server = subprocess.Popen(
-        [*command, "--port", str(port), "--no-scheduler"],
-        env=env,
+    return subprocess.Popen(
+        [salesbrain, "serve", *arguments, "--no-scheduler"],
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@contextmanager
+def serving(database_url: str, slack: FakeSlack, output: list[str]) -> Iterator[SlackSender]:
+    """`serve --http` in a process of its own, stopped with SIGTERM at the end; what it
+    printed is appended to `output`."""
+    port = free_port()
+    server = start_serve(database_url, slack, "--http", "--host", "127.0.0.1", "--port", str(port))
     try:
         send = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack)
         deadline = time.monotonic() + 30
@@ -93,3 +101,36 @@ def test_notes_acknowledged_before_sigterm_are_stored_and_confirmed(
         stored = sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
     assert stored == sorted(f"Note {n}" for n in range(30))
     assert all(len(slack.responses(reply.response_url)) == 1 for reply in replies)
+
+
+def test_serve_socket_mode_stops_on_sigterm_and_confirms_what_it_acknowledged(
+    db_url: str, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    slack.response_delay = 0.3
+    with FakeSocketMode() as socket:
+        slack.socket_url = socket.url
+        server = start_serve(db_url, slack, "--socket", SLACK_APP_TOKEN="xapp-test-app-token")
+        try:
+            socket.wait_connected(timeout=30)
+            command = {"team_id": "T0001", "user_id": EMEA_MANAGER, "channel_id": "C0001"}
+            for n in range(5):
+                socket.deliver(
+                    "slash_commands",
+                    {
+                        **command,
+                        "command": "/coach",
+                        "text": f"@sdr-emea Note {n}",
+                        "response_url": slack.response_url(f"s{n}"),
+                        "trigger_id": f"t{n}",
+                    },
+                )
+        finally:
+            server.terminate()
+            output = server.communicate(timeout=30)[0]
+
+    assert server.returncode == 0, output
+    assert "salesbrain: stopping" in output and "Traceback" not in output
+    with uow(readonly=True) as u:
+        stored = sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
+    assert stored == [f"Note {n}" for n in range(5)]
+    assert all(len(slack.responses(f"s{n}")) == 1 for n in range(5))

@@ -4,6 +4,7 @@ the full-text index following every write, usage, and the prompt's memory sectio
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from core.context import (
     record_usage,
     render_memory_section,
 )
+from core.context.assembly import take_best
 from core.context.settings import configure
 from core.db import UnitOfWork
 from core.errors import InvalidInput, PermissionDenied
@@ -289,6 +291,29 @@ def test_near_duplicates_of_one_type_keep_only_the_best(uow: UoW, world: World) 
     seen = _ids(_assemble(uow, world.sdr, "ROI subject for CFOs"))
     assert best in seen and other_type in seen and different in seen
     assert same_words not in seen and nine_of_ten not in seen
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "duplicate"),
+    [
+        ("a b c d", "a b c d e", True),  # Jaccard 4/5: exactly the threshold
+        ("a b c d e f g h", "a b c d e f g h i j", True),  # 8/10
+        ("a b c d", "a b c d e f", False),  # 4/6
+        ("a b c d e", "a b c d x", False),  # 4/6 with sets of one size
+        ("", "", True),  # both empty: identical
+    ],
+)
+def test_near_duplicates_are_told_by_token_set_jaccard_at_its_threshold(
+    first: str, second: str, duplicate: bool
+) -> None:
+    rows = [_Row(first or "!", "learning"), _Row(second or "?", "learning")]
+    assert len(take_best(rows, limit=10, token_budget=1000, jaccard=0.8)) == (1 if duplicate else 2)
+
+
+@dataclass(frozen=True)
+class _Row:
+    content: str
+    type: str
 
 
 def test_the_search_index_follows_edits_archive_and_promotion(uow: UoW, world: World) -> None:

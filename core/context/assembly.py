@@ -190,7 +190,7 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
         normalised, word_set = " ".join(text_words), frozenset(text_words)
         same_type = kept.setdefault(str(row.type), [])
         if any(
-            normalised == other_text or _jaccard(word_set, other_words) >= jaccard
+            normalised == other_text or _similar(word_set, other_words, jaccard)
             for other_text, other_words in same_type
         ):
             continue
@@ -202,9 +202,16 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
     return chosen
 
 
-def _jaccard(first: frozenset[str], second: frozenset[str]) -> float:
-    union = first | second
-    return len(first & second) / len(union) if union else 1.0
+def _similar(first: frozenset[str], second: frozenset[str], jaccard: float) -> bool:
+    """Token-set Jaccard >= `jaccard`. It is at most the ratio of the sizes: most pairs are
+    told apart by that alone, without building their union."""
+    small, large = sorted((len(first), len(second)))
+    if large == 0:
+        return True
+    if small < jaccard * large:
+        return False
+    common = len(first & second)
+    return common >= jaccard * (small + large - common)
 
 
 def _from_outside(session: Session, rows: Sequence[Any]) -> set[int]:

@@ -48,8 +48,8 @@ from core.errors import DomainError, Refusal
 from core.memory import Coaching
 from core.permissions import Actor
 
-# When the oldest note taken has waited this long for its confirmation, acks wait for room
-# (then store before the ack): a person waits about as long as Slack waits for an ack.
+# When the oldest note taken has waited this long for its confirmation, a new note is stored
+# before its ack (ahead of the others): a person waits about as long as Slack waits for an ack.
 LAG_SECONDS = 2.0
 # Notes taken at most, whatever their age: a bound on memory (each holds up to 4,000
 # characters).

@@ -6,9 +6,11 @@ quality run does assert its verdict: the product's score beats every single-fact
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bench import context_scale, retrieval_quality
+from bench import context_floor, context_scale, retrieval_quality
 
 
 def test_the_scale_benchmark_measures_both_sides(
@@ -28,3 +30,21 @@ def test_the_product_beats_every_single_factor_baseline(
     assert "recency only" in out and "relevance only" in out
     superseded = next(line for line in out.splitlines() if "superseded" in line)
     assert set(superseded.split()[1:]) == {"0.00"}  # never shown, by any method
+
+
+def test_the_floor_benchmark_measures_all_three_on_sqlite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'floor.db'}"
+    context_floor.main(["--url", url, "--blocks", "5000", "--queries", "20"])
+    out = capsys.readouterr().out
+    for side in ("floor pipeline", "assemble_context", "naive baseline", "20x would need"):
+        assert side in out
+    assert "same blocks as assemble_context where they did:" in out
+
+
+def test_the_floor_benchmark_refuses_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        context_floor.main(["--url", "postgresql://127.0.0.1/nothing"])
+    assert exit_.value.code == 2
+    assert "give a sqlite:/// URL" in capsys.readouterr().err

@@ -39,6 +39,7 @@ BRAIN_HELP = [
     ("/brain run @agent", "run the agent's cycle now; the report follows"),
     ("/brain promote <block> [team|company]", "promote a block (team by default)"),
     ("/brain forget <block>", "archive a block: it never surfaces again"),
+    ("/brain refresh <block>", "bring a promoted copy up to date with its original"),
     ("/brain company <text>", "write company knowledge (admins)"),
     ("/brain task @agent <text>", "give an agent a task"),
     ("/brain role @user admin|manager|member [team ...]", "set a role (admins)"),

@@ -21,7 +21,7 @@ from core import audit, clock, memory, rules
 from core.directory import known_agents
 from core.errors import DomainError, InvalidInput, NotFound
 from core.models import Agent, Base, MemoryBlock, Tier, Workspace, utcnow
-from core.permissions import Actor, Principal, principal_for
+from core.permissions import Actor, Principal, check_admin, principal_for
 
 DEFAULT_PROMOTE_EMOJI = "brain"
 # Slack retries an event for up to about an hour; a day of ids is plenty to recognise one.
@@ -278,13 +278,12 @@ def set_promote_emoji(session: Session, workspace: Workspace, emoji: str, *, by:
     name = (emoji or "").strip().strip(":").lower()
     if not EMOJI_NAME.fullmatch(name):
         raise InvalidInput("emoji", f"{emoji!r} is not an emoji name such as brain or star")
-    principal = principal_for(session, workspace, by)
-    if not principal.is_admin:
-        raise principal.refuse(
-            f"{principal.describe()} may not change the promote emoji: only admins may",
-            action="settings.promote_emoji",
-            target="workspace",
-        )
+    check_admin(
+        principal_for(session, workspace, by),
+        "change the promote emoji",
+        action="settings.promote_emoji",
+        target="workspace",
+    )
     # A new dict, so that the JSON column sees the change.
     workspace.settings = {**(workspace.settings or {}), "promote_emoji": name}
     session.flush()

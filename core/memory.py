@@ -267,6 +267,52 @@ def promote(
     return promoted
 
 
+def refresh(
+    session: Session, workspace: Workspace, block_id: int | str, *, by: Actor
+) -> MemoryBlock:
+    """Bring a promoted copy up to date with the block it was copied from, which has moved on
+    (a finding refreshed in place); whoever may promote there may refresh."""
+    copy = get_block(session, workspace, block_id)
+    if copy.source_kind is not SourceKind.PROMOTION or copy.promoted_from_id is None:
+        raise InvalidInput("block", f"block {copy.id} is not a promoted copy: nothing to refresh")
+    if copy.status is not BlockStatus.ACTIVE:
+        raise InvalidInput(
+            "block", f"block {copy.id} is {copy.status.value}; only active copies are refreshed"
+        )
+    original = session.get(MemoryBlock, copy.promoted_from_id)
+    if original is None or original.status is not BlockStatus.ACTIVE:
+        state = "gone" if original is None else original.status.value
+        raise InvalidInput(
+            "block",
+            f"block {copy.id} was copied from block {copy.promoted_from_id}, which is {state}: "
+            "archive the copy instead",
+        )
+    principal = principal_for(session, workspace, by)
+    check_promote(principal, original, copy.tier, _owning_team_id(session, original))
+    if (copy.content, copy.evidence, copy.importance) == (
+        original.content,
+        original.evidence,
+        original.importance,
+    ):
+        raise AlreadyDone(
+            f"block {copy.id} already says what block {original.id} says",
+            workspace_id=workspace.id,
+            actor=str(by),
+            origin=by.origin,
+            action="refresh",
+            target=f"block:{copy.id}",
+        )
+    copy.content, copy.evidence, copy.importance = (
+        original.content,
+        original.evidence,
+        original.importance,
+    )
+    copy.updated_at = clock.now()
+    session.flush()
+    audit.record(session, workspace, by, "refresh", f"block:{copy.id}", f"from block:{original.id}")
+    return copy
+
+
 def archive(
     session: Session, workspace: Workspace, block_id: int, *, by: Actor, reason: str | None = None
 ) -> MemoryBlock:

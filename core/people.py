@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from core import directory, tasks
 from core.models import Agent, Member, MemberRole, Task, Workspace
-from core.permissions import Actor, principal_for
+from core.permissions import Actor, check_admin, principal_for
 
 
 def enrol_slack_user(
@@ -45,13 +45,12 @@ def assign_role(
     by: Actor,
 ) -> Member:
     """An admin gives a person a role: admin, member, or manager of the named teams."""
-    principal = principal_for(session, workspace, by)
-    if not principal.is_admin:
-        raise principal.refuse(
-            f"{principal.describe()} may not set roles: only admins may",
-            action="member.set",
-            target=f"member:{slack_user_id}",
-        )
+    check_admin(
+        principal_for(session, workspace, by),
+        "set roles",
+        action="member.set",
+        target=f"member:{slack_user_id}",
+    )
     return directory.set_member(session, workspace, slack_user_id, role, list(teams), by=by)
 
 

@@ -193,14 +193,19 @@ def check_promote(principal: Principal, block: MemoryBlock, to: Tier, team_id: i
     )
 
 
-def check_write_company(principal: Principal) -> None:
-    """Company knowledge is written by admins only."""
+def check_admin(principal: Principal, doing: str, *, action: str, target: str) -> None:
+    """What only admins may do: company knowledge, roles and the workspace's settings."""
     if principal.is_admin:
         return
     raise principal.refuse(
-        f"{principal.describe()} may not write to the company brain: only admins may",
-        action="write_company",
-        target="tier:company",
+        f"{principal.describe()} may not {doing}: only admins may", action=action, target=target
+    )
+
+
+def check_write_company(principal: Principal) -> None:
+    """Company knowledge is written by admins only."""
+    check_admin(
+        principal, "write to the company brain", action="write_company", target="tier:company"
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -275,3 +277,56 @@ def test_a_call_refused_when_the_cycle_writes_leaves_the_rest_of_the_cycle_stand
     ]
     report = outbox_of(engine, cycle["id"])
     assert report is not None and "complete_task: task" in report.text
+
+
+def test_the_director_refreshes_a_team_copy_whose_finding_moved_and_flags_one_that_stopped(
+    engine: Engine, world: World
+) -> None:
+    first = Campaign(
+        agents=("sdr-emea", "ae-emea"),
+        sends_per_agent=600,
+        effects={"subject_format": {"question": 0.45}},
+        objections={},
+        id_prefix="a-",
+    )
+    more = replace(first, seed=7, id_prefix="b-", start=first.start + timedelta(days=20))
+    reversal = replace(
+        first,
+        seed=2,
+        id_prefix="c-",
+        sends_per_agent=6_000,
+        effects={"subject_format": {"question": 0.08}},
+    )
+
+    def team_cycles(campaign: Campaign, day: int) -> dict[str, Any]:
+        assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0
+        with clock.frozen_at(MONDAY + timedelta(days=day)):
+            run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+            run_now(engine, world.workspace, "ae-emea", OFFLINE)
+            return run_now(engine, world.workspace, "dir-emea", OFFLINE)
+
+    promoted = team_cycles(first, 0)
+    [proposal] = [c for c in promoted["tool_calls"] if c["name"] == "propose_promotion"]
+    copy_id = proposal["block_id"]
+    assert promoted["context"]["stale"] == []
+
+    refreshing = team_cycles(more, 1)
+
+    assert refreshing["context"]["stale"] == [copy_id]
+    [refresh] = [c for c in refreshing["tool_calls"] if c["name"] == "refresh_team_copy"]
+    assert (refresh["status"], refresh["block_id"]) == ("applied", copy_id)
+    assert f"refreshed team brain block {copy_id} from its finding" in refreshing["actions"]
+    by_id = {block.id: block for block in blocks(engine)}
+    copy = by_id[copy_id]
+    assert copy.content == by_id[copy.promoted_from_id or 0].content
+    assert copy.updated_at == MONDAY + timedelta(days=1)
+
+    stopped = team_cycles(reversal, 2)
+
+    assert stopped["context"]["stale"] == [copy_id]
+    assert not [c for c in stopped["tool_calls"] if c["name"] == "refresh_team_copy"]
+    assert (
+        f"Team brain block {copy_id} no longer matches its finding: a manager may archive it "
+        f"(/brain forget {copy_id})."
+    ) in stopped["report"]
+    assert {block.id: block for block in blocks(engine)}[copy_id].content == copy.content

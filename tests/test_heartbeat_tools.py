@@ -24,6 +24,7 @@ BLOCKS = {
 
 def _toolbox(role: AgentRole = AgentRole.SDR, handle: str = "sdr-emea") -> Toolbox:
     standing = Standing(
+        refreshable_ids=frozenset({12}),
         agent_id=1,
         handle=handle,
         role=role,
@@ -90,6 +91,16 @@ def test_only_directors_propose_promotions_and_only_of_their_own_teams_active_bl
     assert director.call("propose_promotion", {"block_id": 10, "reason": "r"}).status == ACCEPTED
 
 
+def test_only_directors_refresh_team_copies_and_only_those_listed_to_refresh() -> None:
+    assert "only director agents" in _refusal(_toolbox(), "refresh_team_copy", block_id=12)
+    director = _toolbox(AgentRole.DIRECTOR, "dir-emea")
+    assert "not a team brain copy to refresh (listed: 12)" in _refusal(
+        director, "refresh_team_copy", block_id=10
+    )
+    assert director.call("refresh_team_copy", {"block_id": 12}).status == ACCEPTED
+    assert "already refreshed" in _refusal(director, "refresh_team_copy", block_id=12)
+
+
 def test_malformed_and_unknown_calls_are_refused_with_the_reason() -> None:
     toolbox = _toolbox()
     assert "unknown tool 'delete_memory'" in _refusal(toolbox, "delete_memory")
@@ -99,11 +110,12 @@ def test_malformed_and_unknown_calls_are_refused_with_the_reason() -> None:
     assert "already finished" in _refusal(toolbox, "finish_cycle", summary="again")
 
 
-def test_the_promotion_tool_is_offered_to_directors_only() -> None:
+def test_the_team_upkeep_tools_are_offered_to_directors_only() -> None:
     offered = {t["name"] for t in tool_definitions(AgentRole.SDR)}
-    assert "propose_promotion" not in offered
+    assert "propose_promotion" not in offered and "refresh_team_copy" not in offered
     assert "record_learning" in offered
     director = {t["name"]: t for t in tool_definitions(AgentRole.DIRECTOR)}
+    assert {"propose_promotion", "refresh_team_copy"} <= director.keys()
     schema = director["record_learning"]["input_schema"]
     assert schema["properties"]["importance"]["maximum"] == 0.7
     assert set(schema["required"]) == {"content", "importance"}

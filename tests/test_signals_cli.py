@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,49 @@ def test_analyze_writes_findings_and_review_lists_them_for_the_director(
 def test_review_of_an_unknown_team_is_not_found(team: Run) -> None:
     result = team("signals", "review", "--team", "nowhere")
     assert result.code == 4 and "team 'nowhere' not found" in result.err
+
+
+def test_review_lists_a_team_copy_its_finding_moved_on_from_and_memory_refresh_fixes_it(
+    team: Run, tmp_path: Path
+) -> None:
+    first = Campaign(
+        agents=("sdr-emea", "ae-emea"), effects={"subject_format": {"question": 0.5}}, objections={}
+    )
+    more = replace(first, seed=7, id_prefix="more-")
+    for number, campaign in enumerate((first, more)):
+        path = tmp_path / f"signals-{number}.csv"
+        path.write_text("".join(as_csv(simulate(campaign))))
+        assert team("signals", "import", str(path)).code == 0
+        assert team("signals", "analyze").code == 0
+        if number == 0:
+            [candidate] = team("signals", "review", "--team", "emea", "--json").json()["candidates"]
+            assert (
+                team("promote", str(candidate["block"]), "--to", "team", "--by", "dir-emea").code
+                == 0
+            )
+
+    review = team("signals", "review", "--team", "emea", "--json").json()
+    readable = team("signals", "review", "--team", "emea").out
+
+    [stale] = review["stale"]
+    assert (stale["action"], stale["current"]) == ("refresh", candidate["block"])
+    assert stale["finding"] == "open_rate/subject_format/question"
+    assert "stale on the Team Brain of emea (their findings moved on):" in readable
+    block = stale["block"]
+    assert f"\nblock {block} (open_rate/subject_format/question): Across team emea" in readable
+    assert f"\n  do:  salesbrain memory refresh {block} --by <director of emea>\n" in readable
+
+    refused = team("memory", "refresh", str(stale["block"]), "--by", "sdr-emea")
+    refreshed = team("memory", "refresh", str(stale["block"]), "--by", "dir-emea")
+    again = team("memory", "refresh", str(stale["block"]), "--by", "dir-emea")
+
+    assert refused.code == 3 and refused.err.count("\n") == 1
+    assert refreshed.code == 0, refreshed.err
+    assert refreshed.out.startswith(
+        f"block {stale['block']} on the team brain now says what block {candidate['block']} says: "
+    )
+    assert again.code == 2
+    assert again.err == (
+        f"error: block {stale['block']} already says what block {candidate['block']} says\n"
+    )
+    assert team("signals", "review", "--team", "emea", "--json").json()["stale"] == []

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import memory
+from core import clock, memory
 from core.db import UnitOfWork
-from core.errors import PermissionDenied
-from core.models import AuditEvent, BlockType, MemoryBlock, Tier
+from core.errors import AlreadyDone, InvalidInput, PermissionDenied
+from core.models import AuditEvent, BlockStatus, BlockType, MemoryBlock, Tier
 from core.permissions import Actor
-from core.signals import PromotionCandidate, analyze, import_signals, review_team
+from core.signals import (
+    PromotionCandidate,
+    StaleCopy,
+    analyze,
+    import_signals,
+    review_team,
+    stale_copies,
+)
 from core.signals.simulation import Campaign, as_csv, simulate
 from tests.conftest import World
 
 EFFECTS = {"subject_format": {"question": 0.45}, "segment": {"healthcare": 0.12}}
 OBJECTIONS = {"budget freeze": 0.30}
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def _load_and_analyze(
@@ -137,3 +147,129 @@ def test_only_the_teams_director_agent_may_promote_its_candidates(
         [event] = u.session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused"))
     assert (event.actor, event.action) == (f"agent:{promoter}", "promote")
     assert len(_review(uow, world)) == 3
+
+
+DIRECTOR = Actor.agent("dir-emea")
+QUESTION = {"subject_format": {"question": 0.5}}
+TEAM_OF_TWO = Campaign(
+    agents=("sdr-emea", "ae-emea"), effects=QUESTION, objections={}, id_prefix="a-"
+)
+
+
+def _promote_the_candidate(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World, campaign: Campaign
+) -> tuple[int, int]:
+    """Load, analyse at T0, promote the one candidate: (its block, the Team Brain copy)."""
+    with clock.frozen_at(T0):
+        _load_and_analyze(engine, uow, world, campaign)
+    [candidate] = _review(uow, world)
+    with uow() as u:
+        copy = memory.promote(u.session, world.workspace, candidate.block_id, "team", by=DIRECTOR)
+    return candidate.block_id, copy.id
+
+
+def _stale(uow: Callable[..., UnitOfWork], world: World) -> list[StaleCopy]:
+    with uow(readonly=True) as u:
+        return stale_copies(u.session, world.workspace, "emea")
+
+
+def _analyze_at(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World, campaign: Campaign, at: datetime
+) -> None:
+    with clock.frozen_at(at):
+        _load_and_analyze(engine, uow, world, campaign)
+
+
+def test_a_team_copy_whose_finding_was_refreshed_is_listed_and_refreshed_by_the_director(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    original, copy = _promote_the_candidate(engine, uow, world, TEAM_OF_TWO)
+    assert _stale(uow, world) == []
+
+    more = replace(TEAM_OF_TWO, seed=7, id_prefix="b-", start=TEAM_OF_TWO.start + timedelta(20))
+    _analyze_at(engine, uow, world, more, T0 + timedelta(days=3))
+
+    [stale] = _stale(uow, world)
+    moved = _block(uow, original)
+    assert (stale.block_id, stale.action, stale.current_id) == (copy, "refresh", original)
+    assert stale.finding == "open_rate/subject_format/question"
+    assert stale.reason == f"its finding now says: {moved.content}"
+    assert stale.content == _block(uow, copy).content != moved.content
+
+    with clock.frozen_at(T0 + timedelta(days=4)), uow() as u:
+        memory.refresh(u.session, world.workspace, copy, by=DIRECTOR)
+    refreshed = _block(uow, copy)
+    assert (refreshed.content, refreshed.evidence) == (moved.content, moved.evidence)
+    assert refreshed.importance == moved.importance and refreshed.tier is Tier.TEAM
+    assert refreshed.updated_at == T0 + timedelta(days=4)
+    assert _stale(uow, world) == []
+    with uow(readonly=True) as u:
+        events = u.session.scalars(select(AuditEvent).where(AuditEvent.action == "refresh"))
+        assert [(e.actor, e.target, e.outcome) for e in events] == [
+            ("agent:dir-emea", f"block:{copy}", "ok")
+        ]
+    already = f"block {copy} already says what block {original}"
+    with pytest.raises(AlreadyDone, match=already), uow() as u:
+        memory.refresh(u.session, world.workspace, copy, by=DIRECTOR)
+
+
+def test_a_team_copy_whose_finding_stopped_holding_is_listed_for_archiving_then_its_comeback(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    original, copy = _promote_the_candidate(engine, uow, world, TEAM_OF_TWO)
+
+    reversal = {"subject_format": {"question": 0.08}}
+    _analyze_at(
+        engine,
+        uow,
+        world,
+        replace(TEAM_OF_TWO, seed=2, id_prefix="b-", sends_per_agent=6_000, effects=reversal),
+        T0 + timedelta(days=1),
+    )
+
+    [stale] = _stale(uow, world)
+    assert (stale.block_id, stale.action, stale.current_id) == (copy, "archive", None)
+    assert stale.reason.startswith(
+        f"block {original} of its finding is superseded: No longer supported by the signals"
+    )
+    gone = "which is superseded: archive the copy instead"
+    with pytest.raises(InvalidInput, match=gone), uow() as u:
+        memory.refresh(u.session, world.workspace, copy, by=DIRECTOR)
+    assert _block(uow, copy).status is BlockStatus.ACTIVE
+
+    comeback = {"subject_format": {"question": 0.9}}
+    _analyze_at(
+        engine,
+        uow,
+        world,
+        replace(TEAM_OF_TWO, seed=3, id_prefix="c-", sends_per_agent=12_000, effects=comeback),
+        T0 + timedelta(days=2),
+    )
+
+    [stale] = _stale(uow, world)
+    assert (stale.block_id, stale.action) == (copy, "archive")
+    assert stale.current_id is not None and stale.current_id != original
+    assert stale.reason.startswith(f"its finding holds again as block {stale.current_id}: ")
+    with uow() as u:
+        memory.archive(u.session, world.workspace, copy, by=DIRECTOR)
+        memory.promote(u.session, world.workspace, stale.current_id, "team", by=DIRECTOR)
+    assert _stale(uow, world) == []
+
+
+def test_only_who_may_promote_may_refresh_and_only_a_promoted_copy(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    original, copy = _promote_the_candidate(engine, uow, world, TEAM_OF_TWO)
+    more = replace(TEAM_OF_TWO, seed=7, id_prefix="b-", start=TEAM_OF_TWO.start + timedelta(20))
+    _analyze_at(engine, uow, world, more, T0 + timedelta(days=3))
+    before = _block(uow, copy).content
+
+    with pytest.raises(PermissionDenied, match="may not promote"), uow() as u:
+        memory.refresh(u.session, world.workspace, copy, by=Actor.agent("sdr-emea"))
+    with pytest.raises(InvalidInput, match=f"block {original} is not a promoted copy"), uow() as u:
+        memory.refresh(u.session, world.workspace, original, by=DIRECTOR)
+
+    assert _block(uow, copy).content == before
+    with uow(readonly=True) as u:
+        [event] = u.session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused"))
+    assert (event.actor, event.action) == ("agent:sdr-emea", "promote")

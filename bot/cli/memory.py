@@ -178,6 +178,25 @@ def memory_archive(
         click.echo(f"block {data['id']} archived")
 
 
+@memory_group.command("refresh")
+@click.argument("block_id")
+@click.option("--by", required=True, help="Who refreshes: a Slack user id or director agent.")
+@workspace_option
+@json_option
+def memory_refresh(block_id: str, by: str, workspace: str | None, as_json: bool) -> None:
+    """Bring a promoted copy up to date with the block it was copied from."""
+    with use_case(workspace) as (session, ws):
+        block = memory.refresh(session, ws, block_id, by=Actor.parse(by))
+        data = block_dict(block, Names.of(session, ws))
+    if as_json:
+        emit_json({"block": data})
+    else:
+        click.echo(
+            f"block {data['id']} on the {data['tier']} brain now says what block "
+            f"{data['promoted_from']} says: {shorten(data['content'], 80)}"
+        )
+
+
 @click.command()
 @click.argument("block_id")
 @click.option("--to", "to", required=True, type=click.Choice(["team", "company"]), help="Tier.")

@@ -13,7 +13,7 @@ from bot.cli import database_url, json_option, use_case, workspace_option
 from bot.cli.output import emit_json, shorten, table
 from core.db import engine_for
 from core.errors import InvalidInput
-from core.signals import analyze, import_signals, review_team
+from core.signals import StaleCopy, analyze, import_signals, review_team, stale_copies
 from core.signals.ingest import ImportResult
 from core.views import Names, block_dict
 
@@ -125,9 +125,10 @@ def signals_analyze(agent: str | None, workspace: str | None, as_json: bool) -> 
 @workspace_option
 @json_option
 def signals_review(team: str, workspace: str | None, as_json: bool) -> None:
-    """Learnings that qualify for the team's Team Brain: candidates for its director."""
+    """Learnings that qualify for the team's Team Brain, and its copies that went stale."""
     with use_case(workspace, readonly=True) as (session, ws):
         candidates = review_team(session, ws, team)
+        stale = stale_copies(session, ws, team)
     if as_json:
         emit_json(
             {
@@ -141,16 +142,41 @@ def signals_review(team: str, workspace: str | None, as_json: bool) -> None:
                     }
                     for c in candidates
                 ],
+                "stale": [
+                    {
+                        "block": copy.block_id,
+                        "content": copy.content,
+                        "finding": copy.finding,
+                        "reason": copy.reason,
+                        "action": copy.action,
+                        "current": copy.current_id,
+                    }
+                    for copy in stale
+                ],
             }
         )
         return
-    if not candidates:
-        click.echo(f"no learning of team {team} qualifies for its Team Brain yet")
-        return
-    click.echo(
-        table(
-            ["block", "finding", "why"],
-            [(c.block_id, shorten(c.content, 60), shorten(c.reason, 70)) for c in candidates],
+    if candidates:
+        rows = [(c.block_id, shorten(c.content, 60), shorten(c.reason, 70)) for c in candidates]
+        click.echo(table(["block", "finding", "why"], rows))
+        click.echo(
+            f"promote one with: salesbrain promote BLOCK --to team --by <director of {team}>"
         )
-    )
-    click.echo(f"promote one with: salesbrain promote BLOCK --to team --by <director of {team}>")
+    else:
+        click.echo(f"no learning of team {team} qualifies for its Team Brain yet")
+    if stale:
+        click.echo(f"\nstale on the Team Brain of {team} (their findings moved on):")
+        for copy in stale:
+            click.echo(f"block {copy.block_id} ({copy.finding}): {shorten(copy.content, 200)}")
+            click.echo(f"  why: {shorten(copy.reason, 300)}")
+            click.echo(f"  do:  {_remedy(copy, team)}")
+
+
+def _remedy(stale: StaleCopy, team: str) -> str:
+    who = f"--by <director of {team}>"
+    if stale.action == "refresh":
+        return f"salesbrain memory refresh {stale.block_id} {who}"
+    archive = f"salesbrain memory archive {stale.block_id} {who}"
+    if stale.current_id is None:
+        return archive
+    return f"{archive}, then salesbrain promote {stale.current_id} --to team {who}"

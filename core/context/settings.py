@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.errors import InvalidInput
 from core.models import BlockType, Tier, Workspace
-from core.permissions import Actor, principal_for
+from core.permissions import Actor, check_admin, principal_for
 
 DEFAULT_HALF_LIFE_DAYS: dict[BlockType, float] = {
     BlockType.COACHING: 90.0,
@@ -85,13 +85,12 @@ def configure(
 ) -> ContextSettings:
     """Change how a workspace's context assembly weighs memory (admins only); what is not
     named keeps its value, half-lives merge per type."""
-    principal = principal_for(session, workspace, by)
-    if not principal.is_admin:
-        raise principal.refuse(
-            f"{principal.describe()} may not change the context settings: only admins may",
-            action="context.configure",
-            target="workspace:context",
-        )
+    check_admin(
+        principal_for(session, workspace, by),
+        "change the context settings",
+        action="context.configure",
+        target="workspace:context",
+    )
     stored = dict((workspace.settings or {}).get(WORKSPACE_KEY) or {})
     merged = {**stored, **changes}
     if "half_life_days" in changes:

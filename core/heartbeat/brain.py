@@ -33,7 +33,7 @@ from core.models import (
     Tier,
     Workspace,
 )
-from core.signals import PromotionCandidate, review_team
+from core.signals import PromotionCandidate, StaleCopy, review_team, stale_copies
 from core.signals.models import Finding
 from core.tasks import open_tasks
 from core.views import iso
@@ -100,6 +100,8 @@ class Brain:
     teammates: dict[str, str]
     # Directors: the team's learnings that qualify for the Team Brain, best supported first.
     candidates: tuple[PromotionCandidate, ...] = ()
+    # Directors: the team's Team Brain copies whose finding moved on since they were copied.
+    stale: tuple[StaleCopy, ...] = ()
     # The agent's own learnings, read when new findings might repeat one of them.
     own_learnings: frozenset[str] = frozenset()
     assembled_at: datetime = field(default_factory=clock.now)
@@ -116,6 +118,7 @@ class Brain:
             team_slug=self.team_slug,
             teammates=dict(self.teammates),
             open_task_ids=frozenset(task.id for task in self.open_tasks),
+            refreshable_ids=frozenset(c.block_id for c in self.stale if c.action == "refresh"),
         )
 
     def surfaced_block_ids(self) -> list[int]:
@@ -136,6 +139,7 @@ class Brain:
             "findings": [note.id for note in self.findings],
             "outcomes": [outcome.task_id for outcome in self.outcomes],
             "candidates": [candidate.block_id for candidate in self.candidates],
+            "stale": [copy.block_id for copy in self.stale],
         }
 
 
@@ -157,6 +161,7 @@ def assemble_brain(
         token_budget=settings.context_token_budget,
     )
     news = _new_blocks(session, agent)
+    director = agent.role is AgentRole.DIRECTOR
     findings = _with_subjects(
         session, [note for note in news if note.kind is SourceKind.SIGNAL_ANALYSIS]
     )
@@ -177,11 +182,8 @@ def assemble_brain(
         findings=findings,
         outcomes=_handoff_outcomes(session, agent, handles),
         teammates={handle: AgentRole(role).value for id_, handle, role in team if id_ != agent.id},
-        candidates=(
-            tuple(review_team(session, workspace, agent.team))
-            if agent.role is AgentRole.DIRECTOR
-            else ()
-        ),
+        candidates=(tuple(review_team(session, workspace, agent.team)) if director else ()),
+        stale=tuple(stale_copies(session, workspace, agent.team)) if director else (),
         own_learnings=_own_learnings(session, agent) if findings else frozenset(),
         assembled_at=clock.now(),
         # Read here, outside any write transaction: the first read imports the SDK's table.
@@ -302,6 +304,19 @@ def memory_prompt(brain: Brain) -> str:
             "# Promotion candidates on your team\n"
             + "\n".join(
                 f"- [block {c.block_id}] {c.content} (why: {c.reason})" for c in brain.candidates
+            )
+        )
+    if brain.stale:
+        lines.append(
+            "# Team Brain copies whose finding moved on\n"
+            + "\n".join(
+                f"- [block {c.block_id}] {c.content} (now: {c.reason}; "
+                + (
+                    "refresh it with refresh_team_copy)"
+                    if c.action == "refresh"
+                    else f"ask a manager to archive it: /brain forget {c.block_id})"
+                )
+                for c in brain.stale
             )
         )
     return "\n\n".join(lines)

@@ -97,6 +97,8 @@ def _action_line(call: dict[str, Any]) -> str:
             f"promoted block {arguments['block_id']} to the team brain "
             f"(block {call['block_id']}): {_short(arguments['reason'], 70)}"
         )
+    if call["name"] == "refresh_team_copy":
+        return f"refreshed team brain block {arguments['block_id']} from its finding"
     return str(call["name"])
 
 

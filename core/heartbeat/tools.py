@@ -65,6 +65,13 @@ class ProposePromotion(ToolInput):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class RefreshTeamCopy(ToolInput):
+    """Directors only: bring a Team Brain copy of a finding up to date with the finding (one
+    listed as to refresh under "Team Brain copies whose finding moved on")."""
+
+    block_id: int = Field(ge=1, description="The copy on the Team Brain.")
+
+
 class FinishCycle(ToolInput):
     """End the cycle with your report: a summary and the actions you took."""
 
@@ -77,14 +84,16 @@ TOOLS: dict[str, type[ToolInput]] = {
     "handoff_task": HandoffTask,
     "complete_task": CompleteTask,
     "propose_promotion": ProposePromotion,
+    "refresh_team_copy": RefreshTeamCopy,
     "finish_cycle": FinishCycle,
 }
+DIRECTORS_ONLY = frozenset({"propose_promotion", "refresh_team_copy"})
 
 
 @cache
 def tool_definitions(role: AgentRole) -> tuple[dict[str, Any], ...]:
-    """The tools as the Messages API takes them; propose_promotion is offered to directors."""
-    offered = [n for n in TOOLS if n != "propose_promotion" or role is AgentRole.DIRECTOR]
+    """The tools as the Messages API takes them; the team's upkeep is offered to directors."""
+    offered = [n for n in TOOLS if n not in DIRECTORS_ONLY or role is AgentRole.DIRECTOR]
     return tuple(
         {
             "name": name,
@@ -147,6 +156,8 @@ class Standing:
     team_slug: str
     teammates: dict[str, str]
     open_task_ids: frozenset[int]
+    # Directors: the Team Brain copies whose finding was updated since they were copied.
+    refreshable_ids: frozenset[int] = frozenset()
 
 
 class Toolbox:
@@ -161,6 +172,7 @@ class Toolbox:
         self.report: FinishCycle | None = None
         self._completed: set[int] = set()
         self._proposed: set[int] = set()
+        self._refreshed: set[int] = set()
 
     @property
     def finished(self) -> bool:
@@ -235,6 +247,20 @@ class Toolbox:
         if block.promoted_to_team:
             return f"block {block.id} is already on the team brain"
         self._proposed.add(proposal.block_id)
+        return None
+
+    def _check_refresh_team_copy(self, refresh: RefreshTeamCopy) -> str | None:
+        me = self.standing
+        if me.role is not AgentRole.DIRECTOR:
+            return f"only director agents refresh team brain copies; {me.handle} is {me.role.value}"
+        if refresh.block_id in self._refreshed:
+            return f"block {refresh.block_id} is already refreshed in this cycle"
+        if refresh.block_id not in me.refreshable_ids:
+            listed = ", ".join(str(i) for i in sorted(me.refreshable_ids)) or "none"
+            return (
+                f"block {refresh.block_id} is not a team brain copy to refresh (listed: {listed})"
+            )
+        self._refreshed.add(refresh.block_id)
         return None
 
     def _check_finish_cycle(self, report: FinishCycle) -> str | None:
@@ -349,5 +375,12 @@ def _apply(
         return Applied(
             f"ok: block {parsed.block_id} promoted to the team brain as {promoted.id}",
             block_id=promoted.id,
+        )
+    if isinstance(parsed, RefreshTeamCopy):
+        copy = memory.refresh(session, workspace, parsed.block_id, by=actor)
+        return Applied(
+            f"ok: block {copy.id} on the team brain now says what block "
+            f"{copy.promoted_from_id} says",
+            block_id=copy.id,
         )
     return Applied("ok: report stored")  # finish_cycle: the report is the cycle's own

@@ -6,6 +6,10 @@ finding on the director's brain) has strong evidence: `strong_min_group` observa
 an interval at `strong_confidence` still above the baseline. A finding already on the Team
 Brain (promoted from any of its blocks, even if that copy was archived since) is not
 proposed again. Promotion itself is `core.memory.promote` with the director as actor.
+
+The Team Brain's copy of a finding does not follow the finding (only promotion writes the
+Team Brain): `stale_copies` lists the copies whose finding has moved on since, for the
+director or a manager to refresh (`core.memory.refresh`) or archive.
 """
 
 from __future__ import annotations
@@ -44,22 +48,7 @@ def review_team(
     thresholds = thresholds or Thresholds.of(workspace)
     if isinstance(team, str):
         team = get_team(session, workspace, team)
-    agents = session.execute(
-        select(Agent.id, Agent.handle).where(
-            Agent.workspace_id == workspace.id, Agent.team_id == team.id
-        )
-    )
-    handles = {agent_id: handle for agent_id, handle in agents}
-    findings = list(
-        session.scalars(
-            select(Finding)
-            .where(
-                Finding.workspace_id == workspace.id,
-                or_(Finding.agent_id.in_(list(handles)), Finding.team_id == team.id),
-            )
-            .order_by(Finding.id)
-        )
-    )
+    handles, findings = _team_findings(session, workspace, team)
     blocks = _blocks(session, (finding.block_id for finding in findings))
     promoted = _promoted_findings(session, workspace, findings)
     candidates: list[tuple[tuple[int, float], PromotionCandidate]] = []
@@ -80,6 +69,87 @@ def review_team(
             candidate = PromotionCandidate(block.id, block.content, reason, evidence)
             candidates.append(((rank, -_verdict(finding).strength), candidate))
     return [candidate for _, candidate in sorted(candidates, key=lambda pair: pair[0])]
+
+
+@dataclass(frozen=True)
+class StaleCopy:
+    """A Team Brain block copied from one of the team's findings that has moved on since."""
+
+    block_id: int
+    content: str
+    finding: str  # metric/dimension/value
+    reason: str
+    action: str  # "refresh" (the finding says something new) or "archive"
+    current_id: int | None  # the finding's block now, while it holds
+
+
+def stale_copies(session: Session, workspace: Workspace, team: Team | str) -> list[StaleCopy]:
+    """The team's active Team Brain copies of findings that no longer say what the finding says."""
+    if isinstance(team, str):
+        team = get_team(session, workspace, team)
+    _, findings = _team_findings(session, workspace, team)
+    by_ref = {f"finding:{finding.key}": finding for finding in findings}
+    if not by_ref:
+        return []
+    versions = {
+        block.id: block
+        for block in session.scalars(
+            select(MemoryBlock).where(
+                MemoryBlock.workspace_id == workspace.id,
+                MemoryBlock.source_kind == SourceKind.SIGNAL_ANALYSIS,
+                MemoryBlock.source_ref.in_(by_ref),
+            )
+        )
+    }
+    copies = session.scalars(
+        select(MemoryBlock)
+        .where(
+            MemoryBlock.promoted_from_id.in_(versions),
+            MemoryBlock.tier == Tier.TEAM,
+            MemoryBlock.team_id == team.id,
+            MemoryBlock.status == BlockStatus.ACTIVE,
+        )
+        .order_by(MemoryBlock.id)
+    )
+    stale = []
+    for copy in copies:
+        original = versions[copy.promoted_from_id or 0]
+        finding = by_ref[original.source_ref or ""]
+        current = versions.get(finding.block_id or 0)
+        name = f"{finding.metric}/{finding.dimension}/{finding.value}"
+        if current is None or current.status is not BlockStatus.ACTIVE:
+            gone = current or original
+            why = f": {gone.status_reason}" if gone.status_reason else ""
+            reason = f"block {gone.id} of its finding is {gone.status.value}{why}"
+            stale.append(StaleCopy(copy.id, copy.content, name, reason, "archive", None))
+        elif current.id != original.id:
+            reason = f"its finding holds again as block {current.id}: {current.content}"
+            stale.append(StaleCopy(copy.id, copy.content, name, reason, "archive", current.id))
+        elif current.content != copy.content:
+            reason = f"its finding now says: {current.content}"
+            stale.append(StaleCopy(copy.id, copy.content, name, reason, "refresh", current.id))
+    return stale
+
+
+def _team_findings(
+    session: Session, workspace: Workspace, team: Team
+) -> tuple[dict[int, str], list[Finding]]:
+    """The team's agents (id -> handle) and the findings about them or the team's pool."""
+    agents = session.execute(
+        select(Agent.id, Agent.handle).where(
+            Agent.workspace_id == workspace.id, Agent.team_id == team.id
+        )
+    )
+    handles = {agent_id: handle for agent_id, handle in agents}
+    findings = session.scalars(
+        select(Finding)
+        .where(
+            Finding.workspace_id == workspace.id,
+            or_(Finding.agent_id.in_(list(handles)), Finding.team_id == team.id),
+        )
+        .order_by(Finding.id)
+    )
+    return handles, list(findings)
 
 
 def _qualify(

@@ -136,6 +136,16 @@ def _forget(session: Session, workspace: Workspace, words: str, by: Actor) -> bl
     return blocks.line(f"Block {archived.id} archived: it never surfaces again.")
 
 
+def _refresh(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    if not words:
+        raise InvalidInput("block", "give a block id: /brain refresh 12")
+    copy = memory.refresh(session, workspace, words.split()[0], by=by)
+    return blocks.line(
+        f"Block {copy.id} now says what block {copy.promoted_from_id} says: "
+        f"{blocks.escape(blocks.clip(copy.content, 300))}"
+    )
+
+
 def _company(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
     block = memory.write_company(session, workspace, words, by=by)
     return blocks.line(
@@ -176,6 +186,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "run": Subcommand(_run, readonly=True, after=_run_cycle),
     "promote": Subcommand(_promote),
     "forget": Subcommand(_forget),
+    "refresh": Subcommand(_refresh),
     "company": Subcommand(_company),
     "task": Subcommand(_task),
     "role": Subcommand(_role),

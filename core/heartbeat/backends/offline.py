@@ -17,6 +17,7 @@ from core.heartbeat.backends import Reasoning
 from core.heartbeat.brain import Brain, Note
 from core.heartbeat.tools import ACCEPTED, Toolbox
 from core.models import AgentRole, BlockType
+from core.rules import MAX_CONTENT
 
 # Work that belongs to a teammate: (the teammate's role, words in the task that say so).
 ROUTES: dict[AgentRole, tuple[AgentRole, tuple[str, ...]]] = {
@@ -92,11 +93,16 @@ class OfflineBackend:
         self._learn(brain, toolbox)
         if brain.role is AgentRole.DIRECTOR:
             self._promote(brain, toolbox)
+            self._refresh(brain, toolbox)
         subject = f"“{brain.task.title}”" if brain.task else f"the objective “{brain.objective}”"
-        actions = [_action(c.name, c.input) for c in toolbox.calls if c.status == ACCEPTED]
-        toolbox.call(
-            "finish_cycle", {"summary": f"Worked on {subject} {approach}.", "actions": actions}
+        summary = f"Worked on {subject} {approach}." + "".join(
+            f" Team brain block {copy.block_id} no longer matches its finding: a manager may"
+            f" archive it (/brain forget {copy.block_id})."
+            for copy in brain.stale
+            if copy.action == "archive"
         )
+        actions = [_action(c.name, c.input) for c in toolbox.calls if c.status == ACCEPTED]
+        toolbox.call("finish_cycle", {"summary": summary[:MAX_CONTENT], "actions": actions})
         return Reasoning(self.name, brain.model)
 
     def _hand_on(self, brain: Brain, toolbox: Toolbox, guide: Guide | None) -> None:
@@ -150,6 +156,11 @@ class OfflineBackend:
             )
             if call.status == ACCEPTED:
                 return  # one promotion per cycle: the strongest that may go
+
+    def _refresh(self, brain: Brain, toolbox: Toolbox) -> None:
+        for copy in brain.stale:
+            if copy.action == "refresh":
+                toolbox.call("refresh_team_copy", {"block_id": copy.block_id})
 
 
 def choose_guide(brain: Brain) -> Guide | None:
@@ -213,6 +224,8 @@ def _action(name: str, arguments: dict[str, object]) -> str:
         return f"recorded a learning: {gist(str(arguments.get('content')), 80)}"
     if name == "propose_promotion":
         return f"proposed block {arguments.get('block_id')} for the team brain"
+    if name == "refresh_team_copy":
+        return f"refreshed team brain block {arguments.get('block_id')} from its finding"
     return name
 
 

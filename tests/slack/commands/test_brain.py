@@ -24,7 +24,7 @@ def _learning(uow: Callable[..., UnitOfWork], world: World) -> int:
 def test_help_lists_every_subcommand(send: SlackSender, slack: FakeSlack) -> None:
     reply = send.command("/brain", "help", MEMBER)
     text = reply.json()["blocks"][0]["text"]["text"]
-    for word in ("promote", "forget", "company", "task", "role", "/coach"):
+    for word in ("promote", "forget", "refresh", "company", "task", "role", "/coach"):
         assert word in text
     assert reply.json()["response_type"] == "ephemeral"
 
@@ -91,6 +91,36 @@ def test_forget_archives_and_company_writes_company_knowledge(
         [company] = memory.list_blocks(u.session, world.workspace, tier=Tier.COMPANY.value)
         assert company.content == "We never discount above 15%"
         assert memory.get_block(u.session, world.workspace, block_id).status.value == "archived"
+
+
+def test_refresh_brings_a_team_copy_up_to_date_for_a_manager_and_refuses_a_member(
+    send: SlackSender, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    block_id = _learning(uow, world)
+    with uow() as u:
+        copy = memory.promote(
+            u.session, world.workspace, block_id, "team", by=Actor.agent("dir-emea")
+        )
+        # What analysis does to a finding's block: new numbers, in place.
+        original = memory.get_block(u.session, world.workspace, block_id)
+        original.content = "Question-style subject lines open at 44% vs 23% <now>"
+    copy_id = copy.id
+
+    refused = send.command("/brain", f"refresh {copy_id}", MEMBER)
+    refreshed = send.command("/brain", f"refresh {copy_id}", EMEA_MANAGER)
+    again = send.command("/brain", f"refresh {copy_id}", EMEA_MANAGER)
+    missing = send.command("/brain", "refresh", EMEA_MANAGER)
+
+    assert "may not promote" in refused.text
+    assert refreshed.text == (
+        f"Block {copy_id} now says what block {block_id} says: "
+        "Question-style subject lines open at 44% vs 23% &lt;now&gt;"
+    )
+    assert again.text == f"block {copy_id} already says what block {block_id} says"
+    assert missing.text == "block: give a block id: /brain refresh 12"
+    with uow(readonly=True) as u:
+        team_copy = memory.get_block(u.session, world.workspace, copy_id)
+        assert team_copy.content == "Question-style subject lines open at 44% vs 23% <now>"
 
 
 def test_task_for_an_agent_by_a_manager_and_refused_for_a_member(

@@ -103,10 +103,12 @@ def create_app(
     socket_mode: bool = False,
     runner: HeartbeatRunner | None = None,
     coaching: CoachingQueue | None = None,
+    after_ack: workspace.AfterAck | None = None,
 ) -> App:
     """The app with every listener registered, for HTTP (signed requests) or Socket Mode;
     with a heartbeat runner, `/brain run` runs an agent's cycle now. /coach notes are stored
-    after the ack on `coaching` (a queue of its own by default)."""
+    after the ack on `coaching`, other work after the ack is done by `after_ack` (their own
+    by default; the server closes them when it stops)."""
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -123,7 +125,8 @@ def create_app(
     client = client or web_client(settings, None if oauth else bot_token)
     with _quiet_when_same_token(client, bot_token):
         app = _bolt_app(client, secret, oauth, socket_mode)
-    workspace.attach(app, engine, coaching or CoachingQueue(engine), runner)
+    later = after_ack or workspace.AfterAck()
+    workspace.attach(app, engine, coaching or CoachingQueue(engine), later, runner)
     register_listeners(app)
     # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
     # inside the first request that shows a model.

@@ -41,7 +41,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 
 from bot import blocks
-from bot.workspace import ORIGIN, workspace_of
+from bot.workspace import DRAIN_SECONDS, ORIGIN, workspace_of
 from core import chat
 from core.db import UnitOfWork
 from core.errors import DomainError, Refusal
@@ -58,8 +58,6 @@ CAPACITY = 10_000
 BATCH = 100
 # Posts to response URLs at once: each waits a round trip to Slack (~0.1 s from afar).
 TELLERS = 8
-# How long shutting down waits for the notes already taken.
-DRAIN_SECONDS = 10.0
 
 log = logging.getLogger("salesbrain.slack")
 

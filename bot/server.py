@@ -279,6 +279,7 @@ def from_environment() -> Starlette:
     from bot.app import create_app
     from bot.cli.serve import heartbeat_runner
     from bot.coaching import CoachingQueue
+    from bot.workspace import AfterAck
     from core.db import engine_for
     from core.settings import get_settings
 
@@ -286,9 +287,9 @@ def from_environment() -> Starlette:
     engine = engine_for(settings.database_url)
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
     # The scheduler runs in the parent process; a worker runs cycles on request only.
-    coaching = CoachingQueue(engine)
+    coaching, after_ack = CoachingQueue(engine), AfterAck()
     runner = heartbeat_runner(settings, engine)
-    app = create_app(settings, engine, runner=runner, coaching=coaching)
-    web_app = create_web_app(app, engine, token, on_shutdown=[coaching.close])
+    app = create_app(settings, engine, runner=runner, coaching=coaching, after_ack=after_ack)
+    web_app = create_web_app(app, engine, token, on_shutdown=[after_ack.close, coaching.close])
     _spare_the_collector()
     return web_app

@@ -1,10 +1,10 @@
 """The workspace and the person behind a Slack request, as every listener uses them.
 
-`attach(app, engine, coaching)` adds three global middlewares, run after Bolt has verified
+`attach(app, engine, coaching, later)` adds three global middlewares, run after Bolt has verified
 the signature and authorised the request:
 - the engine goes into the request context, so a listener opens its unit of work with
-  `use_case(context)`; so do the queue of /coach notes stored after the ack, and a small
-  pool for slower work done after the ack (a cycle run now);
+  `use_case(context)`; so do the queue of /coach notes stored after the ack, and the few
+  threads doing slower work after the ack (a cycle run now);
 - a Slack user seen for the first time becomes a member (Slack's admins and owners admins,
   asked through `users.info`);
 - an event id already handled (a Slack retry, a duplicate delivery) is acknowledged and
@@ -14,11 +14,11 @@ the signature and authorised the request:
 from __future__ import annotations
 
 import logging
+import queue
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from threading import Lock
+from threading import Condition, Lock, Thread
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
@@ -45,6 +45,8 @@ LATER = "salesbrain_later"
 OUTCOME = "salesbrain_outcome"
 # Cycles run now (`/brain run`) at once, after their acks.
 LATER_WORKERS = 2
+# How long shutting down waits for the work taken after acks (/coach notes, cycles run now).
+DRAIN_SECONDS = 10.0
 ORIGIN = "slack"
 
 if TYPE_CHECKING:
@@ -96,17 +98,67 @@ class KnownPeople:
                 self._seen.popitem(last=False)
 
 
+class AfterAck:
+    """Work a listener promised in its ack (a cycle run now), done by a few threads after it.
+
+    Daemon threads: the interpreter joins a ThreadPoolExecutor's threads at exit however long
+    they take, so a stuck Slack or model call would hold a stopping server; `close` waits for
+    the work taken at most DRAIN_SECONDS."""
+
+    def __init__(self, workers: int = LATER_WORKERS) -> None:
+        self._workers = workers
+        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._changed = Condition()
+        self._waiting = 0  # taken and not yet done
+        self._started = False
+        self._closed = False
+
+    def offer(self, work: Callable[[], None]) -> bool:
+        """Take `work` to do after the ack; False once closed (the server is stopping)."""
+        with self._changed:
+            if self._closed:
+                return False
+            if not self._started:
+                for n in range(self._workers):
+                    Thread(target=self._do_all, name=f"after-ack-{n}", daemon=True).start()
+                self._started = True
+            self._waiting += 1
+        self._work.put(work)
+        return True
+
+    def close(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Take no more work; wait for the work taken (at most `timeout`)."""
+        with self._changed:
+            if self._closed:
+                return  # `serve --http` closes on shutting down the app and again on exit
+            self._closed = True
+            if not self._changed.wait_for(lambda: not self._waiting, timeout):
+                log.warning("shutting down with answers promised in acks unsent: %d", self._waiting)
+
+    def _do_all(self) -> None:
+        while True:
+            work = self._work.get()
+            try:
+                work()
+            except Exception:
+                log.exception("work after an ack failed")
+            finally:
+                with self._changed:
+                    self._waiting -= 1
+                    self._changed.notify_all()
+
+
 def attach(
     app: App,
     engine: Engine,
     coaching: CoachingQueue,
+    later: AfterAck,
     runner: HeartbeatRunner | None = None,
 ) -> None:
-    """Give every listener the database, the queue of notes stored after the ack, a pool for
-    other work after the ack (and the heartbeat runner, which runs a cycle on request), the
-    person, and events handled once."""
+    """Give every listener the database, the queue of notes stored after the ack, the threads
+    for other work after the ack (and the heartbeat runner, which runs a cycle on request),
+    the person, and events handled once."""
     known = KnownPeople()
-    later = ThreadPoolExecutor(LATER_WORKERS, thread_name_prefix="after-ack")
 
     @app.middleware
     def provide_engine(context: BoltContext, next: Callable[[], None]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Callable, Sequence
 
 import click
 from slack_bolt import App
@@ -17,6 +18,7 @@ from bot.coaching import CoachingQueue
 from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
 from bot.server import create_web_app, http_server, serve_http
+from bot.workspace import AfterAck
 from core import installations, schema
 from core.db import UnitOfWork, engine_for
 from core.errors import InvalidInput
@@ -49,9 +51,14 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     schema.upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
     runner = heartbeat_runner(settings, engine)
-    coaching = CoachingQueue(engine)
+    coaching, after_ack = CoachingQueue(engine), AfterAck()
     app = create_app(
-        settings, engine, socket_mode=mode == "socket", runner=runner, coaching=coaching
+        settings,
+        engine,
+        socket_mode=mode == "socket",
+        runner=runner,
+        coaching=coaching,
+        after_ack=after_ack,
     )
     if settings.slack_bot_token:
         _register_bot_workspace(settings, engine)
@@ -62,11 +69,13 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     # down gracefully, raises the signal again; the default would end the process there).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        _serve(app, engine, settings, mode, host, port, workers, coaching)
+        _serve(app, engine, settings, mode, host, port, workers, [after_ack.close, coaching.close])
     except KeyboardInterrupt:
         click.echo("salesbrain: stopping")
     finally:
-        # The notes acknowledged are stored and confirmed; running cycles finish.
+        # The cycles asked for are answered, the notes acknowledged stored and confirmed;
+        # running cycles finish.
+        after_ack.close()
         coaching.close()
         if not no_scheduler:
             runner.stop()
@@ -91,7 +100,7 @@ def _serve(
     host: str,
     port: int,
     workers: int,
-    coaching: CoachingQueue,
+    on_shutdown: Sequence[Callable[[], None]],
 ) -> None:
     if mode == "socket":
         if not settings.slack_app_token:
@@ -111,7 +120,7 @@ def _serve(
         Multiprocess(server.config, sockets=[socket]).run()
         return
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
-    serve_http(create_web_app(app, engine, token, on_shutdown=[coaching.close]), host, port)
+    serve_http(create_web_app(app, engine, token, on_shutdown=on_shutdown), host, port)
 
 
 def _register_bot_workspace(settings: Settings, engine: Engine) -> None:

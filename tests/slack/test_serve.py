@@ -1,9 +1,10 @@
 """`salesbrain serve --http` as an operator runs it: migrates, registers the bot's
 workspace, answers signed Slack requests on its port, and on SIGTERM stores and confirms
-the notes it acknowledged before it exits."""
+the notes it acknowledged, and answers the cycles it was asked to run, before it exits."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -14,13 +15,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from subprocess import Popen
 
+from sqlalchemy.engine import Engine
+
+from bot.app import create_app
+from bot.listeners.commands.brain import STOPPING
+from bot.server import create_web_app
+from bot.workspace import DRAIN_SECONDS, AfterAck
 from core import memory
 from core.db import UnitOfWork
-from tests.conftest import EMEA_MANAGER, World
+from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_requests import SlackSender
+from tests.fakes.slack_requests import SlackSender, running
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, slack_settings
 
 
 def free_port() -> int:
@@ -52,11 +59,14 @@ def start_serve(database_url: str, slack: FakeSlack, *arguments: str, **env: str
 
 
 @contextmanager
-def serving(database_url: str, slack: FakeSlack, output: list[str]) -> Iterator[SlackSender]:
-    """`serve --http` in a process of its own, stopped with SIGTERM at the end; what it
-    printed is appended to `output`."""
+def serving(
+    database_url: str, slack: FakeSlack, output: list[str], *arguments: str
+) -> Iterator[SlackSender]:
+    """`serve --http ARGUMENTS` in a process of its own, stopped with SIGTERM at the end
+    (it must then exit 0); what it printed is appended to `output`."""
     port = free_port()
-    server = start_serve(database_url, slack, "--http", "--host", "127.0.0.1", "--port", str(port))
+    address = ("--host", "127.0.0.1", "--port", str(port))
+    server = start_serve(database_url, slack, "--http", *address, *arguments)
     try:
         send = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack)
         deadline = time.monotonic() + 30
@@ -72,6 +82,33 @@ def serving(database_url: str, slack: FakeSlack, output: list[str]) -> Iterator[
     finally:
         server.terminate()
         output.append(server.communicate(timeout=30)[0])
+    assert server.returncode == 0, output[-1]
+
+
+@contextmanager
+def serving_socket_mode(
+    database_url: str, slack: FakeSlack, output: list[str]
+) -> Iterator[Callable[[str, str, str, str], None]]:
+    """`serve --socket` connected to a fake Socket Mode server, stopped with SIGTERM at the
+    end (it must then exit 0); yields `deliver(command, text, user, response_url)`, which
+    returns once the command is acknowledged. What it printed is appended to `output`."""
+    triggers = itertools.count()
+    with FakeSocketMode() as socket:
+        slack.socket_url = socket.url
+        server = start_serve(database_url, slack, "--socket", SLACK_APP_TOKEN="xapp-test-app-token")
+
+        def deliver(command: str, text: str, user: str, response_url: str) -> None:
+            payload = {"team_id": "T0001", "user_id": user, "channel_id": "C0001"}
+            payload |= {"command": command, "text": text, "response_url": response_url}
+            socket.deliver("slash_commands", {**payload, "trigger_id": f"t{next(triggers)}"})
+
+        try:
+            socket.wait_connected(timeout=30)
+            yield deliver
+        finally:
+            server.terminate()
+            output.append(server.communicate(timeout=30)[0])
+    assert server.returncode == 0, output[-1]
 
 
 def test_serve_http_answers_slack_on_a_fresh_database(tmp_path: Path, slack: FakeSlack) -> None:
@@ -107,30 +144,85 @@ def test_serve_socket_mode_stops_on_sigterm_and_confirms_what_it_acknowledged(
     db_url: str, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     slack.response_delay = 0.3
-    with FakeSocketMode() as socket:
-        slack.socket_url = socket.url
-        server = start_serve(db_url, slack, "--socket", SLACK_APP_TOKEN="xapp-test-app-token")
-        try:
-            socket.wait_connected(timeout=30)
-            command = {"team_id": "T0001", "user_id": EMEA_MANAGER, "channel_id": "C0001"}
-            for n in range(5):
-                socket.deliver(
-                    "slash_commands",
-                    {
-                        **command,
-                        "command": "/coach",
-                        "text": f"@sdr-emea Note {n}",
-                        "response_url": slack.response_url(f"s{n}"),
-                        "trigger_id": f"t{n}",
-                    },
-                )
-        finally:
-            server.terminate()
-            output = server.communicate(timeout=30)[0]
+    output: list[str] = []
+    with serving_socket_mode(db_url, slack, output) as deliver:
+        for n in range(5):
+            deliver("/coach", f"@sdr-emea Note {n}", EMEA_MANAGER, slack.response_url(f"s{n}"))
 
-    assert server.returncode == 0, output
-    assert "salesbrain: stopping" in output and "Traceback" not in output
+    assert "salesbrain: stopping" in output[0] and "Traceback" not in output[0]
     with uow(readonly=True) as u:
         stored = sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
     assert stored == [f"Note {n}" for n in range(5)]
     assert all(len(slack.responses(f"s{n}")) == 1 for n in range(5))
+
+
+# Acme's agents: `/brain run @agent` is answered at once, and the agent's cycle report
+# follows through the command's response URL (none of them has a report channel).
+AGENTS = ["sdr-emea", "ae-emea", "dir-emea", "sdr-amer", "dir-amer"]
+
+
+def assert_reported(slack: FakeSlack, response_urls: list[str]) -> None:
+    """Each agent's cycle report reached its command's response URL, once."""
+    for handle, response_url in zip(AGENTS, response_urls, strict=True):
+        [answer] = slack.responses(response_url)
+        assert answer["blocks"][0]["text"]["text"].startswith(f"{handle} · cycle "), answer
+
+
+def test_serve_workers_answer_the_cycles_they_acknowledged_before_sigterm(
+    db_url: str, slack: FakeSlack, world: World
+) -> None:
+    # Each worker runs two cycles at once after their acks and the others wait (one worker
+    # has three at least) while Slack takes 1.5 s to take each report: SIGTERM comes before
+    # the cycles that wait have started.
+    slack.response_delay = 1.5
+    output: list[str] = []
+    with serving(db_url, slack, output, "--workers", "2") as send:
+        replies = [send.command("/brain", f"run @{handle}", ADMIN) for handle in AGENTS]
+        stopping = time.monotonic()
+
+    assert all(reply.text.startswith("Running ") for reply in replies), output
+    assert "Traceback" not in output[0]
+    assert_reported(slack, [reply.response_url for reply in replies])
+    assert time.monotonic() - stopping < DRAIN_SECONDS
+
+
+def test_serve_socket_mode_answers_the_cycles_it_acknowledged_before_sigterm(
+    db_url: str, slack: FakeSlack, world: World
+) -> None:
+    slack.response_delay = 0.5
+    output: list[str] = []
+    with serving_socket_mode(db_url, slack, output) as deliver:
+        for n, handle in enumerate(AGENTS):
+            deliver("/brain", f"run @{handle}", ADMIN, slack.response_url(f"r{n}"))
+        stopping = time.monotonic()
+
+    assert "Traceback" not in output[0]
+    assert_reported(slack, [f"r{n}" for n in range(len(AGENTS))])
+    assert time.monotonic() - stopping < DRAIN_SECONDS
+
+
+def test_serve_stops_within_its_drain_bound_when_slack_does_not_take_an_answer(
+    db_url: str, slack: FakeSlack, world: World
+) -> None:
+    slack.response_delay = 60  # longer than the answer's own timeout (30 s)
+    output: list[str] = []
+    with serving(db_url, slack, output) as send:
+        reply = send.command("/brain", "run @sdr-emea", ADMIN)
+        slack.wait_for(f"respond/{reply.response_url}", timeout=15)  # and waits for Slack
+        stopping = time.monotonic()
+
+    assert time.monotonic() - stopping < DRAIN_SECONDS + 5
+    assert "shutting down with answers promised in acks unsent: 1" in output[0]
+
+
+def test_a_cycle_asked_for_while_the_server_stops_is_refused_in_the_ack(
+    db_url: str, engine: Engine, slack: FakeSlack, world: World
+) -> None:
+    after_ack = AfterAck()
+    app = create_app(slack_settings(db_url, slack), engine, after_ack=after_ack)
+    after_ack.close()  # as stopping does, while Socket Mode still delivers commands
+    with running(create_web_app(app, engine)) as url:
+        reply = SlackSender(url, SIGNING_SECRET, slack).command("/brain", "run @sdr-emea", ADMIN)
+
+    assert reply.text == STOPPING
+    assert slack.responses(reply.response_url) == []

@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -26,6 +27,9 @@ from core.tasks import open_tasks
 log = logging.getLogger("salesbrain.slack")
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# The answer, instead of its usual one, to a subcommand with work after the ack that comes
+# while the server stops (a restart, a deploy; Socket Mode delivers commands until the end).
+STOPPING = "salesbrain is restarting, so this was not done: ask again in a minute."
 
 Run = Callable[[Session, Workspace, str, Actor], blocks.Message]
 After = Callable[[BoltContext, Respond, str], None]
@@ -47,11 +51,14 @@ def brain_command(
     subcommand = SUBCOMMANDS.get(word.lower() or "help")
     if subcommand is None:
         raise InvalidInput("/brain", f"unknown command {word!r}; one of {', '.join(SUBCOMMANDS)}")
+    words = rest.strip()
     with use_case(context, readonly=subcommand.readonly) as (session, workspace):
-        reply = subcommand.run(session, workspace, rest.strip(), actor(context))
-    ack(response_type="ephemeral", **reply)
+        reply = subcommand.run(session, workspace, words, actor(context))
     if subcommand.after is not None:
-        context[LATER].submit(_after_the_ack, subcommand.after, context, respond, rest.strip())
+        after = partial(_after_the_ack, subcommand.after, context, respond, words)
+        if not context[LATER].offer(after):
+            reply = blocks.line(STOPPING)
+    ack(response_type="ephemeral", **reply)
 
 
 def _after_the_ack(after: After, context: BoltContext, respond: Respond, words: str) -> None:

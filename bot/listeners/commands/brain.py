@@ -27,8 +27,8 @@ from core.tasks import open_tasks
 log = logging.getLogger("salesbrain.slack")
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-# The answer, instead of its usual one, to a subcommand with work after the ack that comes
-# while the server stops (a restart, a deploy; Socket Mode delivers commands until the end).
+# What follows the ack of a subcommand with work after it when the server is stopping (a
+# restart, a deploy; Socket Mode delivers commands until the end).
 STOPPING = "salesbrain is restarting, so this was not done: ask again in a minute."
 
 Run = Callable[[Session, Workspace, str, Actor], blocks.Message]
@@ -54,11 +54,12 @@ def brain_command(
     words = rest.strip()
     with use_case(context, readonly=subcommand.readonly) as (session, workspace):
         reply = subcommand.run(session, workspace, words, actor(context))
+    # The ack first: what the work says after it must not reach Slack before it.
+    ack(response_type="ephemeral", **reply)
     if subcommand.after is not None:
         after = partial(_after_the_ack, subcommand.after, context, respond, words)
         if not context[LATER].offer(after):
-            reply = blocks.line(STOPPING)
-    ack(response_type="ephemeral", **reply)
+            respond(response_type="ephemeral", replace_original=False, **blocks.line(STOPPING))
 
 
 def _after_the_ack(after: After, context: BoltContext, respond: Respond, words: str) -> None:

@@ -239,6 +239,8 @@ class CoachingQueue:
     def close(self, timeout: float = DRAIN_SECONDS) -> None:
         """Take no more notes; store and confirm those taken (waiting at most `timeout`)."""
         with self._changed:
+            if self._closed:
+                return  # `serve --http` closes on shutting down the app and again on exit
             self._closed = True
         if not self.join(timeout):
             log.warning("%d coaching notes were not confirmed before shutting down", self.waiting)

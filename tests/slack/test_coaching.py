@@ -87,3 +87,23 @@ def test_when_the_oldest_note_has_waited_too_long_a_new_one_is_stored_ahead_befo
     coaching.close()
     assert len(slack.responses("n2")) == 1
     assert _contents(uow, world) == ["Note 1", "Note 2", "Stuck"]
+
+
+def test_closing_again_does_not_wait_again_for_a_stuck_confirmation(
+    engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    coaching = CoachingQueue(engine)
+    with socket.socket() as silent:  # a Slack that takes the confirmation and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        assert coaching.offer(Note("T0001", EMEA_MANAGER, "C1", "@sdr-emea Stuck", "t0", url))
+
+        started = time.monotonic()
+        coaching.close(timeout=1.0)
+        first = time.monotonic() - started
+        coaching.close(timeout=1.0)  # as `serve --http` does: on shutdown, then on exit
+        second = time.monotonic() - started - first
+
+    assert first >= 1.0 and second < 0.5
+    assert _contents(uow, world) == ["Stuck"]

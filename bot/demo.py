@@ -27,7 +27,7 @@ from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.models import Cycle, CycleStatus
-from core.models import Agent, MemoryBlock, SourceKind, Task, Tier, Workspace
+from core.models import Agent, AuditEvent, MemoryBlock, SourceKind, Task, Tier, Workspace
 from core.permissions import Actor
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
@@ -101,16 +101,17 @@ def _upgrade(handle: str) -> Act:
     return _use_case(upgrade)
 
 
-def _signals(handle: str, sends: int) -> Act:
-    """Two weeks of email results, with one real effect planted: question subject lines."""
+def _signals(handle: str, sends: int, *, days_ago: int = 14, seed: int = 7) -> Act:
+    """Email results since `days_ago`, with one real effect planted: question subject lines."""
 
     def arrive(engine: Engine, workspace_id: int) -> str:
         campaign = Campaign(
             agents=(handle,),
             sends_per_agent=sends,
             effects={"subject_format": {"question": 0.45}},
-            start=START - timedelta(days=14),
-            seed=7,
+            start=START - timedelta(days=days_ago),
+            seed=seed,
+            id_prefix=f"sig{seed}-",
         )
         result = import_signals(engine, "T0DEMO", as_csv(simulate(campaign)))
         return f"{result.new:,} signals stored: {sends:,} sends and their opens, replies, meetings"
@@ -201,6 +202,12 @@ EVENTS = [
         14,
         "Maya asks ads-emea to review the ads",
         _task("ads-emea", "Review the landing page copy behind the healthcare ads"),
+    ),
+    Event(
+        3,
+        8,
+        "This week's results of sdr-emea's 400 sends arrive: the finding's numbers move",
+        _signals("sdr-emea", 400, days_ago=0, seed=8),
     ),
     Event(
         3,
@@ -344,10 +351,21 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
             f"{handles.get(task.agent_id)}: {task.title} [{task.status.value}]\n"
         )
     promoted = [b for b in blocks if b.tier is Tier.TEAM and b.promoted_from_id]
+    refreshed = dict(
+        session.execute(
+            select(AuditEvent.target, AuditEvent.actor).where(
+                AuditEvent.workspace_id == workspace.id,
+                AuditEvent.action == "refresh",
+                AuditEvent.outcome == "ok",
+            )
+        ).all()
+    )
     out.write("\nPromoted to the Team Brain:\n")
     for block in promoted:
+        by = refreshed.get(f"block:{block.id}", "").removeprefix("agent:")
+        again = f", refreshed by {by} when its finding moved" if by else ""
         out.write(
-            f"  #{block.id} from #{block.promoted_from_id} by {block.promoted_by}"
+            f"  #{block.id} from #{block.promoted_from_id} by {block.promoted_by}{again}"
             f"{_informed(block)}: {block.content}\n"
         )
     if not promoted:

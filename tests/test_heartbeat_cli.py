@@ -88,7 +88,7 @@ def test_the_anthropic_backend_without_a_key_is_a_clear_error(
 
 def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
     out = io.StringIO()
-    database = run_demo(out, days=2, path=str(tmp_path / "demo.db"))
+    database = run_demo(out, days=3, path=str(tmp_path / "demo.db"))
     text = out.getvalue()
     assert str(database) in text and database.exists()
     assert "=== What the memory did ===" in text
@@ -98,6 +98,9 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
     assert "which reaches end of life on" in text  # ads-emea's deprecated model, day 1
     assert re.search(r'sdr-emea \(informed \d+ cycles?\): Write "question" subject lines', text)
     assert re.search(r"Promoted to the Team Brain:\n  #\d+ from #\d+ by dir-emea", text)
+    # Day 3: new signals move the finding; the director brings the Team Brain's copy along.
+    assert re.search(r"  - refreshed team brain block \d+ from its finding\n", text)
+    assert "by dir-emea, refreshed by dir-emea when its finding moved" in text
     assert re.search(
         r"ads-emea ran \d+ cycles on claude-sonnet-4-5 and \d+ cycles on claude-sonnet-5-5", text
     )

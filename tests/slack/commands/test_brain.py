@@ -190,9 +190,10 @@ def test_nothing_crosses_workspaces(
 
     promote = globex.command("/brain", f"promote {block_id} company", GLOBEX_ADMIN)
     forget = globex.command("/brain", f"forget {block_id}", GLOBEX_ADMIN)
+    refresh = globex.command("/brain", f"refresh {block_id}", GLOBEX_ADMIN)
     coach = globex.command("/coach", "@ae-emea Sell harder", GLOBEX_ADMIN)
 
-    assert promote.text == forget.text == f"block {block_id} not found"
+    assert promote.text == forget.text == refresh.text == f"block {block_id} not found"
     assert globex.shown(coach).startswith("agent 'ae-emea' not found; agents: sdr-emea")
     with uow(readonly=True) as u:
         assert memory.get_block(u.session, world.workspace, block_id).status.value == "active"

@@ -275,6 +275,9 @@ def refresh(
     copy = get_block(session, workspace, block_id)
     if copy.source_kind is not SourceKind.PROMOTION or copy.promoted_from_id is None:
         raise InvalidInput("block", f"block {copy.id} is not a promoted copy: nothing to refresh")
+    # The copy's tier and team are its original's promotion target: checked before its state.
+    principal = principal_for(session, workspace, by)
+    check_promote(principal, copy, copy.tier, _owning_team_id(session, copy))
     if copy.status is not BlockStatus.ACTIVE:
         raise InvalidInput(
             "block", f"block {copy.id} is {copy.status.value}; only active copies are refreshed"
@@ -287,8 +290,6 @@ def refresh(
             f"block {copy.id} was copied from block {copy.promoted_from_id}, which is {state}: "
             "archive the copy instead",
         )
-    principal = principal_for(session, workspace, by)
-    check_promote(principal, original, copy.tier, _owning_team_id(session, original))
     if (copy.content, copy.evidence, copy.importance) == (
         original.content,
         original.evidence,

@@ -232,6 +232,9 @@ def test_a_team_copy_whose_finding_stopped_holding_is_listed_for_archiving_then_
     assert stale.reason.startswith(
         f"block {original} of its finding is superseded: No longer supported by the signals"
     )
+    # Who may not refresh it learns that, not the state of the copy.
+    with pytest.raises(PermissionDenied), uow() as u:
+        memory.refresh(u.session, world.workspace, copy, by=Actor.agent("sdr-emea"))
     gone = "which is superseded: archive the copy instead"
     with pytest.raises(InvalidInput, match=gone), uow() as u:
         memory.refresh(u.session, world.workspace, copy, by=DIRECTOR)

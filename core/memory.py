@@ -226,9 +226,15 @@ def promote(
     check_promote(principal, block, target, team_id)
     existing = _promotion_in_lineage(session, block, target)
     if existing is not None:
+        moved = (
+            existing.status is BlockStatus.ACTIVE
+            and existing.promoted_from_id == block.id
+            and existing.content != block.content
+        )
+        hint = f", which no longer says what it says: refresh block {existing.id}"
         raise AlreadyDone(
             f"block {block.id} was already promoted to the {target.value} brain as block "
-            f"{existing.id} ({existing.status.value})",
+            f"{existing.id} ({existing.status.value})" + (hint if moved else ""),
             workspace_id=workspace.id,
             actor=str(by),
             origin=by.origin,

@@ -196,6 +196,10 @@ def test_a_team_copy_whose_finding_was_refreshed_is_listed_and_refreshed_by_the_
     assert stale.reason == f"its finding now says: {moved.content}"
     assert stale.content == _block(uow, copy).content != moved.content
 
+    # Promoting the finding again says where the copy is and what to do.
+    hint = f"as block {copy} \\(active\\), which no longer says what it says: refresh block {copy}"
+    with pytest.raises(AlreadyDone, match=hint), uow() as u:
+        memory.promote(u.session, world.workspace, original, "team", by=DIRECTOR)
     with clock.frozen_at(T0 + timedelta(days=4)), uow() as u:
         memory.refresh(u.session, world.workspace, copy, by=DIRECTOR)
     refreshed = _block(uow, copy)

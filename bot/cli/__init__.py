@@ -59,6 +59,7 @@ def json_option(command: F) -> F:
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="salesbrain", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """salesbrain: the memory layer for a team of AI sales agents."""

@@ -9,8 +9,11 @@ import click
 from bot.cli import json_option, use_case, workspace_option
 from bot.cli.output import emit_json, pairs, shorten, table
 from core import audit, memory, tasks
+from core.models import BlockType
 from core.permissions import Actor
 from core.views import Names, audit_dict, block_dict, task_dict
+
+BLOCK_TYPES = ", ".join(BlockType)
 
 
 def register(cli: click.Group) -> None:
@@ -59,7 +62,14 @@ def _print_block(block: dict[str, Any]) -> None:
 @click.argument("handle")
 @click.argument("text")
 @click.option("--by", required=True, help="Who coaches: a Slack user id (U0001) or director agent.")
-@click.option("--type", "block_type", default="coaching", show_default=True, help="Block type.")
+@click.option(
+    "--type",
+    "block_type",
+    default="coaching",
+    show_default=True,
+    metavar="TYPE",
+    help=f"Block type: {BLOCK_TYPES}.",
+)
 @click.option("--importance", type=float, default=None, help="0..1 (coaching defaults to 0.9).")
 @workspace_option
 @json_option
@@ -95,7 +105,9 @@ def memory_group() -> None:
 @memory_group.command("list")
 @click.option("--agent", default=None, help="The blocks this agent reads (all three tiers).")
 @click.option("--tier", default=None, help="personal, team or company.")
-@click.option("--type", "block_type", default=None, help="Block type.")
+@click.option(
+    "--type", "block_type", default=None, metavar="TYPE", help=f"Block type: {BLOCK_TYPES}."
+)
 @click.option(
     "--status", default="active", show_default=True, help="active, archived, superseded or all."
 )

@@ -15,6 +15,7 @@ from core.db import engine_for
 from core.errors import InvalidInput
 from core.signals import StaleCopy, analyze, import_signals, review_team, stale_copies
 from core.signals.ingest import ImportResult
+from core.signals.models import SignalType
 from core.views import Names, block_dict
 
 # Bad rows printed for a person; --json lists them all (up to the service's own cap).
@@ -30,7 +31,17 @@ def signals() -> None:
     """Performance signals: import them, analyse them into learnings, review promotions."""
 
 
-@signals.command("import")
+@signals.command(
+    "import",
+    help=f"""Import signals from a CSV (with a header) or JSON Lines FILE; - reads standard input.
+
+    Required per row: id (the sender's), type, occurred_at (ISO 8601; no offset is UTC) and
+    agent (a handle). type is one of {", ".join(SignalType)}.
+
+    Each signal is stored once per sender id; bad rows are reported by line number while
+    the good ones are stored, and the exit status is 2 when any row was bad.
+    """,
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option(
     "--format",
@@ -42,11 +53,6 @@ def signals() -> None:
 @workspace_option
 @json_option
 def signals_import(file: str, fmt: str | None, workspace: str | None, as_json: bool) -> None:
-    """Import signals from a CSV (with a header) or JSON Lines FILE; - reads standard input.
-
-    Each signal is stored once per sender id; bad rows are reported by line number while
-    the good ones are stored, and the exit status is 2 when any row was bad.
-    """
     with _lines(file) as lines:
         result = import_signals(engine_for(database_url()), workspace, lines, fmt)
     if as_json:

@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import main
+from core import clock
 
 
 class Result:
@@ -144,10 +146,11 @@ def test_model_upgrade_changes_one_field_and_keeps_the_memory(acme: Run) -> None
 
 
 def test_agent_on_a_deprecated_model_gets_an_upgrade_warning(acme: Run) -> None:
-    acme("agent", "set", "sdr-emea", "--model", "claude-sonnet-4-5")
-    shown = acme("agent", "show", "sdr-emea")
-    assert "end of life" in shown.out
-    assert "salesbrain agent set sdr-emea --model" in shown.out
+    with clock.frozen_at(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)):
+        assert acme("agent", "set", "sdr-emea", "--model", "claude-sonnet-4-5").code == 0
+        shown = acme("agent", "show", "sdr-emea")
+    assert "which reaches end of life on 2026-11-30" in shown.out
+    assert "salesbrain agent set sdr-emea --model claude-sonnet-5-5" in shown.out
 
 
 def test_pause_resume_archive_and_tasks(acme: Run) -> None:

@@ -160,12 +160,15 @@ def test_changing_the_model_changes_the_next_cycle_and_nothing_in_memory(
 def test_a_deprecated_model_is_named_in_the_report_with_the_date_and_the_upgrade(
     engine: Engine, world: World
 ) -> None:
-    with unit_of_work(engine) as session:
+    # A week before claude-sonnet-4-5's end of life (the fixture table's record of it).
+    with clock.frozen_at(MONDAY), unit_of_work(engine) as session:
         directory.update_agent(session, world.workspace, "sdr-emea", model="claude-sonnet-4-5")
-    cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    with clock.frozen_at(MONDAY):
+        cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
     report = outbox_of(engine, cycle["id"])
     assert report is not None
-    assert "claude-sonnet-4-5, which reaches end of life on November 30th, 2026" in report.text
+    assert cycle["status"] == "succeeded"
+    assert "claude-sonnet-4-5, which reaches end of life on 2026-11-30" in report.text
     assert "salesbrain agent set sdr-emea --model claude-sonnet-5-5" in report.text
 
 

@@ -25,6 +25,7 @@ from datetime import date
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from core import clock
 from core.errors import InvalidInput
@@ -59,6 +60,19 @@ class ModelStatus:
         if self.state is ModelState.RETIRED:
             return f"retired on {self.end_of_life}"
         return self.state.value
+
+    @property
+    def is_default(self) -> bool:
+        return self.model == DEFAULT_MODEL
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `models --json` shape: model, state, end_of_life (ISO or null), default."""
+        return {
+            "model": self.model,
+            "state": self.state.value,
+            "end_of_life": self.end_of_life.isoformat() if self.end_of_life else None,
+            "default": self.is_default,
+        }
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,21 @@ def test_a_deprecated_model_is_named_in_the_report_with_the_date_and_the_upgrade
     assert "salesbrain agent set sdr-emea --model claude-sonnet-5-5" in report.text
 
 
+def test_the_day_after_its_end_of_life_the_agents_cycle_fails_and_says_how_to_upgrade(
+    engine: Engine, world: World
+) -> None:
+    with clock.frozen_at(MONDAY), unit_of_work(engine) as session:
+        directory.update_agent(session, world.workspace, "sdr-emea", model="claude-sonnet-4-5")
+    with clock.frozen_at(datetime(2026, 12, 1, 9, 0, tzinfo=UTC)):
+        cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    assert cycle["status"] == "failed" and cycle["tool_calls"] == []
+    assert cycle["error"] == (
+        "model retired on 2026-11-30: `salesbrain agent set sdr-emea --model claude-sonnet-5-5`"
+    )
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None and f"Failed: {cycle['error']}" in report.text
+
+
 def test_a_worker_whose_lease_lapsed_writes_nothing(engine: Engine, world: World) -> None:
     _task(engine, world, "sdr-emea", "Reply from Dana: interested")
     with clock.frozen_at(MONDAY), unit_of_work(engine) as session:

@@ -20,7 +20,7 @@ from core.context import AssembledContext, assemble_context, render_memory_secti
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.prompt import DEFAULT_OBJECTIVES, data_section
 from core.heartbeat.tools import Standing
-from core.lifecycle import end_of_life
+from core.lifecycle import ModelStatus, model_status
 from core.models import (
     Agent,
     AgentRole,
@@ -105,8 +105,8 @@ class Brain:
     # The agent's own learnings, read when new findings might repeat one of them.
     own_learnings: frozenset[str] = frozenset()
     assembled_at: datetime = field(default_factory=clock.now)
-    # When the model is deprecated: its end-of-life date, for the report's warning.
-    model_end_of_life: str | None = None
+    # The model's state on the day of the cycle: a retired model is not called.
+    model_status: ModelStatus | None = None
 
     @property
     def standing(self) -> Standing:
@@ -186,8 +186,8 @@ def assemble_brain(
         stale=tuple(stale_copies(session, workspace, agent.team)) if director else (),
         own_learnings=_own_learnings(session, agent) if findings else frozenset(),
         assembled_at=clock.now(),
-        # Read here, outside any write transaction: the first read imports the SDK's table.
-        model_end_of_life=end_of_life(agent.model),
+        # Read here, outside any write transaction: the first read parses the SDK's files.
+        model_status=model_status(agent.model),
     )
 
 

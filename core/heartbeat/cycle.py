@@ -40,6 +40,7 @@ from core.heartbeat.tools import (
     Toolbox,
     apply_calls,
 )
+from core.lifecycle import ModelState, retired_message
 from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
 from core.signals import analyze_agent, has_new_signals
 
@@ -98,6 +99,10 @@ def run_cycle(
     if paused:
         toolbox = Toolbox(brain.standing, _no_blocks)
         reasoned = Reasoned(toolbox, error="the agent was paused", skipped=True)
+    elif brain.model_status is not None and brain.model_status.state is ModelState.RETIRED:
+        # The API would only refuse it: fail the cycle with the command that fixes it.
+        toolbox = Toolbox(brain.standing, _no_blocks)
+        reasoned = Reasoned(toolbox, error=retired_message(brain.handle, brain.model_status))
     else:
         reasoned = reason(engine, brain, backend, claim, settings)
     return _store(engine, claim, brain, reasoned, backend.name, settings, started_at, started)

@@ -25,7 +25,15 @@ from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
 from core.views import Names, block_dict
 from tests.conftest import EMEA_MANAGER, World
-from tests.cycles import FAST, all_tasks, blocks, cycles, outbox_of, run_now
+from tests.cycles import (
+    FAST,
+    all_tasks,
+    blocks,
+    cycles,
+    import_question_subject_effect,
+    outbox_of,
+    run_now,
+)
 
 OFFLINE = OfflineBackend()
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -211,12 +219,7 @@ def test_a_worker_whose_lease_lapsed_writes_nothing(engine: Engine, world: World
 def test_new_findings_become_a_learning_and_the_director_promotes_the_team_pattern(
     engine: Engine, world: World
 ) -> None:
-    campaign = Campaign(
-        agents=("sdr-emea", "ae-emea"),
-        sends_per_agent=600,
-        effects={"subject_format": {"question": 0.45}},
-    )
-    assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0
+    import_question_subject_effect(engine)
 
     with clock.frozen_at(MONDAY):
         sdr = run_now(engine, world.workspace, "sdr-emea", OFFLINE)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import database_url, json_option, session_scope, use_case, workspace_option
+from bot.cli import (
+    database_url,
+    force_option,
+    json_option,
+    session_scope,
+    use_case,
+    workspace_option,
+)
 from bot.cli.output import emit_json, pairs, shorten, table
 from core import directory, schema
 from core.lifecycle import known_models, model_status, upgrade_hint
@@ -146,9 +153,7 @@ def agent() -> None:
     help="sdr, account_executive, marketing_manager, ad_manager or director.",
 )
 @click.option("--model", default=None, help="Model id (default: a current model).")
-@click.option(
-    "--force", is_flag=True, help="Allow a model id newer than the installed anthropic SDK."
-)
+@force_option
 @click.option("--every", default=None, help="Heartbeat interval: 60m, 3h (directors 180m).")
 @click.option("--channel", default=None, help="Slack channel id for cycle reports.")
 @click.option("--objective", default=None, help="What the agent works towards.")
@@ -272,9 +277,7 @@ def agent_show(handle: str, workspace: str | None, as_json: bool) -> None:
 @agent.command("set")
 @click.argument("handle")
 @click.option("--model", default=None, help="Model id; memory is kept.")
-@click.option(
-    "--force", is_flag=True, help="Allow a model id newer than the installed anthropic SDK."
-)
+@force_option
 @click.option("--every", default=None, help="Heartbeat interval: 60m, 3h.")
 @click.option("--channel", default=None, help="Slack channel id for cycle reports.")
 @click.option("--objective", default=None, help="What the agent works towards.")

@@ -167,8 +167,11 @@ def reason(
     return Reasoned(toolbox, reasoning.usage, reasoning.text)
 
 
-def block_facts(engine: Engine, workspace_id: int, block_id: int) -> BlockFacts | None:
-    """What a promotion check needs to know about a block of this workspace."""
+def block_facts(
+    engine: Engine, workspace_id: int, block_id: int, *, ignoring: frozenset[int] = frozenset()
+) -> BlockFacts | None:
+    """What a promotion check needs to know about a block of this workspace; a copy among
+    `ignoring` does not count (a replay judges as before its cycle wrote its copies)."""
     with unit_of_work(engine, readonly=True) as session:
         block = session.scalar(
             select(MemoryBlock).where(
@@ -184,7 +187,9 @@ def block_facts(engine: Engine, workspace_id: int, block_id: int) -> BlockFacts 
         promoted = session.scalar(
             select(
                 exists().where(
-                    MemoryBlock.promoted_from_id == block.id, MemoryBlock.tier == Tier.TEAM
+                    MemoryBlock.promoted_from_id == block.id,
+                    MemoryBlock.tier == Tier.TEAM,
+                    MemoryBlock.id.not_in(ignoring),
                 )
             )
         )

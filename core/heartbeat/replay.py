@@ -24,7 +24,9 @@ from core.heartbeat.models import Cycle, CycleStatus
 from core.heartbeat.records import get_cycle
 from core.heartbeat.tools import ACCEPTED, APPLIED, Toolbox
 from core.lifecycle import check_choosable
-from core.models import Workspace
+from core.models import Agent, Workspace
+from core.people import check_may_direct
+from core.permissions import Actor
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,23 @@ class Replay:
 
 
 def replayable(
-    session: Session, workspace: Workspace, cycle_id: int | str, model: str, *, force: bool = False
+    session: Session,
+    workspace: Workspace,
+    cycle_id: int | str,
+    model: str,
+    *,
+    force: bool = False,
+    by: Actor | None = None,
 ) -> Replayable:
     """Check that a cycle of this workspace may be replayed on `model` (a retired or unknown
-    model is refused; `force` allows an id newer than the installed SDK); reads only."""
+    model is refused; `force` allows an id newer than the installed SDK); reads only. A
+    person (`by`) must be an admin or a manager of the agent's team: a replay spends tokens
+    as a run does. Without `by`, the operator at the command line."""
     cycle, handle = get_cycle(session, workspace, cycle_id)
+    if by is not None:
+        agent = session.get_one(Agent, cycle.agent_id)
+        doing = f"replay {handle}'s cycle {cycle.id}"
+        check_may_direct(session, workspace, agent, by=by, doing=doing, action="cycle.replay")
     if cycle.status is not CycleStatus.SUCCEEDED:
         why = f": {cycle.error}" if cycle.error else ""
         raise InvalidInput(

@@ -345,8 +345,7 @@ def replay_message(replay: dict[str, Any]) -> Message:
     blocks: list[Block] = [
         header(f"Cycle {replay['cycle']} of {replay['agent']} replayed on {after['model']}"),
         note(
-            f"task: {escape(clip(replay['task'], 300))} · the same {replay['blocks']} memory "
-            f"block{'' if replay['blocks'] == 1 else 's'} · nothing was written"
+            f"task: {escape(clip(replay['task'], 300))} · {replay['memory']} · nothing was written"
         ),
         {
             "type": "section",

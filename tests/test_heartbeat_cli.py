@@ -95,7 +95,14 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
     informed = re.search(r"#1 to sdr-emea: informed (\d+) cycles", text)
     assert informed and int(informed.group(1)) >= 3
     assert re.search(r"task \d+ sdr-emea -> ae-emea: Follow up: Reply from Dana", text)
-    assert "which reaches end of life on" in text  # ads-emea's deprecated model, day 1
+    assert "which reaches end of life on 2026-11-30" in text  # ads-emea's model, day 1
+    # Day 2: the model's state on the simulated day, a replay on the new model, the upgrade.
+    assert "ads-emea runs on claude-sonnet-4-5: deprecated, end of life 2026-11-30" in text
+    assert re.search(
+        r"salesbrain cycles replay \d+ --model claude-sonnet-5-5: (\d+) tool calls as cycle "
+        r"\d+ made \1, over the same \d+ memory blocks?; nothing written",
+        text,
+    )
     assert re.search(r'sdr-emea \(informed \d+ cycles?\): Write "question" subject lines', text)
     assert re.search(r"Promoted to the Team Brain:\n  #\d+ from #\d+ by dir-emea", text)
     # Day 3: new signals move the finding; the director brings the Team Brain's copy along.

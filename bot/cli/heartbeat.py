@@ -222,8 +222,8 @@ def cycles_replay(
         return
     before, after = result.original, result.replay
     click.echo(
-        f"cycle {result.cycle_id} of {result.agent}, replayed over the same "
-        f"{result.blocks} memory block{'' if result.blocks == 1 else 's'}; nothing was written"
+        f"cycle {result.cycle_id} of {result.agent}, replayed over {result.memory}; "
+        "nothing was written"
     )
     click.echo(f"task: {shorten(result.task, 100)}\n")
     sides = (before, after)

@@ -81,6 +81,11 @@ class Replay:
     original: Reasoning
     replay: Reasoning
 
+    @property
+    def memory(self) -> str:
+        """What both reasoned over, in words: "the same 3 memory blocks"."""
+        return f"the same {self.blocks} memory block{'' if self.blocks == 1 else 's'}"
+
     def as_dict(self) -> dict[str, Any]:
         """The `cycles replay --json` shape."""
         return {
@@ -88,6 +93,7 @@ class Replay:
             "agent": self.agent,
             "task": self.task,
             "blocks": self.blocks,
+            "memory": self.memory,
             "original": self.original.as_dict(),
             "replay": self.replay.as_dict(),
             "written": False,

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.context import AssembledContext
 from core.errors import DomainError
+from core.heartbeat.replay import call_line
 from core.home import AgentLine, BrainLine, Home
 from core.memory import Coaching
 
@@ -37,6 +38,7 @@ BRAIN_HELP = [
     ("/brain show @agent [query]", "the memory the agent would see, with each score"),
     ("/brain why <cycle>", "what a cycle's agent saw, and why"),
     ("/brain run @agent", "run the agent's cycle now; the report follows"),
+    ("/brain replay <cycle> <model>", "the cycle again on another model; writes nothing"),
     ("/brain promote <block> [team|company]", "promote a block (team by default)"),
     ("/brain forget <block>", "archive a block: it never surfaces again"),
     ("/brain refresh <block>", "bring a promoted copy up to date with its original"),
@@ -331,6 +333,53 @@ def why_message(cycle: dict[str, Any]) -> Message:
         "text": f"Why {cycle['agent']} saw this (cycle {cycle['id']})",
         "blocks": fit(blocks, MESSAGE_BLOCKS, f"More: `salesbrain cycles show {cycle['id']}`."),
     }
+
+
+def replay_message(replay: dict[str, Any]) -> Message:
+    """A cycle and its replay on another model, side by side (two columns)."""
+    before, after = replay["original"], replay["replay"]
+    columns = [
+        (f"cycle {replay['cycle']}", before),
+        ("replay", after),
+    ]
+    blocks: list[Block] = [
+        header(f"Cycle {replay['cycle']} of {replay['agent']} replayed on {after['model']}"),
+        note(
+            f"task: {escape(clip(replay['task'], 300))} · {replay['memory']} · nothing was written"
+        ),
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": clip(_replay_column(title, side), 2000)}
+                for title, side in columns
+            ],
+        },
+    ]
+    for title, side in columns:
+        calls = [f"• {escape(call_line(call))}" for call in side["tool_calls"]] or ["• none"]
+        learned = [f"• {escape(clip(text, 300))}" for text in side["learnings"]] or ["• none"]
+        blocks.append(
+            section(
+                f"*{title}* on {side['model']}\n*Tool calls*\n"
+                + "\n".join(calls)
+                + "\n*Learnings*\n"
+                + "\n".join(learned)
+            )
+        )
+    return {
+        "text": f"Cycle {replay['cycle']} replayed on {after['model']}",
+        "blocks": blocks,
+    }
+
+
+def _replay_column(title: str, side: dict[str, Any]) -> str:
+    status = side["status"] + (f": {escape(clip(side['error'], 300))}" if side["error"] else "")
+    return (
+        f"*{title}*\n{side['model']} ({side['backend']})\n{status}\n"
+        f"{len(side['tool_calls'])} tool calls · {len(side['learnings'])} learnings\n"
+        f"{side['tokens']['input']} in, {side['tokens']['output']} out tokens · "
+        f"{side['duration_ms']:.0f} ms"
+    )
 
 
 def _option(value: str, label: str) -> dict[str, Any]:

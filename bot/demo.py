@@ -27,7 +27,18 @@ from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.models import Cycle, CycleStatus
-from core.models import Agent, AuditEvent, MemoryBlock, SourceKind, Task, Tier, Workspace
+from core.heartbeat.replay import replay, replayable
+from core.lifecycle import model_status
+from core.models import (
+    DEFAULT_MODEL,
+    Agent,
+    AuditEvent,
+    MemoryBlock,
+    SourceKind,
+    Task,
+    Tier,
+    Workspace,
+)
 from core.permissions import Actor
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
@@ -36,7 +47,10 @@ START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 OFFICE_HOURS = (8, 18)
 TICK = timedelta(minutes=30)
 MANAGER = "U0MAYA"
+# ads-emea starts on a model whose end of life (2026-11-30, salesbrain's record of the SDK's
+# table) falls in the demo's week: deprecated on every simulated day, so its reports warn.
 OLD_MODEL = "claude-sonnet-4-5"
+NEW_MODEL = DEFAULT_MODEL
 
 AGENTS = [
     ("dir-emea", "director", "8h", "Make the team's best learnings everyone's practice"),
@@ -89,16 +103,41 @@ def _task(handle: str, title: str, detail: str = "") -> Act:
 
 
 def _upgrade(handle: str) -> Act:
-    def upgrade(session: Session, workspace: Workspace) -> str:
-        agent = directory.get_agent(session, workspace, handle)
-        before = memory.brain_size(session, agent)
-        directory.update_agent(
-            session, workspace, handle, model="claude-sonnet-5-5", by=Actor.member(MANAGER)
-        )
-        after = memory.brain_size(session, agent)
-        return f"{handle}'s memory: {_size(before)} before the upgrade, {_size(after)} after"
+    """The manager's upgrade: the model's state on the simulated day, a replay of the agent's
+    last cycle on the new model (nothing written), then the one-field change."""
 
-    return _use_case(upgrade)
+    def upgrade(engine: Engine, workspace_id: int) -> str:
+        with unit_of_work(engine, readonly=True) as session:
+            workspace = session.get_one(Workspace, workspace_id)
+            agent = directory.get_agent(session, workspace, handle)
+            state = f"{handle} runs on {agent.model}: {model_status(agent.model).describe()}"
+            last = session.scalar(
+                select(func.max(Cycle.id)).where(
+                    Cycle.agent_id == agent.id, Cycle.status == CycleStatus.SUCCEEDED
+                )
+            )
+            trial = replayable(session, workspace, last, NEW_MODEL) if last else None
+        lines = [state + " (salesbrain models)"]
+        if trial is not None:
+            tried = replay(engine, trial, OfflineBackend(), HeartbeatSettings())
+            lines.append(
+                f"salesbrain cycles replay {tried.cycle_id} --model {NEW_MODEL}: "
+                f"{len(tried.replay.tool_calls)} tool calls as cycle {tried.cycle_id} made "
+                f"{len(tried.original.tool_calls)}, over {tried.memory}; "
+                "nothing written"
+            )
+        with unit_of_work(engine) as session:
+            workspace = session.get_one(Workspace, workspace_id)
+            agent = directory.get_agent(session, workspace, handle)
+            before = memory.brain_size(session, agent)
+            directory.update_agent(
+                session, workspace, handle, model=NEW_MODEL, by=Actor.member(MANAGER)
+            )
+            after = memory.brain_size(session, agent)
+        lines.append(f"{handle}'s memory: {_size(before)} before the upgrade, {_size(after)} after")
+        return "\n        ".join(lines)
+
+    return upgrade
 
 
 def _signals(handle: str, sends: int, *, days_ago: int = 14, seed: int = 7) -> Act:
@@ -184,7 +223,7 @@ EVENTS = [
     Event(
         2,
         9,
-        "Maya upgrades ads-emea off a model that reaches end of life",
+        "Maya upgrades ads-emea off a model that reaches end of life, after trying the new one",
         _upgrade("ads-emea"),
     ),
     Event(

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import audit, clock, rules
+from core import audit, clock, lifecycle, rules
 from core.errors import InvalidInput, NotFound
 from core.models import (
     DEFAULT_MODEL,
@@ -159,9 +159,11 @@ def create_agent(
     channel: str | None = None,
     objective: str | None = None,
     display_name: str | None = None,
+    force: bool = False,
     by: Actor = OPERATOR,
 ) -> Agent:
-    """Create an agent on a team; it is due for its first cycle at once."""
+    """Create an agent on a team; it is due for its first cycle at once. A retired or unknown
+    model is refused; `force` allows an id newer than the installed SDK."""
     handle = rules.handle(handle)
     agent_role = rules.choice(AgentRole, role, "role")
     owning_team = get_team(session, workspace, team)
@@ -178,7 +180,7 @@ def create_agent(
         display_name=rules.content(display_name, "name", 200) if display_name else handle,
         role=agent_role,
         objective=rules.content(objective, "objective") if objective else "",
-        model=_model_id(model) if model else DEFAULT_MODEL,
+        model=_model_id(model, force) if model else DEFAULT_MODEL,
         report_channel=(channel or "").strip() or None,
         status=AgentStatus.ACTIVE,
         next_run_at=clock.now(),
@@ -198,10 +200,11 @@ def create_agent(
     return agent
 
 
-def _model_id(value: str) -> str:
+def _model_id(value: str, force: bool) -> str:
     model = (value or "").strip()
     if not model or len(model) > 100 or any(c.isspace() for c in model):
         raise InvalidInput("model", f"{value!r} is not a model id (e.g. {DEFAULT_MODEL})")
+    lifecycle.check_choosable(model, force=force)
     return model
 
 
@@ -256,13 +259,15 @@ def update_agent(
     every: str | int | None = None,
     channel: str | None = None,
     objective: str | None = None,
+    force: bool = False,
     by: Actor = OPERATOR,
 ) -> Agent:
-    """Change an agent's model, interval, report channel or objective. Memory is untouched."""
+    """Change an agent's model, interval, report channel or objective. Memory is untouched.
+    A retired or unknown model is refused; `force` allows an id newer than the installed SDK."""
     agent = get_agent(session, workspace, handle)
     changes: list[str] = []
     if model is not None:
-        agent.model = _model_id(model)
+        agent.model = _model_id(model, force)
         changes.append(f"model={agent.model}")
     if every is not None:
         agent.interval_minutes = rules.interval_minutes(every)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.lifecycle import end_of_life
+from core.lifecycle import model_status
 from core.models import Agent, AuditEvent, Member, MemoryBlock, Task, Team, Workspace
 
 
@@ -74,12 +74,20 @@ def agent_dict(agent: Agent) -> dict[str, Any]:
         "team": agent.team.slug,
         "objective": agent.objective,
         "model": agent.model,
-        "model_end_of_life": end_of_life(agent.model),
+        **_model_fields(agent.model),
         "every_minutes": agent.interval_minutes,
         "channel": agent.report_channel,
         "status": agent.status.value,
         "next_run_at": iso(agent.next_run_at),
         "last_cycle_at": iso(agent.last_cycle_at),
+    }
+
+
+def _model_fields(model: str) -> dict[str, Any]:
+    status = model_status(model)
+    return {
+        "model_state": status.state.value,
+        "model_end_of_life": status.end_of_life.isoformat() if status.end_of_life else None,
     }
 
 

@@ -12,19 +12,35 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from core import directory, schema
+from core import directory, lifecycle, schema
 from core.db import UnitOfWork, make_engine
 from core.models import Agent, Team, Workspace
 from core.settings import get_settings
 
 POSTGRES_URL = os.environ.get("SALESBRAIN_TEST_POSTGRES_URL", "")
 DIALECTS = ["sqlite", "postgresql"]
+
+# What the tests know about models: a fixed table, not what today's anthropic SDK lists.
+# With a frozen clock, each state below stays what it is whatever the SDK or the date.
+MODELS = lifecycle.Catalogue(
+    known=("claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-opus-5"),
+    deprecated={"claude-opus-4-5": date(2027, 1, 22)},
+    record={"claude-sonnet-4-5": date(2026, 11, 30), "claude-2.1": date(2025, 7, 21)},
+)
+
+
+@pytest.fixture(autouse=True)
+def model_catalogue() -> Iterator[lifecycle.Catalogue]:
+    """Every test judges model ids by MODELS."""
+    with lifecycle.using(MODELS):
+        yield MODELS
 
 
 def unique_name(prefix: str) -> str:

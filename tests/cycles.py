@@ -16,6 +16,8 @@ from core.heartbeat.cycle import run_cycle
 from core.heartbeat.models import Cycle, OutboxMessage
 from core.heartbeat.records import cycle_view, get_cycle
 from core.models import Agent, MemoryBlock, Task, Workspace
+from core.signals import import_signals
+from core.signals.simulation import Campaign, as_csv, simulate
 
 FAST = HeartbeatSettings(lease_seconds=120)
 
@@ -60,3 +62,13 @@ def outbox_of(engine: Engine, cycle_id: int) -> OutboxMessage | None:
 def cycles(engine: Engine) -> list[Cycle]:
     with unit_of_work(engine, readonly=True) as session:
         return list(session.scalars(select(Cycle).order_by(Cycle.id)))
+
+
+def import_question_subject_effect(engine: Engine) -> None:
+    """Signals for Acme's EMEA SDR and AE with one real effect: question subject lines."""
+    campaign = Campaign(
+        agents=("sdr-emea", "ae-emea"),
+        sends_per_agent=600,
+        effects={"subject_format": {"question": 0.45}},
+    )
+    assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0

@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import main
+from core import clock
 
 
 class Result:
@@ -144,10 +146,89 @@ def test_model_upgrade_changes_one_field_and_keeps_the_memory(acme: Run) -> None
 
 
 def test_agent_on_a_deprecated_model_gets_an_upgrade_warning(acme: Run) -> None:
-    acme("agent", "set", "sdr-emea", "--model", "claude-sonnet-4-5")
-    shown = acme("agent", "show", "sdr-emea")
-    assert "end of life" in shown.out
-    assert "salesbrain agent set sdr-emea --model" in shown.out
+    with clock.frozen_at(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)):
+        assert acme("agent", "set", "sdr-emea", "--model", "claude-sonnet-4-5").code == 0
+        shown = acme("agent", "show", "sdr-emea")
+    assert "which reaches end of life on 2026-11-30" in shown.out
+    assert "salesbrain agent set sdr-emea --model claude-sonnet-5-5" in shown.out
+
+
+DEC_01 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+CURRENT = "current models: claude-sonnet-5-5, claude-opus-5-5, claude-haiku-5-5, claude-opus-5"
+
+
+def test_a_retired_or_unknown_model_is_one_line_naming_the_current_models_and_changes_nothing(
+    acme: Run,
+) -> None:
+    before = acme("agent", "show", "sdr-emea", "--json").json()
+    with clock.frozen_at(DEC_01):
+        retired = acme("agent", "set", "sdr-emea", "--model", "claude-sonnet-4-5")
+        unknown = acme("agent", "set", "sdr-emea", "--model", "gpt-4")
+        created = acme("agent", "create", "sdr-x", "--team", "emea", "--role", "sdr",
+                       "--model", "claude-2.1")  # fmt: skip
+    assert (retired.code, unknown.code, created.code) == (2, 2, 2)
+    assert retired.err == (
+        f"error: model: claude-sonnet-4-5 was retired on 2026-11-30; {CURRENT}\n"
+    )
+    assert unknown.err == (
+        "error: model: gpt-4 is not a model this installation knows (--force for a model "
+        f"newer than the installed anthropic SDK); {CURRENT}\n"
+    )
+    assert created.err.startswith("error: model: claude-2.1 was retired on 2025-07-21;")
+    assert acme("agent", "show", "sdr-emea", "--json").json() == before
+    assert [a["handle"] for a in acme("agent", "list", "--json").json()["agents"]] == ["sdr-emea"]
+
+
+def test_force_allows_a_model_newer_than_the_sdk_but_never_a_retired_one(acme: Run) -> None:
+    with clock.frozen_at(DEC_01):
+        newer = acme("agent", "set", "sdr-emea", "--model", "claude-next-9", "--force", "--json")
+        retired = acme("agent", "set", "sdr-emea", "--model", "claude-sonnet-4-5", "--force")
+    assert newer.code == 0, newer.err
+    assert (newer.json()["agent"]["model"], newer.json()["agent"]["model_state"]) == (
+        "claude-next-9",
+        "unknown",
+    )
+    assert retired.code == 2 and "was retired on 2026-11-30" in retired.err
+
+
+def test_agent_list_shows_each_agents_model_state(acme: Run) -> None:
+    acme("agent", "create", "ae-emea", "--team", "emea", "--role", "account_executive",
+         "--model", "claude-opus-4-5")  # fmt: skip
+    with clock.frozen_at(DEC_01):
+        listed = acme("agent", "list")
+        agents = acme("agent", "list", "--json").json()["agents"]
+    lines = listed.out.splitlines()
+    assert lines[0].split()[:6] == ["agent", "role", "team", "model", "model", "state"]
+    assert "claude-opus-4-5    deprecated, end of life 2027-01-22" in lines[2]
+    assert "claude-sonnet-5-5  current" in lines[3]
+    assert [(a["model_state"], a["model_end_of_life"]) for a in agents] == [
+        ("deprecated", "2027-01-22"),
+        ("current", None),
+    ]
+
+
+def test_models_lists_what_the_installation_knows_with_states_and_the_default(
+    acme: Run,
+) -> None:
+    with clock.frozen_at(DEC_01):
+        text = acme("models").out
+        data = acme("models", "--json").json()
+    assert text.splitlines()[2:] == [
+        "claude-sonnet-5-5 (default)  current",
+        "claude-opus-5-5              current",
+        "claude-haiku-5-5             current",
+        "claude-opus-5                current",
+        "claude-opus-4-5              deprecated, end of life 2027-01-22",
+        "claude-sonnet-4-5            retired on 2026-11-30",
+        "claude-2.1                   retired on 2025-07-21",
+    ]
+    assert data["models"][0] == {
+        "model": "claude-sonnet-5-5",
+        "state": "current",
+        "end_of_life": None,
+        "default": True,
+    }
+    assert data["models"][5]["end_of_life"] == "2026-11-30"
 
 
 def test_pause_resume_archive_and_tasks(acme: Run) -> None:

@@ -215,3 +215,27 @@ def test_refused_tool_calls_are_answered_as_errors_and_the_cycle_goes_on(
         "tool.record_learning",
     ]
     assert all(e.actor == "agent:sdr-emea" for e in refused)
+
+
+def test_an_agent_on_a_retired_model_fails_its_cycle_without_calling_the_api(
+    engine: Engine, world: World, fake: FakeAnthropic, sdr_with_work: int
+) -> None:
+    with unit_of_work(engine) as session:
+        # It ran on claude-2.1 before that model's end of life (the fixture table: 2025-07-21).
+        agent = session.get_one(Agent, world.sdr.id)
+        agent.model, agent.report_channel = "claude-2.1", "C0SDR"
+    before = blocks(engine)
+
+    cycle = run_now(engine, world.workspace, "sdr-emea", _backend(fake))
+
+    assert fake.requests == []
+    assert cycle["status"] == "failed"
+    assert cycle["error"] == (
+        "model retired on 2025-07-21: `salesbrain agent set sdr-emea --model claude-sonnet-5-5`"
+    )
+    assert [b.id for b in blocks(engine)] == [b.id for b in before]
+    assert [t.status for t in all_tasks(engine)] == [TaskStatus.OPEN]
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None and report.destination == "slack:C0SDR"
+    assert "Failed: model retired on 2025-07-21: `salesbrain agent set sdr-emea" in report.text
+    assert "Warning:" not in report.text  # the failure already says what to do

@@ -95,7 +95,14 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
     informed = re.search(r"#1 to sdr-emea: informed (\d+) cycles", text)
     assert informed and int(informed.group(1)) >= 3
     assert re.search(r"task \d+ sdr-emea -> ae-emea: Follow up: Reply from Dana", text)
-    assert "which reaches end of life on" in text  # ads-emea's deprecated model, day 1
+    assert "which reaches end of life on 2026-11-30" in text  # ads-emea's model, day 1
+    # Day 2: the model's state on the simulated day, a replay on the new model, the upgrade.
+    assert "ads-emea runs on claude-sonnet-4-5: deprecated, end of life 2026-11-30" in text
+    assert re.search(
+        r"salesbrain cycles replay \d+ --model claude-sonnet-5-5: (\d+) tool calls as cycle "
+        r"\d+ made \1, over the same \d+ memory blocks?; nothing written",
+        text,
+    )
     assert re.search(r'sdr-emea \(informed \d+ cycles?\): Write "question" subject lines', text)
     assert re.search(r"Promoted to the Team Brain:\n  #\d+ from #\d+ by dir-emea", text)
     # Day 3: new signals move the finding; the director brings the Team Brain's copy along.
@@ -105,3 +112,44 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
         r"ads-emea ran \d+ cycles on claude-sonnet-4-5 and \d+ cycles on claude-sonnet-5-5", text
     )
     assert re.search(r"ads-emea's memory: (1 personal.*) before the upgrade, \1 after", text)
+
+
+def test_cycles_replay_prints_both_cycles_side_by_side_and_writes_nothing(team: Run) -> None:
+    team("heartbeat", "--agent", "sdr-emea")
+    before = (team("memory", "list", "--json").out, team("cycles", "list", "--json").out)
+
+    result = team("cycles", "replay", "1", "--model", "claude-opus-5-5")
+
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == (
+        "cycle 1 of sdr-emea, replayed over the same 1 memory block; nothing was written"
+    )
+    assert re.search(r"^model +claude-sonnet-5-5 \(offline\) +claude-opus-5-5 \(offline\)$",
+                     result.out, re.M)  # fmt: skip
+    assert re.search(r"^tool calls +3 +3$", result.out, re.M)
+    assert re.search(r"^tokens +0 in, 0 out +0 in, 0 out$", result.out, re.M)
+    assert "\ncycle 1 on claude-sonnet-5-5:\n  complete_task (applied) task 1:" in result.out
+    assert "\nreplay on claude-opus-5-5:\n  complete_task (accepted) task 1:" in result.out
+    data = team("cycles", "replay", "1", "--model", "claude-opus-5-5", "--json").json()["replay"]
+    assert (data["cycle"], data["written"], data["replay"]["model"]) == (
+        1,
+        False,
+        "claude-opus-5-5",
+    )
+    assert {"tool_calls", "learnings", "tokens", "duration_ms"} <= set(data["original"])
+    assert (team("memory", "list", "--json").out, team("cycles", "list", "--json").out) == before
+
+
+def test_cycles_replay_refuses_bad_input_in_one_line(team: Run) -> None:
+    team("heartbeat", "--agent", "sdr-emea")
+    unknown = team("cycles", "replay", "1", "--model", "gpt-4")
+    retired = team("cycles", "replay", "1", "--model", "claude-sonnet-4-5")
+    missing = team("cycles", "replay", "99", "--model", "claude-opus-5-5")
+    no_model = team("cycles", "replay", "1")
+    assert (unknown.code, retired.code, missing.code, no_model.code) == (2, 2, 4, 2)
+    assert unknown.err.startswith("error: model: gpt-4 is not a model this installation knows")
+    assert retired.err.startswith("error: model: claude-sonnet-4-5 was retired on 2026-11-30")
+    assert missing.err == "error: cycle 99 not found\n"
+    for result in (unknown, retired, missing, no_model):
+        assert result.out == "" and len(result.err.splitlines()) == 1

@@ -25,7 +25,15 @@ from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
 from core.views import Names, block_dict
 from tests.conftest import EMEA_MANAGER, World
-from tests.cycles import FAST, all_tasks, blocks, cycles, outbox_of, run_now
+from tests.cycles import (
+    FAST,
+    all_tasks,
+    blocks,
+    cycles,
+    import_question_subject_effect,
+    outbox_of,
+    run_now,
+)
 
 OFFLINE = OfflineBackend()
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -160,13 +168,31 @@ def test_changing_the_model_changes_the_next_cycle_and_nothing_in_memory(
 def test_a_deprecated_model_is_named_in_the_report_with_the_date_and_the_upgrade(
     engine: Engine, world: World
 ) -> None:
-    with unit_of_work(engine) as session:
+    # A week before claude-sonnet-4-5's end of life (the fixture table's record of it).
+    with clock.frozen_at(MONDAY), unit_of_work(engine) as session:
         directory.update_agent(session, world.workspace, "sdr-emea", model="claude-sonnet-4-5")
-    cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    with clock.frozen_at(MONDAY):
+        cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
     report = outbox_of(engine, cycle["id"])
     assert report is not None
-    assert "claude-sonnet-4-5, which reaches end of life on November 30th, 2026" in report.text
+    assert cycle["status"] == "succeeded"
+    assert "claude-sonnet-4-5, which reaches end of life on 2026-11-30" in report.text
     assert "salesbrain agent set sdr-emea --model claude-sonnet-5-5" in report.text
+
+
+def test_the_day_after_its_end_of_life_the_agents_cycle_fails_and_says_how_to_upgrade(
+    engine: Engine, world: World
+) -> None:
+    with clock.frozen_at(MONDAY), unit_of_work(engine) as session:
+        directory.update_agent(session, world.workspace, "sdr-emea", model="claude-sonnet-4-5")
+    with clock.frozen_at(datetime(2026, 12, 1, 9, 0, tzinfo=UTC)):
+        cycle = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+    assert cycle["status"] == "failed" and cycle["tool_calls"] == []
+    assert cycle["error"] == (
+        "model retired on 2026-11-30: `salesbrain agent set sdr-emea --model claude-sonnet-5-5`"
+    )
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None and f"Failed: {cycle['error']}" in report.text
 
 
 def test_a_worker_whose_lease_lapsed_writes_nothing(engine: Engine, world: World) -> None:
@@ -193,12 +219,7 @@ def test_a_worker_whose_lease_lapsed_writes_nothing(engine: Engine, world: World
 def test_new_findings_become_a_learning_and_the_director_promotes_the_team_pattern(
     engine: Engine, world: World
 ) -> None:
-    campaign = Campaign(
-        agents=("sdr-emea", "ae-emea"),
-        sends_per_agent=600,
-        effects={"subject_format": {"question": 0.45}},
-    )
-    assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0
+    import_question_subject_effect(engine)
 
     with clock.frozen_at(MONDAY):
         sdr = run_now(engine, world.workspace, "sdr-emea", OFFLINE)

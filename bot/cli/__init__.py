@@ -58,6 +58,13 @@ def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(command)
 
 
+def force_option(command: F) -> F:
+    """--force: a model id the installed anthropic SDK does not know yet (never a retired one)."""
+    return click.option(
+        "--force", is_flag=True, help="Allow a model id newer than the installed anthropic SDK."
+    )(command)
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="salesbrain", message="%(prog)s %(version)s")
 @click.pass_context

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import database_url, json_option, session_scope, use_case, workspace_option
+from bot.cli import (
+    database_url,
+    force_option,
+    json_option,
+    session_scope,
+    use_case,
+    workspace_option,
+)
 from bot.cli.output import emit_json, pairs, shorten, table
 from core import directory, schema
-from core.lifecycle import upgrade_hint
+from core.lifecycle import known_models, model_status, upgrade_hint
 from core.memory import brain_size
 from core.models import AgentStatus
 from core.tasks import open_tasks
@@ -15,8 +22,8 @@ from core.views import agent_dict, iso, member_dict
 
 
 def register(cli: click.Group) -> None:
-    for group in (db, workspace, team, member, agent):
-        cli.add_command(group)
+    for command in (db, workspace, team, member, agent, models):
+        cli.add_command(command)
 
 
 @click.group()
@@ -146,6 +153,7 @@ def agent() -> None:
     help="sdr, account_executive, marketing_manager, ad_manager or director.",
 )
 @click.option("--model", default=None, help="Model id (default: a current model).")
+@force_option
 @click.option("--every", default=None, help="Heartbeat interval: 60m, 3h (directors 180m).")
 @click.option("--channel", default=None, help="Slack channel id for cycle reports.")
 @click.option("--objective", default=None, help="What the agent works towards.")
@@ -161,6 +169,7 @@ def agent_create(
     channel: str | None,
     objective: str | None,
     name: str | None,
+    force: bool,
     workspace: str | None,
     as_json: bool,
 ) -> None:
@@ -177,6 +186,7 @@ def agent_create(
             channel=channel,
             objective=objective,
             display_name=name,
+            force=force,
         )
         data = agent_dict(created)
     if as_json:
@@ -204,15 +214,19 @@ def agent_list(team: str | None, workspace: str | None, as_json: bool) -> None:
             a["handle"],
             a["role"],
             a["team"],
-            a["model"]
-            + (" (EOL " + a["model_end_of_life"] + ")" if a["model_end_of_life"] else ""),
+            a["model"],
+            model_status(a["model"]).describe(),
             f"{a['every_minutes']}m",
             a["status"],
             (a["next_run_at"] or "-")[:16],
         )
         for a in agents
     ]
-    click.echo(table(["agent", "role", "team", "model", "every", "status", "next run"], rows))
+    click.echo(
+        table(
+            ["agent", "role", "team", "model", "model state", "every", "status", "next run"], rows
+        )
+    )
 
 
 @agent.command("show")
@@ -263,6 +277,7 @@ def agent_show(handle: str, workspace: str | None, as_json: bool) -> None:
 @agent.command("set")
 @click.argument("handle")
 @click.option("--model", default=None, help="Model id; memory is kept.")
+@force_option
 @click.option("--every", default=None, help="Heartbeat interval: 60m, 3h.")
 @click.option("--channel", default=None, help="Slack channel id for cycle reports.")
 @click.option("--objective", default=None, help="What the agent works towards.")
@@ -274,13 +289,21 @@ def agent_set(
     every: str | None,
     channel: str | None,
     objective: str | None,
+    force: bool,
     workspace: str | None,
     as_json: bool,
 ) -> None:
     """Change an agent's model, interval, channel or objective."""
     with use_case(workspace) as (session, ws):
         changed = directory.update_agent(
-            session, ws, handle, model=model, every=every, channel=channel, objective=objective
+            session,
+            ws,
+            handle,
+            model=model,
+            every=every,
+            channel=channel,
+            objective=objective,
+            force=force,
         )
         data = agent_dict(changed)
         hint = upgrade_hint(changed.handle, changed.model)
@@ -320,3 +343,18 @@ def agent_pause(handle: str, workspace: str | None, as_json: bool) -> None:
 def agent_resume(handle: str, workspace: str | None, as_json: bool) -> None:
     """Restart an agent's heartbeat; it is due at once."""
     _set_status(handle, AgentStatus.ACTIVE, workspace, as_json)
+
+
+@click.command()
+@json_option
+def models(as_json: bool) -> None:
+    """The models this installation knows, with their state today (the default marked)."""
+    known = known_models()
+    if as_json:
+        emit_json({"models": [status.as_dict() for status in known]})
+        return
+    rows = [
+        (status.model + (" (default)" if status.is_default else ""), status.describe())
+        for status in known
+    ]
+    click.echo(table(["model", "state"], rows))

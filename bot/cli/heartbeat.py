@@ -1,4 +1,4 @@
-"""`salesbrain heartbeat | cycles list | cycles show | demo`"""
+"""`salesbrain heartbeat | cycles list | cycles show | cycles replay | demo`"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from bot.cli import database_url, json_option, use_case, workspace_option
+from bot.cli import database_url, force_option, json_option, use_case, workspace_option
 from bot.cli.output import emit_json, pairs, shorten, table
 from bot.runner import HeartbeatRunner
 from core.db import engine_for
@@ -19,6 +19,7 @@ from core.heartbeat.backends import backend_from_settings
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import CycleResult
 from core.heartbeat.records import cycle_view, get_cycle, list_cycles
+from core.heartbeat.replay import Reasoning, call_line, replay, replayable
 from core.heartbeat.report import memory_lines, render_report
 from core.settings import get_settings
 
@@ -199,6 +200,56 @@ def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
         click.echo(f"  {call['name']} [{call['status']}] {shorten(call['result'], 100)}")
     click.echo("\nReport:")
     click.echo(render_report(view))
+
+
+@cycles.command("replay")
+@click.argument("cycle_id")
+@click.option("--model", required=True, help="The model to reason with (e.g. a current one).")
+@force_option
+@workspace_option
+@json_option
+def cycles_replay(
+    cycle_id: str, model: str, force: bool, workspace: str | None, as_json: bool
+) -> None:
+    """Re-run a cycle's reasoning on another model over the same memory; writes nothing."""
+    settings = HeartbeatSettings()
+    with use_case(workspace, readonly=True) as (session, ws):
+        cycle = replayable(session, ws, cycle_id, model, force=force)
+    backend = backend_from_settings(get_settings(), settings)
+    result = replay(engine_for(database_url()), cycle, backend, settings)
+    if as_json:
+        emit_json({"replay": result.as_dict()})
+        return
+    before, after = result.original, result.replay
+    click.echo(
+        f"cycle {result.cycle_id} of {result.agent}, replayed over {result.memory}; "
+        "nothing was written"
+    )
+    click.echo(f"task: {shorten(result.task, 100)}\n")
+    sides = (before, after)
+    click.echo(
+        table(
+            ["", f"cycle {result.cycle_id}", "replay"],
+            [
+                ("model", *(f"{s.model} ({s.backend})" for s in sides)),
+                ("status", *(s.status + (f": {s.error}" if s.error else "") for s in sides)),
+                ("tool calls", *(str(len(s.tool_calls)) for s in sides)),
+                ("learnings", *(str(len(s.learnings)) for s in sides)),
+                ("tokens", *(f"{s.input_tokens} in, {s.output_tokens} out" for s in sides)),
+                ("duration", *(f"{s.duration_ms:.0f} ms" for s in sides)),
+            ],
+        )
+    )
+    for title, side in ((f"cycle {result.cycle_id}", before), ("replay", after)):
+        _replay_side(title, side)
+
+
+def _replay_side(title: str, side: Reasoning) -> None:
+    click.echo(f"\n{title} on {side.model}:")
+    for call in side.tool_calls or [{"name": "(no tool calls)", "status": "-"}]:
+        click.echo(f"  {call_line(call)}")
+    for learning in side.learnings:
+        click.echo(f"  learning: {shorten(learning, 100)}")
 
 
 @click.command()

@@ -77,6 +77,23 @@ class ScoredBlock:
             "tokens": self.tokens,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScoredBlock:
+        """A block as a cycle recorded it (see as_dict)."""
+        return cls(
+            id=data["id"],
+            tier=Tier(data["tier"]),
+            type=BlockType(data["type"]),
+            content=data["content"],
+            importance=data["importance"],
+            recency=data["recency"],
+            relevance=data["relevance"],
+            score=data["score"],
+            source_kind=SourceKind(data["source_kind"]),
+            tokens=data["tokens"],
+            from_outside=data.get("from_outside", False),
+        )
+
 
 @dataclass(frozen=True)
 class AssembledContext:
@@ -95,6 +112,12 @@ class AssembledContext:
             "blocks": [block.as_dict() for block in self.blocks],
             "tokens": self.tokens,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AssembledContext:
+        """The context as a cycle recorded it, blocks at their recorded content."""
+        blocks = [ScoredBlock.from_dict(block) for block in data.get("blocks", [])]
+        return cls(data.get("agent", ""), data.get("task", ""), blocks, data.get("tokens", 0))
 
 
 def assemble_context(

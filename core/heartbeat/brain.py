@@ -8,7 +8,7 @@ is the oldest open task, else the agent's objective.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from core.context import AssembledContext, assemble_context, render_memory_secti
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.prompt import DEFAULT_OBJECTIVES, data_section
 from core.heartbeat.tools import Standing
-from core.lifecycle import end_of_life
+from core.lifecycle import ModelStatus, model_status
 from core.models import (
     Agent,
     AgentRole,
@@ -105,8 +105,8 @@ class Brain:
     # The agent's own learnings, read when new findings might repeat one of them.
     own_learnings: frozenset[str] = frozenset()
     assembled_at: datetime = field(default_factory=clock.now)
-    # When the model is deprecated: its end-of-life date, for the report's warning.
-    model_end_of_life: str | None = None
+    # The model's state on the day of the cycle: a retired model is not called.
+    model_status: ModelStatus | None = None
 
     @property
     def standing(self) -> Standing:
@@ -140,7 +140,68 @@ class Brain:
             "outcomes": [outcome.task_id for outcome in self.outcomes],
             "candidates": [candidate.block_id for candidate in self.candidates],
             "stale": [copy.block_id for copy in self.stale],
+            # Everything else the model was given, as given: a replay reasons over it again.
+            "brain": {
+                "role": self.role.value,
+                "team_id": self.team_id,
+                "team_slug": self.team_slug,
+                "objective": self.objective,
+                "teammates": self.teammates,
+                "task": asdict(self.task) if self.task else None,
+                "open_tasks": [asdict(task) for task in self.open_tasks],
+                "new_coaching": [asdict(note) for note in self.new_coaching],
+                "findings": [asdict(note) for note in self.findings],
+                "outcomes": [asdict(outcome) for outcome in self.outcomes],
+                "candidates": [asdict(candidate) for candidate in self.candidates],
+                "stale": [asdict(copy) for copy in self.stale],
+                "own_learnings": sorted(self.own_learnings),
+            },
         }
+
+
+def recorded_brain(
+    record: dict[str, Any], *, workspace_id: int, agent_id: int, handle: str, task_text: str
+) -> Brain | None:
+    """The brain a cycle recorded (see Brain.as_record), or None for a cycle recorded before
+    the brain was kept whole. Its model is the cycle's: replace it to reason on another."""
+    kept = record.get("brain")
+    if kept is None:
+        return None
+    task = TaskNote(**kept["task"]) if kept["task"] else None
+    return Brain(
+        workspace_id=workspace_id,
+        agent_id=agent_id,
+        handle=handle,
+        role=AgentRole(kept["role"]),
+        team_id=kept["team_id"],
+        team_slug=kept["team_slug"],
+        objective=kept["objective"],
+        model="",
+        task=task,
+        task_text=task_text,
+        open_tasks=tuple(TaskNote(**t) for t in kept["open_tasks"]),
+        context=AssembledContext.from_dict(record),
+        new_coaching=tuple(_recorded_note(n) for n in kept["new_coaching"]),
+        findings=tuple(_recorded_note(n) for n in kept["findings"]),
+        outcomes=tuple(Outcome(**o) for o in kept["outcomes"]),
+        teammates=dict(kept["teammates"]),
+        candidates=tuple(PromotionCandidate(**c) for c in kept["candidates"]),
+        stale=tuple(StaleCopy(**c) for c in kept["stale"]),
+        own_learnings=frozenset(kept["own_learnings"]),
+    )
+
+
+def _recorded_note(data: dict[str, Any]) -> Note:
+    subject = data.get("subject")
+    return Note(
+        id=data["id"],
+        type=BlockType(data["type"]),
+        content=data["content"],
+        importance=data["importance"],
+        by=data["by"],
+        kind=SourceKind(data["kind"]),
+        subject=(subject[0], subject[1]) if subject else None,
+    )
 
 
 def assemble_brain(
@@ -186,8 +247,8 @@ def assemble_brain(
         stale=tuple(stale_copies(session, workspace, agent.team)) if director else (),
         own_learnings=_own_learnings(session, agent) if findings else frozenset(),
         assembled_at=clock.now(),
-        # Read here, outside any write transaction: the first read imports the SDK's table.
-        model_end_of_life=end_of_life(agent.model),
+        # Read here, outside any write transaction: the first read parses the SDK's files.
+        model_status=model_status(agent.model),
     )
 
 

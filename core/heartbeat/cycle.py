@@ -40,6 +40,7 @@ from core.heartbeat.tools import (
     Toolbox,
     apply_calls,
 )
+from core.lifecycle import ModelState, retired_message
 from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
 from core.signals import analyze_agent, has_new_signals
 
@@ -98,6 +99,10 @@ def run_cycle(
     if paused:
         toolbox = Toolbox(brain.standing, _no_blocks)
         reasoned = Reasoned(toolbox, error="the agent was paused", skipped=True)
+    elif brain.model_status is not None and brain.model_status.state is ModelState.RETIRED:
+        # The API would only refuse it: fail the cycle with the command that fixes it.
+        toolbox = Toolbox(brain.standing, _no_blocks)
+        reasoned = Reasoned(toolbox, error=retired_message(brain.handle, brain.model_status))
     else:
         reasoned = reason(engine, brain, backend, claim, settings)
     return _store(engine, claim, brain, reasoned, backend.name, settings, started_at, started)
@@ -162,8 +167,11 @@ def reason(
     return Reasoned(toolbox, reasoning.usage, reasoning.text)
 
 
-def block_facts(engine: Engine, workspace_id: int, block_id: int) -> BlockFacts | None:
-    """What a promotion check needs to know about a block of this workspace."""
+def block_facts(
+    engine: Engine, workspace_id: int, block_id: int, *, ignoring: frozenset[int] = frozenset()
+) -> BlockFacts | None:
+    """What a promotion check needs to know about a block of this workspace; a copy among
+    `ignoring` does not count (a replay judges as before its cycle wrote its copies)."""
     with unit_of_work(engine, readonly=True) as session:
         block = session.scalar(
             select(MemoryBlock).where(
@@ -179,7 +187,9 @@ def block_facts(engine: Engine, workspace_id: int, block_id: int) -> BlockFacts 
         promoted = session.scalar(
             select(
                 exists().where(
-                    MemoryBlock.promoted_from_id == block.id, MemoryBlock.tier == Tier.TEAM
+                    MemoryBlock.promoted_from_id == block.id,
+                    MemoryBlock.tier == Tier.TEAM,
+                    MemoryBlock.id.not_in(ignoring),
                 )
             )
         )

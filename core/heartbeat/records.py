@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from core.directory import get_agent
 from core.errors import InvalidInput, NotFound
-from core.heartbeat.models import Cycle
-from core.lifecycle import end_of_life, upgrade_hint
+from core.heartbeat.models import Cycle, CycleStatus
+from core.lifecycle import ModelState, end_of_life, model_status, upgrade_hint
 from core.models import Agent, Workspace
 from core.views import iso
 
@@ -25,7 +25,7 @@ def cycle_view(cycle: Cycle, handle: str) -> dict[str, Any]:
         "model": cycle.model,
         "backend": cycle.backend,
         "model_end_of_life": end_of_life(cycle.model),
-        "upgrade_hint": upgrade_hint(handle, cycle.model),
+        "upgrade_hint": _upgrade_hint(cycle, handle),
         "task": {"id": cycle.task_id, "text": cycle.task},
         "scheduled_for": iso(cycle.scheduled_for),
         "started_at": iso(cycle.started_at),
@@ -51,6 +51,12 @@ def cycle_view(cycle: Cycle, handle: str) -> dict[str, Any]:
         "worker": cycle.worker,
         "slack": {"channel": cycle.slack_channel, "ts": cycle.slack_ts},
     }
+
+
+def _upgrade_hint(cycle: Cycle, handle: str) -> str | None:
+    if cycle.status is CycleStatus.FAILED and model_status(cycle.model).state is ModelState.RETIRED:
+        return None  # the failure says so itself, with the command
+    return upgrade_hint(handle, cycle.model)
 
 
 def list_cycles(

@@ -19,6 +19,7 @@ from core import chat, memory, people
 from core.context import assemble_context
 from core.errors import InvalidInput
 from core.heartbeat.records import cycle_view, get_cycle
+from core.heartbeat.replay import replay, replayable
 from core.home import home_for
 from core.models import Team, Workspace
 from core.permissions import SLACK_USER_ID, Actor
@@ -118,6 +119,36 @@ def _run_cycle(context: BoltContext, respond: Respond, words: str) -> None:
     respond(response_type="in_channel", **report)
 
 
+def _replay(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
+    """Checked and answered at once; the replay itself follows the ack (see _replay_cycle)."""
+    cycle = replayable(session, workspace, *_cycle_and_model(words), by=by)
+    return blocks.line(
+        f"Replaying cycle {cycle.cycle_id} of {cycle.agent} on {cycle.brain.model}: the "
+        "comparison follows here. Nothing is written."
+    )
+
+
+def _replay_cycle(context: BoltContext, respond: Respond, words: str) -> None:
+    runner = context[RUNNER]
+    if runner is None:
+        raise InvalidInput(
+            "replay", "this server runs no heartbeats; use `salesbrain cycles replay`"
+        )
+    with use_case(context, readonly=True) as (session, workspace):
+        cycle = replayable(session, workspace, *_cycle_and_model(words), by=actor(context))
+    result = replay(runner.engine, cycle, runner.backend, runner.settings)
+    respond(
+        response_type="ephemeral", replace_original=False, **blocks.replay_message(result.as_dict())
+    )
+
+
+def _cycle_and_model(words: str) -> tuple[str, str]:
+    parts = words.split()
+    if len(parts) != 2:
+        raise InvalidInput("replay", "give a cycle and a model: /brain replay 42 claude-opus-5-5")
+    return parts[0], parts[1]
+
+
 def _promote(session: Session, workspace: Workspace, words: str, by: Actor) -> blocks.Message:
     block_id, _, tier = words.partition(" ")
     if not block_id:
@@ -185,6 +216,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "show": Subcommand(_show, readonly=True),
     "why": Subcommand(_why, readonly=True),
     "run": Subcommand(_run, readonly=True, after=_run_cycle),
+    "replay": Subcommand(_replay, readonly=True, after=_replay_cycle),
     "promote": Subcommand(_promote),
     "forget": Subcommand(_forget),
     "refresh": Subcommand(_refresh),

@@ -7,6 +7,7 @@ from typing import Any
 
 from core import memory
 from core.db import UnitOfWork
+from core.models import Agent
 from core.permissions import Actor
 from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
@@ -78,3 +79,18 @@ def test_a_slack_admin_seen_for_the_first_time_is_an_admin(
     assert "You are admin here" in home_text(open_home(send, slack, "U0OWNER"))
     assert "You are member here" in home_text(open_home(send, slack, "U0PLAIN"))
     assert {c.args["user"] for c in slack.calls_to("users.info")} == {"U0OWNER", "U0PLAIN"}
+
+
+def test_home_shows_an_agent_whose_model_was_retired_with_the_upgrade_command(
+    send: SlackSender, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    with uow() as u:
+        # The fixture table retired claude-2.1 on 2025-07-21: true whatever today's date.
+        u.session.get_one(Agent, world.sdr.id).model = "claude-2.1"
+
+    text = home_text(open_home(send, slack, EMEA_MANAGER))
+
+    assert (
+        "sdr-emea runs on claude-2.1, which was retired on 2025-07-21, so its cycles fail: "
+        "upgrade with `salesbrain agent set sdr-emea --model claude-sonnet-5-5`"
+    ) in text

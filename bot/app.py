@@ -44,8 +44,6 @@ BOT_SCOPES = [
     "chat:write",
     "reactions:read",
     "users:read",
-    "channels:history",
-    "groups:history",
     "app_mentions:read",
 ]
 INSTALL_PATH = "/slack/install"

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import ast
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
+from slack_sdk import WebClient
 
 from bot.app import BOT_SCOPES
 from bot.listeners.commands.brain import SUBCOMMANDS
 
-MANIFEST = Path(__file__).parents[2] / "manifest.yml"
+ROOT = Path(__file__).parents[2]
+MANIFEST = ROOT / "manifest.yml"
+SCHEMA = ROOT / "tests" / "data" / "slack-manifest-schema" / "manifest.schema.1.0.0.json"
+
+# The bot scopes each Web API method and event needs (api.slack.com/methods, /events).
+# A method the code calls that is missing here fails the test below: look its scope up.
+METHOD_SCOPES: dict[str, set[str]] = {
+    "auth_test": set(),
+    "chat_postEphemeral": {"chat:write"},
+    "chat_postMessage": {"chat:write"},
+    "conversations_history": {"channels:history", "groups:history"},
+    "files_upload_v2": {"files:write"},
+    "users_info": {"users:read"},
+    "views_open": set(),
+    "views_publish": set(),
+}
+EVENT_SCOPES: dict[str, set[str]] = {
+    "app_home_opened": set(),
+    "app_mention": {"app_mentions:read"},
+    "reaction_added": {"reactions:read"},
+}
 
 
 def manifest() -> dict[str, Any]:
@@ -35,3 +59,42 @@ def test_manifest_declares_the_commands_events_scopes_and_home_the_app_serves() 
     assert features["bot_user"]["display_name"] == "salesbrain"
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
+
+
+def test_manifest_is_valid_against_slacks_own_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    errors = sorted(
+        jsonschema.Draft7Validator(schema).iter_errors(manifest()), key=lambda e: list(e.path)
+    )
+    assert not errors, [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors]
+
+
+def _web_api_methods_called() -> set[str]:
+    """Every WebClient method the app's code calls, found in its source."""
+    methods = {name for name in dir(WebClient) if not name.startswith("_")}
+    called = set()
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "core").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in methods
+                and "_" in node.func.attr
+            ):
+                called.add(node.func.attr)
+    return called
+
+
+def test_manifest_asks_for_the_scopes_the_code_uses_and_no_others() -> None:
+    app = manifest()
+    called = _web_api_methods_called()
+    assert called, "no Web API call found: the search for them is broken"
+    unknown = called - set(METHOD_SCOPES)
+    assert not unknown, f"add the scope of {sorted(unknown)} to METHOD_SCOPES"
+    needed = {"commands"}  # the slash commands
+    for method in called:
+        needed |= METHOD_SCOPES[method]
+    for event in app["settings"]["event_subscriptions"]["bot_events"]:
+        needed |= EVENT_SCOPES[event]
+    # conversations.history needs one of its two scopes per channel type: both are asked.
+    assert set(app["oauth_config"]["scopes"]["bot"]) == needed

@@ -25,7 +25,9 @@ measure of how fast such knowledge goes stale). Everyday words are in half the b
 Every method goes through assemble_context (limit 10, a budget that never binds); the three
 baselines are the same pipeline with two of the three exponents set to zero: recency only,
 importance only, relevance only. Reported: recall@10 (relevant found in the top 10, out of
-at most 10) and nDCG@10 with binary gains.
+at most 10) and nDCG@10 with binary gains. Reported as well, over the same readable blocks
+and labels: BM25 only, Generative Agents and CrewAI as bench/retrieval_eval.py computes them
+(the verdict at the end is still about the single-factor baselines).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bench.generated import DATA, FUNCTION_WORDS, NOW, VOCABULARY, new_workspace
+from bench.retrieval_eval import BASELINES, BM25, readable_blocks, top_ids
 from core import clock, schema
 from core.context import ContextSettings, assemble_context
 from core.db import UnitOfWork, make_engine
@@ -291,8 +294,11 @@ def _agent_memory(
     return drafts
 
 
-def evaluate(engine: Engine, tasks: list[Task], settings: ContextSettings) -> dict[str, float]:
-    """Mean recall@10 and nDCG@10, and how often each named kind of block was shown."""
+def evaluate(
+    engine: Engine, tasks: list[Task], settings: ContextSettings, baseline: str | None = None
+) -> dict[str, float]:
+    """Mean recall@10 and nDCG@10, and how often each named kind of block was shown; by
+    assemble_context with `settings`, or by one of bench/retrieval_eval.py's baselines."""
     recalls: list[float] = []
     gains: list[float] = []
     shown: dict[str, list[float]] = {}
@@ -300,10 +306,16 @@ def evaluate(engine: Engine, tasks: list[Task], settings: ContextSettings) -> di
         for task in tasks:
             agent = uow.session.get(Agent, task.agent_id)
             assert agent is not None
-            context = assemble_context(
-                uow.session, agent, task.text, limit=LIMIT, token_budget=100_000, settings=settings
-            )
-            ids = [block.id for block in context.blocks]
+            if baseline is None:
+                context = assemble_context(
+                    uow.session, agent, task.text, limit=LIMIT, token_budget=100_000,
+                    settings=settings,
+                )  # fmt: skip
+                ids = [block.id for block in context.blocks]
+            else:
+                candidates = readable_blocks(uow.session, agent)
+                bm25 = BM25([c.content for c in candidates]).scores(task.text)
+                ids = top_ids(candidates, BASELINES[baseline](candidates, bm25))
             hits = [1 if block_id in task.relevant else 0 for block_id in ids]
             ideal = min(LIMIT, len(task.relevant))
             recalls.append(sum(hits) / ideal)
@@ -346,6 +358,10 @@ def main(argv: list[str] | None = None) -> None:
         blocks = connection.scalar(select(func.count()).select_from(MemoryBlock)) or 0
 
     results = {name: evaluate(engine, tasks, settings) for name, settings in METHODS.items()}
+    results |= {
+        name: evaluate(engine, tasks, ContextSettings(), baseline=name)
+        for name in ("BM25 only", "Generative Agents", "CrewAI")
+    }
     product = results["importance x recency x relevance"]
     print(
         f"retrieval_quality on {engine.dialect.name}: {args.agents} agents, {blocks:,} blocks, "
@@ -356,21 +372,22 @@ def main(argv: list[str] | None = None) -> None:
         margin = (
             ""
             if figures is product
-            else f"   +{product['recall@10'] - figures['recall@10']:.3f}, "
-            f"+{product['ndcg@10'] - figures['ndcg@10']:.3f}"
+            else f"   {product['recall@10'] - figures['recall@10']:+.3f}, "
+            f"{product['ndcg@10'] - figures['ndcg@10']:+.3f}"
         )
         print(f"  {name:34} {figures['recall@10']:9.3f} {figures['ndcg@10']:8.3f}{margin}")
     print("  share of each kind of block shown in the top 10 (per task on its topic):")
     kinds = [key for key in product if key.startswith("shown: ")]
-    short = ["product", "recency", "importance", "relevance"]
+    short = ["product", "recency", "importance", "relevance", "BM25", "GenAgents", "CrewAI"]
     print(f"  {'':34} " + " ".join(f"{name:>10}" for name in short))
     for kind in kinds:
         print(f"  {kind[7:]:34} " + " ".join(f"{r[kind]:10.2f}" for r in results.values()))
     print(f"  load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     beaten = all(
-        product["recall@10"] > r["recall@10"] and product["ndcg@10"] > r["ndcg@10"]
-        for r in results.values()
-        if r is not product
+        product["recall@10"] > results[name]["recall@10"]
+        and product["ndcg@10"] > results[name]["ndcg@10"]
+        for name in METHODS
+        if name != "importance x recency x relevance"
     )
     engine.dispose()
     if not beaten:

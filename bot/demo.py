@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.runner import HeartbeatRunner
-from core import clock, directory, memory, schema, tasks
+from core import clock, coaching, directory, memory, schema, tasks
 from core.db import make_engine, unit_of_work
 from core.errors import InvalidInput
 from core.heartbeat import outbox
@@ -93,7 +93,9 @@ def _use_case(work: Callable[[Session, Workspace], object]) -> Act:
 
 
 def _coach(handle: str, text: str) -> Act:
-    return _use_case(lambda s, ws: memory.coach(s, ws, handle, text, by=Actor.member(MANAGER)))
+    return _use_case(
+        lambda s, ws: coaching.coach_one(s, ws, handle, text, by=Actor.member(MANAGER))
+    )
 
 
 def _task(handle: str, title: str, detail: str = "") -> Act:

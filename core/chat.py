@@ -10,18 +10,17 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Index, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core import audit, clock, memory, rules
+from core import audit, clock, memory
 from core.directory import known_agents
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.models import Agent, Base, MemoryBlock, Tier, Workspace, utcnow
-from core.permissions import Actor, Principal, check_admin, principal_for
+from core.permissions import Actor, check_admin, principal_for
 
 DEFAULT_PROMOTE_EMOJI = "brain"
 # Slack retries an event for up to about an hour; a day of ids is plenty to recognise one.
@@ -128,7 +127,7 @@ def _named(text: str) -> str:
     return text
 
 
-def _agents_by_handle(
+def agents_by_handle(
     session: Session, workspace: Workspace, texts: Sequence[str]
 ) -> dict[str, Agent | None]:
     """The agents that the first words of these messages name by handle, in one query."""
@@ -158,76 +157,7 @@ def _agent_by_display_name(
     return best
 
 
-@dataclass(frozen=True)
-class ChatNote:
-    """A note written in chat, `@agent <note>`: by whom, from where, and the delivery it came
-    in (a delivery stores its note once)."""
-
-    text: str
-    by: Actor
-    source_ref: str | None = None
-    delivery: str | None = None
-
-
-def coach_many(
-    session: Session, workspace: Workspace, notes: Sequence[ChatNote]
-) -> list[memory.Coaching | DomainError | None]:
-    """Coaching notes from chat, stored together: each is checked on its own, the good ones
-    written in one flush with their deliveries.
-
-    For each note: its coaching; None when its delivery was stored before (or comes twice
-    here); or the error that refuses it, with nothing written for it. A refusal is returned,
-    not recorded: raise it in a unit of work of its own, which records it."""
-    now = _forget_old_deliveries(session, workspace)
-    delivered = _delivered(session, workspace, [n.delivery for n in notes if n.delivery])
-    by_handle = _agents_by_handle(session, workspace, [note.text for note in notes])
-    principals: dict[Actor, Principal] = {}
-    outcomes: list[memory.Coaching | DomainError | None] = []
-    for note in notes:
-        if note.delivery is not None and note.delivery in delivered:
-            outcomes.append(None)
-            continue
-        if note.delivery is not None:
-            delivered.add(note.delivery)  # the same delivery later in this batch
-        if note.by not in principals:
-            principals[note.by] = principal_for(session, workspace, note.by)
-        outcomes.append(_checked(session, workspace, note, by_handle, principals[note.by]))
-    stored = [
-        (n, o) for n, o in zip(notes, outcomes, strict=True) if isinstance(o, memory.Coaching)
-    ]
-    memory.store_coaching(session, workspace, [coaching for _, coaching in stored])
-    session.add_all(
-        EventDelivery(workspace_id=workspace.id, event_id=note.delivery, received_at=now)
-        for note, _ in stored
-        if note.delivery
-    )
-    session.flush()
-    return outcomes
-
-
-def _checked(
-    session: Session,
-    workspace: Workspace,
-    note: ChatNote,
-    by_handle: Mapping[str, Agent | None],
-    principal: Principal,
-) -> memory.Coaching | DomainError:
-    try:
-        agent, text = mentioned_agent(session, workspace, note.text, by_handle)
-        return memory.check_coaching(
-            session,
-            workspace,
-            agent,
-            rules.content(text, "note"),
-            by=note.by,
-            principal=principal,
-            source_ref=note.source_ref,
-        )
-    except DomainError as error:
-        return error
-
-
-def _delivered(session: Session, workspace: Workspace, deliveries: list[str]) -> set[str]:
+def delivered(session: Session, workspace: Workspace, deliveries: list[str]) -> set[str]:
     """Which of these deliveries were handled before."""
     if not deliveries:
         return set()
@@ -241,31 +171,14 @@ def _delivered(session: Session, workspace: Workspace, deliveries: list[str]) ->
     )
 
 
-def coach_agent(
-    session: Session,
-    workspace: Workspace,
-    agent: Agent | str,
-    note: str,
-    *,
-    by: Actor,
-    type: str = "coaching",
-    importance: float | None = None,
-    source_ref: str | None = None,
-) -> memory.Coaching:
-    """Coach an agent (found already, or by handle) from chat: the note is checked as a note,
-    then stored as coaching."""
-    coaching = memory.check_coaching(
-        session,
-        workspace,
-        agent,
-        rules.content(note, "note"),
-        by=by,
-        type=type,
-        importance=importance,
-        source_ref=source_ref,
+def remember_deliveries(session: Session, workspace: Workspace, deliveries: Sequence[str]) -> None:
+    """Record deliveries handled in this unit of work (checked with `delivered` first)."""
+    now = _forget_old_deliveries(session, workspace)
+    session.add_all(
+        EventDelivery(workspace_id=workspace.id, event_id=event_id, received_at=now)
+        for event_id in deliveries
     )
-    memory.store_coaching(session, workspace, [coaching])
-    return coaching
+    session.flush()
 
 
 def promote_emoji(workspace: Workspace) -> str:

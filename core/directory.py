@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit, clock, lifecycle, rules
+from core.db import Workspaces
 from core.errors import InvalidInput, NotFound
 from core.models import (
     DEFAULT_MODEL,
@@ -32,7 +33,7 @@ def create_workspace(
     if not slack_team_id:
         raise InvalidInput("team_id", "is empty")
     name = rules.content(name, "name", limit=200)
-    if session.scalar(select(Workspace).where(Workspace.slack_team_id == slack_team_id)):
+    if Workspaces(session).find(slack_team_id) is not None:
         raise InvalidInput("team_id", f"workspace {slack_team_id} already exists")
     workspace = Workspace(slack_team_id=slack_team_id, name=name, settings={})
     session.add(workspace)
@@ -43,20 +44,7 @@ def create_workspace(
 
 def resolve_workspace(session: Session, slack_team_id: str | None) -> Workspace:
     """The named workspace, or the only one when none is named."""
-    if slack_team_id:
-        workspace = session.scalar(
-            select(Workspace).where(Workspace.slack_team_id == slack_team_id)
-        )
-        if workspace is None:
-            raise NotFound(f"workspace {slack_team_id} not found")
-        return workspace
-    workspaces = list(session.scalars(select(Workspace).order_by(Workspace.id).limit(6)))
-    if not workspaces:
-        raise NotFound("no workspace yet: create one with `salesbrain workspace create T0001`")
-    if len(workspaces) > 1:
-        known = ", ".join(w.slack_team_id for w in workspaces[:5])
-        raise InvalidInput("workspace", f"several workspaces exist ({known}); pass --workspace")
-    return workspaces[0]
+    return Workspaces(session).named_or_only(slack_team_id)
 
 
 def create_team(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit, rules
+from core.db import Workspaces
 from core.models import Base, Workspace
 from core.permissions import Actor
 
@@ -30,7 +30,7 @@ oauth_states = SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata,
 def workspace_installed(session: Session, slack_team_id: str, name: str | None) -> Workspace:
     """The app was installed in a Slack workspace: its workspace row, created the first time."""
     slack_team_id = rules.content(slack_team_id, "team_id", limit=32)
-    workspace = session.scalar(select(Workspace).where(Workspace.slack_team_id == slack_team_id))
+    workspace = Workspaces(session).find(slack_team_id)
     installer = Actor.system("install", origin="slack")
     if workspace is None:
         workspace = Workspace(

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from core import directory, tasks
-from core.models import Agent, Member, MemberRole, Task, Workspace
-from core.permissions import Actor, check_admin, principal_for
+from core.models import Member, MemberRole, Task, Workspace
+from core.permissions import Actor, check_admin, check_direct, principal_for
 
 
 def enrol_slack_user(
@@ -54,27 +54,21 @@ def assign_role(
     return directory.set_member(session, workspace, slack_user_id, role, list(teams), by=by)
 
 
-def check_may_direct(
-    session: Session, workspace: Workspace, agent: Agent, *, by: Actor, doing: str, action: str
-) -> None:
-    """Directing an agent (giving it a task, running its cycle now): admins and the managers
-    of its team."""
-    principal = principal_for(session, workspace, by)
-    if not (principal.is_admin or principal.manages(agent.team_id)):
-        raise principal.refuse(
-            f"{principal.describe()} may not {doing}: only admins and managers of team "
-            f"{agent.team.slug} may",
-            action=action,
-            target=f"agent:{agent.handle}",
-        )
-
-
 def give_task(
-    session: Session, workspace: Workspace, agent_handle: str, title: str, *, by: Actor
+    session: Session,
+    workspace: Workspace,
+    agent_handle: str,
+    title: str,
+    *,
+    by: Actor,
+    detail: str = "",
 ) -> Task:
     """A person gives an agent a task: admins and the managers of the agent's team may."""
     agent = directory.get_agent(session, workspace, agent_handle)
-    check_may_direct(
-        session, workspace, agent, by=by, doing=f"give {agent.handle} a task", action="task.add"
+    check_direct(
+        principal_for(session, workspace, by),
+        agent,
+        f"give {agent.handle} a task",
+        action="task.add",
     )
-    return tasks.add_task(session, workspace, agent.handle, title, by=by)
+    return tasks.add_task(session, workspace, agent.handle, title, detail=detail, by=by)

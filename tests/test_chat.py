@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from core import chat, memory
+from core.coaching import Coaching, coach
+from core.coaching import CoachingNote as Note
 from core.db import UnitOfWork
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.models import AuditEvent
@@ -118,18 +120,23 @@ def test_notes_from_chat_are_stored_together_each_checked_on_its_own(
 ) -> None:
     manager, member = Actor.member(EMEA_MANAGER, "slack"), Actor.member(MEMBER, "slack")
     notes = [
-        chat.ChatNote("@sdr-emea Lead with compliance", manager, "slack:/coach C1", "command:t1"),
-        chat.ChatNote("@sdr-mars Be brief", manager, delivery="command:t2"),
-        chat.ChatNote("@ae-emea   ", manager, delivery="command:t3"),
-        chat.ChatNote("@sdr-emea Push harder", member, delivery="command:t4"),
-        chat.ChatNote("@ae-emea Ask for the budget owner", manager, delivery="command:t5"),
-        chat.ChatNote("@sdr-emea Lead with compliance", manager, delivery="command:t1"),
+        Note(
+            "@sdr-emea Lead with compliance",
+            manager,
+            source_ref="slack:/coach C1",
+            delivery="command:t1",
+        ),
+        Note("@sdr-mars Be brief", manager, delivery="command:t2"),
+        Note("@ae-emea   ", manager, delivery="command:t3"),
+        Note("@sdr-emea Push harder", member, delivery="command:t4"),
+        Note("@ae-emea Ask for the budget owner", manager, delivery="command:t5"),
+        Note("@sdr-emea Lead with compliance", manager, delivery="command:t1"),
     ]
     with uow() as u:
-        outcomes = chat.coach_many(u.session, world.workspace, notes)
+        outcomes = coach(u.session, world.workspace, notes)
 
     stored, unknown, empty, refused, second, repeated = outcomes
-    assert isinstance(stored, memory.Coaching) and isinstance(second, memory.Coaching)
+    assert isinstance(stored, Coaching) and isinstance(second, Coaching)
     assert (stored.agent.handle, stored.block.content) == ("sdr-emea", "Lead with compliance")
     assert (stored.block.source_ref, stored.block.source_by) == ("slack:/coach C1", EMEA_MANAGER)
     assert second.agent.handle == "ae-emea" and second.block.id != stored.block.id
@@ -143,5 +150,5 @@ def test_notes_from_chat_are_stored_together_each_checked_on_its_own(
         assert contents == {"Lead with compliance", "Ask for the budget owner"}
         assert sorted(coached) == sorted(f"block:{b.id}" for b in (stored.block, second.block))
     with uow() as u:  # deliveries stored before are not stored again; refused ones are tried
-        again = chat.coach_many(u.session, world.workspace, [notes[0], notes[3], notes[4]])
+        again = coach(u.session, world.workspace, [notes[0], notes[3], notes[4]])
     assert again[0] is None and again[2] is None and isinstance(again[1], PermissionDenied)

@@ -92,7 +92,7 @@ def test_a_member_cannot_coach_and_memory_is_unchanged(acme: Run) -> None:
     [
         (("coach", "sdr-nobody", "hi", "--by", "U0001"), 4, "not found"),
         (("memory", "show", "999"), 4, "not found"),
-        (("coach", "sdr-emea", "   ", "--by", "U0001"), 2, "content: is empty"),
+        (("coach", "sdr-emea", "   ", "--by", "U0001"), 2, "note: is empty"),
         (("coach", "sdr-emea", "x" * 4001, "--by", "U0001"), 2, "limit is 4,000"),
         (("coach", "sdr-emea", "hi", "--by", "U0001", "--importance", "2"), 2, "importance"),
         (("coach", "sdr-emea", "hi", "--by", "U0001", "--type", "gossip"), 2, "unknown type"),

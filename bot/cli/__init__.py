@@ -18,7 +18,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db import UnitOfWork, engine_for
-from core.directory import resolve_workspace
 from core.errors import DomainError
 from core.models import Workspace
 from core.settings import get_settings
@@ -30,13 +29,19 @@ def database_url() -> str:
     return get_settings().database_url
 
 
+def unit_of_work(*, readonly: bool = False) -> UnitOfWork:
+    """A unit of work on the configured database, for one use case."""
+    return UnitOfWork(engine_for(database_url()), readonly=readonly)
+
+
 @contextmanager
 def use_case(
     workspace: str | None = None, *, readonly: bool = False
 ) -> Iterator[tuple[Session, Workspace]]:
-    """One unit of work in the named (or only) workspace."""
-    with UnitOfWork(engine_for(database_url()), readonly=readonly) as uow:
-        yield uow.session, resolve_workspace(uow.session, workspace)
+    """One unit of work in the named (or only) workspace, for the commands that only read
+    or set up (the operator's own: workspaces, teams, agents)."""
+    with unit_of_work(readonly=readonly) as uow:
+        yield uow.session, uow.workspaces.named_or_only(workspace)
 
 
 @contextmanager

@@ -44,7 +44,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bench.generated import DATA, FUNCTION_WORDS, NOW, VOCABULARY, new_workspace
-from core import clock, schema
+from core import clock
 from core.context import ContextSettings, assemble_context
 from core.db import UnitOfWork, make_engine
 from core.models import (
@@ -57,6 +57,7 @@ from core.models import (
     Tier,
     Workspace,
 )
+from migrations import schema
 
 TOPICS, CORE_WORDS, ALT_WORDS = 12, 8, 6
 GENERIC = ["draft", "outreach", "email", "follow"]

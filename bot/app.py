@@ -29,7 +29,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
 
-from bot import workspace
+from bot import installation_store, workspace
 from bot.after_ack import AfterAck
 from bot.listeners import register_listeners
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
@@ -81,8 +81,8 @@ def bot_clients(settings: Settings, engine: Engine) -> Callable[[Workspace], Web
         store = SQLAlchemyInstallationStore(
             client_id=settings.slack_client_id,
             engine=engine,
-            bots_table_name=installations.BOTS_TABLE,
-            installations_table_name=installations.INSTALLATIONS_TABLE,
+            bots_table_name=installation_store.BOTS_TABLE,
+            installations_table_name=installation_store.INSTALLATIONS_TABLE,
         )
 
         def installed(workspace: Workspace) -> WebClient:
@@ -212,13 +212,13 @@ def _oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
         installation_store=SQLAlchemyInstallationStore(
             client_id=client_id,
             engine=engine,
-            bots_table_name=installations.BOTS_TABLE,
-            installations_table_name=installations.INSTALLATIONS_TABLE,
+            bots_table_name=installation_store.BOTS_TABLE,
+            installations_table_name=installation_store.INSTALLATIONS_TABLE,
         ),
         state_store=SQLAlchemyOAuthStateStore(
             expiration_seconds=OAUTH_STATE_SECONDS,
             engine=engine,
-            table_name=installations.OAUTH_STATES_TABLE,
+            table_name=installation_store.OAUTH_STATES_TABLE,
         ),
         callback_options=CallbackOptions(
             success=installed, failure=lambda args: args.default.failure(args)

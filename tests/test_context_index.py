@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from core import clock, directory, memory, schema
+from core import clock, directory, memory
 from core.coaching import coach_one
 from core.context import assemble_context, optimize_index
 from core.db import UnitOfWork, make_engine
 from core.models import Agent, BlockStatus, MemoryBlock
 from core.permissions import Actor
+from migrations import schema
 from tests.conftest import (
     DIALECTS,
     World,

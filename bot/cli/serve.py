@@ -16,10 +16,11 @@ from bot.after_ack import AfterAck
 from bot.app import create_app, heartbeat_runner, web_client
 from bot.listeners.commands.coach import coaching_queue
 from bot.server import create_web_app, http_server, serve_http
-from core import installations, schema
+from core import installations
 from core.db import UnitOfWork, engine_for
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
+from migrations import schema
 
 FACTORY = "bot.server:from_environment"
 

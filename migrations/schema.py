@@ -1,4 +1,5 @@
-"""The database schema as a whole: metadata for Alembic, and migrate/check helpers."""
+"""The database schema as a whole: metadata for Alembic, and migrate/check helpers (outside
+core/: the domain knows nothing of Alembic)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData
 
-import migrations
 from core.dialect import normalise_url
 from core.models import Base
 
@@ -40,7 +40,7 @@ def include_object(
 def alembic_config(url: str) -> Config:
     """An Alembic configuration for one database, without an ini file."""
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("script_location", str(Path(__file__).parent))
     config.attributes["url"] = normalise_url(url)
     return config
 

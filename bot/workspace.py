@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.after_ack import AfterAck, Batcher
 from bot.runner import HeartbeatRunner
-from core import chat, directory, people
+from core import deliveries, directory
 from core.db import UnitOfWork
 from core.permissions import Actor
 
@@ -142,7 +142,7 @@ def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -
             # Not known to be an admin: they stay an unenrolled member and we ask again later.
             log.warning("users.info for %s failed: %s", user_id, type(error).__name__)
             return False
-        people.enrol_slack_user(
+        directory.enrol_slack_user(
             uow.session,
             workspace,
             user_id,
@@ -155,4 +155,4 @@ def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -
 def _first_delivery(engine: Engine, team_id: str, event_id: str) -> bool:
     with UnitOfWork(engine) as uow:
         workspace = uow.workspaces.find(team_id)
-        return workspace is None or chat.first_delivery(uow.session, workspace, event_id)
+        return workspace is None or deliveries.first_delivery(uow.session, workspace, event_id)

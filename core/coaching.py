@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
-from core import audit, chat, rules
-from core.directory import get_agent
+from core import audit, deliveries, rules
+from core.directory import agents_by_handle, get_agent, mentioned_agent
 from core.errors import DomainError
 from core.memory import DEFAULT_IMPORTANCE, new_block, source_of
 from core.models import Agent, BlockType, MemoryBlock, Tier, Workspace
@@ -53,9 +53,9 @@ def coach(session: Session, workspace: Workspace, notes: Sequence[CoachingNote])
     For each note: its coaching; None when its delivery was stored before (or comes twice
     here); or the error that refuses it, with nothing written for it (the caller audits
     refusals)."""
-    delivered = chat.delivered(session, workspace, [n.delivery for n in notes if n.delivery])
+    delivered = deliveries.delivered(session, workspace, [n.delivery for n in notes if n.delivery])
     named = [note.text for note in notes if note.agent is None]
-    by_handle = chat.agents_by_handle(session, workspace, named) if named else {}
+    by_handle = agents_by_handle(session, workspace, named) if named else {}
     principals: dict[Actor, Principal] = {}
     outcomes: list[Outcome] = []
     for note in notes:
@@ -72,7 +72,9 @@ def coach(session: Session, workspace: Workspace, notes: Sequence[CoachingNote])
     session.flush()
     for _, (block, agent, by) in stored:
         audit.record(session, workspace, by, "coach", f"block:{block.id}", f"agent:{agent.handle}")
-    chat.remember_deliveries(session, workspace, [n.delivery for n, _ in stored if n.delivery])
+    deliveries.remember_deliveries(
+        session, workspace, [n.delivery for n, _ in stored if n.delivery]
+    )
     return outcomes
 
 
@@ -107,7 +109,7 @@ def _checked(
         agent: Agent | None = None
         text = note.text
         if note.agent is None:
-            agent, text = chat.mentioned_agent(session, workspace, note.text, by_handle)
+            agent, text = mentioned_agent(session, workspace, note.text, by_handle)
         block_type = rules.choice(BlockType, note.type, "type")
         content = rules.content(text, "note")
         default = DEFAULT_IMPORTANCE[block_type]

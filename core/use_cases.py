@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from core import audit, chat, coaching, memory, people
+from core import audit, coaching, directory, memory, report_messages, tasks
 from core.coaching import CoachingNote, Outcome
 from core.context import AssembledContext, assemble_context
 from core.context import settings as context_settings
@@ -81,7 +81,7 @@ def promote_by_reaction(
     promotion and the report's thread; None when the reaction is not a promotion."""
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.by_team_id(team_id)
-        outcome = chat.promote_by_reaction(
+        outcome = report_messages.promote_by_reaction(
             uow.session, workspace, channel=channel, ts=ts, emoji=emoji, by=by
         )
         if outcome is None:
@@ -137,7 +137,7 @@ def add_task(
     """Give an agent a task (admins and its team's managers); its next cycle picks it up."""
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.named_or_only(team_id)
-        task = people.give_task(uow.session, workspace, agent, title, by=by, detail=detail)
+        task = tasks.give_task(uow.session, workspace, agent, title, by=by, detail=detail)
         uow.commit()
         return task
 
@@ -147,7 +147,7 @@ def may_run_now(uow: UnitOfWork, team_id: str | None, words: str, by: Actor) -> 
     managers)."""
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.named_or_only(team_id)
-        found, _ = chat.mentioned_agent(uow.session, workspace, words)
+        found, _ = directory.mentioned_agent(uow.session, workspace, words)
         principal = principal_for(uow.session, workspace, by)
         check_direct(principal, found, f"run {found.handle} now", action="cycle.run")
         return found
@@ -164,7 +164,7 @@ def set_role(
     """Give a person a role: admin, member, or manager of the named teams (admins only)."""
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.named_or_only(team_id)
-        member = people.assign_role(uow.session, workspace, slack_user_id, role, teams, by=by)
+        member = directory.assign_role(uow.session, workspace, slack_user_id, role, teams, by=by)
         uow.commit()
         return member
 
@@ -173,7 +173,7 @@ def set_promote_emoji(uow: UnitOfWork, team_id: str | None, emoji: str, by: Acto
     """Change the reaction that promotes a learning of a report (admins only)."""
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.named_or_only(team_id)
-        name = chat.set_promote_emoji(uow.session, workspace, emoji, by=by)
+        name = report_messages.set_promote_emoji(uow.session, workspace, emoji, by=by)
         uow.commit()
         return name
 
@@ -203,7 +203,7 @@ def agent_context(uow: UnitOfWork, team_id: str | None, words: str) -> Assembled
     it works on next: its oldest open task, else its objective (as a cycle chooses it)."""
     with uow:
         workspace = uow.workspaces.named_or_only(team_id)
-        agent, query = chat.mentioned_agent(uow.session, workspace, words)
+        agent, query = directory.mentioned_agent(uow.session, workspace, words)
         task = query or next((t.title for t in open_tasks(uow.session, agent, 1)), agent.objective)
         return assemble_context(uow.session, agent, task or agent.role.value)
 
@@ -234,4 +234,4 @@ def agent_named(uow: UnitOfWork, team_id: str | None, words: str) -> tuple[Agent
     """The agent the words start with (`@sdr-emea`, a display name, a mention), and the rest."""
     with uow:
         workspace = uow.workspaces.named_or_only(team_id)
-        return chat.mentioned_agent(uow.session, workspace, words)
+        return directory.mentioned_agent(uow.session, workspace, words)

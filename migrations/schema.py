@@ -16,10 +16,12 @@ from core.models import Base
 
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
-    import core.chat
-    import core.context  # context assembly's covering indexes on memory_blocks
-    import core.heartbeat.models  # (cycles, outbox)
-    import core.installations
+    # Imported for their tables, each registered on the metadata as its module loads.
+    import bot.installation_store  # noqa: F401  (slack_sdk's tables for installs' tokens)
+    import core.context
+    import core.deliveries
+    import core.heartbeat.models
+    import core.report_messages
     import core.signals.models  # noqa: F401
 
     return Base.metadata

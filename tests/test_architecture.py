@@ -4,6 +4,8 @@ imports no edge, no framework and no Alembic, and no project module imports itse
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from functools import cache
@@ -147,7 +149,7 @@ def test_every_package_imported_directly_is_declared() -> None:
         for requirement in project["dependencies"]
         for name in [_distribution(requirement)]
     }
-    standard = set(__import__("sys").stdlib_module_names)
+    standard = set(sys.stdlib_module_names)
     imported = {
         top
         for name, path in MODULES.items()
@@ -163,3 +165,13 @@ def _distribution(requirement: str) -> str:
     for stop in "<>=!~[; ":
         name = name.split(stop)[0]
     return name.strip().lower()
+
+
+def test_the_schemas_metadata_names_every_table_the_edges_own_too() -> None:
+    # A fresh interpreter: in this one, other tests have imported the modules already.
+    code = "from migrations.schema import metadata; print(' '.join(sorted(metadata().tables)))"
+    tables = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert {"slack_bots", "slack_installations", "slack_oauth_states"} <= set(tables)
+    assert {"memory_blocks", "event_deliveries", "report_messages", "cycles"} <= set(tables)

@@ -6,7 +6,6 @@ refused, 4 not found, 1 anything else (the database is unreachable, say).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,14 +105,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         _fail("aborted", 1)
     except SQLAlchemyError as error:
-        if os.environ.get("SALESBRAIN_DEBUG"):
+        if _debug():
             raise
         _fail(_database_problem(error), 1)
     except Exception as error:
-        if os.environ.get("SALESBRAIN_DEBUG"):
+        if _debug():
             raise
         _fail(f"internal error ({type(error).__name__}: {error}); rerun with SALESBRAIN_DEBUG=1", 1)
     sys.exit(0)
+
+
+def _debug() -> bool:
+    try:
+        return get_settings().debug
+    except ValueError:  # settings that do not parse: the error says so, in one line
+        return False
 
 
 def _fail(message: str, code: int) -> None:

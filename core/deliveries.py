@@ -72,6 +72,8 @@ def delivered(session: Session, workspace: Workspace, deliveries: list[str]) -> 
 
 def remember_deliveries(session: Session, workspace: Workspace, deliveries: Sequence[str]) -> None:
     """Record deliveries handled in this unit of work (checked with `delivered` first)."""
+    if not deliveries:
+        return  # (nothing to forget either: notes from the command line and forms)
     now = _forget_old_deliveries(session, workspace)
     session.add_all(
         EventDelivery(workspace_id=workspace.id, event_id=event_id, received_at=now)

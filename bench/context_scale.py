@@ -39,12 +39,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench.generated import DATA, NOW, Corpus, new_workspace
-from core import clock, schema
+from core import clock
 from core.context import ContextSettings, assemble_context, optimize_index
 from core.context.assembly import take_best
 from core.context.search import Subjects, search_terms, words
 from core.db import UnitOfWork, make_engine
 from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Team, Tier
+from migrations import schema
 
 BLOCKS_PER_WORKSPACE = 5_000
 TEAMS, AGENTS_PER_TEAM, ACCOUNTS = 10, 5, 100

@@ -36,7 +36,7 @@ import anthropic  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 
 from bot.runner import HeartbeatRunner  # noqa: E402
-from core import clock, directory, schema  # noqa: E402
+from core import clock, directory  # noqa: E402
 from core.db import make_engine, unit_of_work  # noqa: E402
 from core.heartbeat.backends.anthropic import AnthropicBackend, make_client  # noqa: E402
 from core.heartbeat.config import HeartbeatSettings  # noqa: E402
@@ -55,6 +55,7 @@ from core.models import (  # noqa: E402
     Tier,
 )
 from core.settings import Settings  # noqa: E402
+from migrations import schema  # noqa: E402
 
 COACHING = [
     "Lead with the compliance angle for healthcare CTOs",

@@ -61,7 +61,7 @@ from sqlalchemy.orm import Session
 from bench import sales_memory
 from bench.generated import DATA, NOW
 from bench.sales_memory import ACCOUNTS, AGENTS, TEAMS, TOPICS, Note, Topic
-from core import clock, directory, schema
+from core import clock, directory
 from core.context import assemble_context, estimate_tokens
 from core.db import UnitOfWork, make_engine
 from core.models import (
@@ -74,6 +74,7 @@ from core.models import (
     Tier,
     Workspace,
 )
+from migrations import schema
 
 LIMIT = 10
 NO_BUDGET = 100_000  # never binds: ten blocks are a few hundred tokens

@@ -47,7 +47,7 @@ from sqlalchemy.engine import Engine
 
 from bench.generated import DATA, FUNCTION_WORDS, NOW, VOCABULARY, new_workspace
 from bench.retrieval_eval import BASELINES, BM25, readable_blocks, top_ids
-from core import clock, schema
+from core import clock
 from core.context import ContextSettings, assemble_context
 from core.db import UnitOfWork, make_engine
 from core.models import (
@@ -60,6 +60,7 @@ from core.models import (
     Tier,
     Workspace,
 )
+from migrations import schema
 
 TOPICS, CORE_WORDS, ALT_WORDS = 12, 8, 6
 GENERIC = ["draft", "outreach", "email", "follow"]

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core import directory, schema
+from core import directory
 from core.clock import now
 from core.db import UnitOfWork, make_engine
 from core.models import Agent, MemoryBlock
@@ -36,6 +36,7 @@ from core.signals import analyze, analyze_agent, import_signals
 from core.signals.ingest import COLUMNS, _Batch, _csv_records
 from core.signals.models import Signal
 from core.signals.simulation import Campaign, as_csv, simulate
+from migrations import schema
 
 TEAMS = 10
 

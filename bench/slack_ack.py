@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT))
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from core import directory, schema  # noqa: E402
+from core import directory  # noqa: E402
 from core.db import UnitOfWork, make_engine  # noqa: E402
 from core.models import MemoryBlock  # noqa: E402
+from migrations import schema  # noqa: E402
 from tests.fakes.slack_api import CALLS_PATH  # noqa: E402
 
 SECRET = "bench-signing-secret"

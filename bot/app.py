@@ -9,6 +9,7 @@ waits out rate limits (429 with Retry-After) and retries Slack's server errors.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -28,13 +29,18 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
 
-from bot import workspace
-from bot.coaching import CoachingQueue
+from bot import installation_store, workspace
+from bot.after_ack import AfterAck
 from bot.listeners import register_listeners
+from bot.listeners.commands.coach import CoachingQueue, coaching_queue
+from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
 from core import installations
 from core.db import UnitOfWork
 from core.errors import InvalidInput
+from core.heartbeat.backends import backend_from_settings
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.outbox import ConsoleSink
 from core.lifecycle import end_of_life
 from core.models import DEFAULT_MODEL, Workspace
 from core.settings import Settings
@@ -75,8 +81,8 @@ def bot_clients(settings: Settings, engine: Engine) -> Callable[[Workspace], Web
         store = SQLAlchemyInstallationStore(
             client_id=settings.slack_client_id,
             engine=engine,
-            bots_table_name=installations.BOTS_TABLE,
-            installations_table_name=installations.INSTALLATIONS_TABLE,
+            bots_table_name=installation_store.BOTS_TABLE,
+            installations_table_name=installation_store.INSTALLATIONS_TABLE,
         )
 
         def installed(workspace: Workspace) -> WebClient:
@@ -101,7 +107,7 @@ def create_app(
     socket_mode: bool = False,
     runner: HeartbeatRunner | None = None,
     coaching: CoachingQueue | None = None,
-    after_ack: workspace.AfterAck | None = None,
+    after_ack: AfterAck | None = None,
 ) -> App:
     """The app with every listener registered, for HTTP (signed requests) or Socket Mode;
     with a heartbeat runner, `/brain run` runs an agent's cycle now. /coach notes are stored
@@ -123,8 +129,8 @@ def create_app(
     client = client or web_client(settings, None if oauth else bot_token)
     with _quiet_when_same_token(client, bot_token):
         app = _bolt_app(client, secret, oauth, socket_mode)
-    later = after_ack or workspace.AfterAck()
-    workspace.attach(app, engine, coaching or CoachingQueue(engine), later, runner)
+    later = after_ack or AfterAck()
+    workspace.attach(app, engine, coaching or coaching_queue(engine), later, runner)
     register_listeners(app)
     # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
     # inside the first request that shows a model.
@@ -146,7 +152,7 @@ def _bolt_app(
         # Checked once at start-up by `serve` (auth.test), not inside a request.
         token_verification_enabled=False,
         # Listeners run in the request's own thread and the answer leaves when they return:
-        # work after the ack goes to our own queues (bot/coaching.py, workspace.LATER).
+        # work after the ack goes to our own queues (bot/after_ack.py).
         # Bolt's default runs each listener on a pool of 5 and polls for its ack every 10 ms,
         # which cost more CPU than the listener under load.
         process_before_response=True,
@@ -194,6 +200,7 @@ def _oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
             installations.workspace_installed(
                 uow.session, str(args.installation.team_id), args.installation.team_name
             )
+            uow.commit()
         return args.default.success(args)
 
     return OAuthSettings(
@@ -205,15 +212,26 @@ def _oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
         installation_store=SQLAlchemyInstallationStore(
             client_id=client_id,
             engine=engine,
-            bots_table_name=installations.BOTS_TABLE,
-            installations_table_name=installations.INSTALLATIONS_TABLE,
+            bots_table_name=installation_store.BOTS_TABLE,
+            installations_table_name=installation_store.INSTALLATIONS_TABLE,
         ),
         state_store=SQLAlchemyOAuthStateStore(
             expiration_seconds=OAUTH_STATE_SECONDS,
             engine=engine,
-            table_name=installations.OAUTH_STATES_TABLE,
+            table_name=installation_store.OAUTH_STATES_TABLE,
         ),
         callback_options=CallbackOptions(
             success=installed, failure=lambda args: args.default.failure(args)
         ),
+    )
+
+
+def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
+    """The heartbeat runner of a server: reports go to Slack (console without a channel)."""
+    heartbeat = HeartbeatSettings()
+    return HeartbeatRunner(
+        engine,
+        backend_from_settings(settings, heartbeat),
+        heartbeat,
+        sinks=[SlackSink(engine, bot_clients(settings, engine)), ConsoleSink(sys.stdout)],
     )

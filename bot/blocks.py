@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from core.coaching import Coaching
 from core.context import AssembledContext
 from core.errors import DomainError
 from core.heartbeat.replay import call_line
 from core.home import AgentLine, BrainLine, Home
-from core.memory import Coaching
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150

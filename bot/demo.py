@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.runner import HeartbeatRunner
-from core import clock, directory, memory, schema, tasks
+from core import clock, coaching, directory, memory, tasks
 from core.db import make_engine, unit_of_work
 from core.errors import InvalidInput
 from core.heartbeat import outbox
@@ -42,6 +42,7 @@ from core.models import (
 from core.permissions import Actor
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
+from migrations import schema
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 OFFICE_HOURS = (8, 18)
@@ -93,7 +94,9 @@ def _use_case(work: Callable[[Session, Workspace], object]) -> Act:
 
 
 def _coach(handle: str, text: str) -> Act:
-    return _use_case(lambda s, ws: memory.coach(s, ws, handle, text, by=Actor.member(MANAGER)))
+    return _use_case(
+        lambda s, ws: coaching.coach_one(s, ws, handle, text, by=Actor.member(MANAGER))
+    )
 
 
 def _task(handle: str, title: str, detail: str = "") -> Act:

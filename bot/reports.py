@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot import blocks
-from core import chat
+from core import report_messages
 from core.db import UnitOfWork
 from core.heartbeat.models import Cycle
 from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
@@ -74,8 +74,10 @@ class SlackSink:
                     .order_by(MemoryBlock.id)
                 )
             )
-            posted = chat.posted_blocks(session, workspace, channel, [b.id for b in learnings])
-            emoji, team = chat.promote_emoji(workspace), agent.team.slug
+            posted = report_messages.posted_blocks(
+                session, workspace, channel, [b.id for b in learnings]
+            )
+            emoji, team = report_messages.promote_emoji(workspace), agent.team.slug
             report_ts = cycle.slack_ts if cycle.slack_channel == channel else None
         try:
             client = self.client_for(workspace)
@@ -97,7 +99,7 @@ class SlackSink:
                     **blocks.learning_reply(block.id, block.content, emoji, team),
                 )
                 with UnitOfWork(self.engine) as uow:
-                    chat.remember_report_message(
+                    report_messages.remember_report_message(
                         uow.session,
                         workspace,
                         channel=channel,

@@ -276,10 +276,9 @@ def _spare_the_collector() -> None:
 
 def from_environment() -> Starlette:
     """The web app as configured by the environment (each worker process builds its own)."""
-    from bot.app import create_app
-    from bot.cli.serve import heartbeat_runner
-    from bot.coaching import CoachingQueue
-    from bot.workspace import AfterAck
+    from bot.after_ack import AfterAck
+    from bot.app import create_app, heartbeat_runner
+    from bot.listeners.commands.coach import coaching_queue
     from core.db import engine_for
     from core.settings import get_settings
 
@@ -287,7 +286,7 @@ def from_environment() -> Starlette:
     engine = engine_for(settings.database_url)
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
     # The scheduler runs in the parent process; a worker runs cycles on request only.
-    coaching, after_ack = CoachingQueue(engine), AfterAck()
+    coaching, after_ack = coaching_queue(engine), AfterAck()
     runner = heartbeat_runner(settings, engine)
     app = create_app(settings, engine, runner=runner, coaching=coaching, after_ack=after_ack)
     web_app = create_web_app(app, engine, token, on_shutdown=[after_ack.close, coaching.close])

@@ -2,9 +2,9 @@
 
 `attach(app, engine, coaching, later)` adds three global middlewares, run after Bolt has verified
 the signature and authorised the request:
-- the engine goes into the request context, so a listener opens its unit of work with
-  `use_case(context)`; so do the queue of /coach notes stored after the ack, and the few
-  threads doing slower work after the ack (a cycle run now);
+- the engine goes into the request context, so a listener opens a unit of work for its use
+  case with `writer(context)` or `reader(context)`; so do the batcher of /coach notes
+  stored after the ack, and the few threads doing slower work after it (a cycle run now);
 - a Slack user seen for the first time becomes a member (Slack's admins and owners admins,
   asked through `users.info`);
 - an event id already handled (a Slack retry, a duplicate delivery) is acknowledged and
@@ -14,26 +14,21 @@ the signature and authorised the request:
 from __future__ import annotations
 
 import logging
-import queue
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from threading import Condition, Lock, Thread
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from threading import Lock
+from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from bot.after_ack import AfterAck, Batcher
 from bot.runner import HeartbeatRunner
-from core import chat, directory, people
+from core import deliveries, directory
 from core.db import UnitOfWork
-from core.errors import NotFound
-from core.models import Workspace
 from core.permissions import Actor
 
 ENGINE = "salesbrain_engine"
@@ -43,35 +38,19 @@ LATER = "salesbrain_later"
 # What became of the request, for the request log, when it was not done: refused, invalid,
 # not_found or failed (set by the error handler).
 OUTCOME = "salesbrain_outcome"
-# Cycles run now (`/brain run`) at once, after their acks.
-LATER_WORKERS = 2
-# How long shutting down waits for the work taken after acks (/coach notes, cycles run now).
-DRAIN_SECONDS = 10.0
 ORIGIN = "slack"
-
-if TYPE_CHECKING:
-    from bot.coaching import CoachingQueue
 
 log = logging.getLogger("salesbrain.slack")
 
 
-@contextmanager
-def use_case(
-    context: BoltContext, *, readonly: bool = False
-) -> Iterator[tuple[Session, Workspace]]:
-    """One unit of work in the workspace the request came from."""
-    with UnitOfWork(context[ENGINE], readonly=readonly) as uow:
-        yield uow.session, workspace_of(uow.session, context.team_id)
+def writer(context: BoltContext) -> UnitOfWork:
+    """A unit of work for a use case that writes."""
+    return UnitOfWork(context[ENGINE])
 
 
-def workspace_of(session: Session, team_id: str | None) -> Workspace:
-    workspace = session.scalar(select(Workspace).where(Workspace.slack_team_id == team_id))
-    if workspace is None:
-        raise NotFound(
-            f"salesbrain is not set up for this Slack workspace ({team_id}): install the app, "
-            f"or run `salesbrain workspace create {team_id}`"
-        )
-    return workspace
+def reader(context: BoltContext) -> UnitOfWork:
+    """A unit of work for a use case that only reads."""
+    return UnitOfWork(context[ENGINE], readonly=True)
 
 
 def actor(context: BoltContext) -> Actor:
@@ -98,60 +77,10 @@ class KnownPeople:
                 self._seen.popitem(last=False)
 
 
-class AfterAck:
-    """Work a listener promised in its ack (a cycle run now), done by a few threads after it.
-
-    Daemon threads: the interpreter joins a ThreadPoolExecutor's threads at exit however long
-    they take, so a stuck Slack or model call would hold a stopping server; `close` waits for
-    the work taken at most DRAIN_SECONDS."""
-
-    def __init__(self, workers: int = LATER_WORKERS) -> None:
-        self._workers = workers
-        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._changed = Condition()
-        self._waiting = 0  # taken and not yet done
-        self._started = False
-        self._closed = False
-
-    def offer(self, work: Callable[[], None]) -> bool:
-        """Take `work` to do after the ack; False once closed (the server is stopping)."""
-        with self._changed:
-            if self._closed:
-                return False
-            if not self._started:
-                for n in range(self._workers):
-                    Thread(target=self._do_all, name=f"after-ack-{n}", daemon=True).start()
-                self._started = True
-            self._waiting += 1
-        self._work.put(work)
-        return True
-
-    def close(self, timeout: float = DRAIN_SECONDS) -> None:
-        """Take no more work; wait for the work taken (at most `timeout`)."""
-        with self._changed:
-            if self._closed:
-                return  # `serve --http` closes on shutting down the app and again on exit
-            self._closed = True
-            if not self._changed.wait_for(lambda: not self._waiting, timeout):
-                log.warning("shutting down with answers promised in acks unsent: %d", self._waiting)
-
-    def _do_all(self) -> None:
-        while True:
-            work = self._work.get()
-            try:
-                work()
-            except Exception:
-                log.exception("work after an ack failed")
-            finally:
-                with self._changed:
-                    self._waiting -= 1
-                    self._changed.notify_all()
-
-
 def attach(
     app: App,
     engine: Engine,
-    coaching: CoachingQueue,
+    coaching: Batcher[Any, Any],
     later: AfterAck,
     runner: HeartbeatRunner | None = None,
 ) -> None:
@@ -199,7 +128,7 @@ def _enrol(engine: Engine, client: WebClient, team_id: str, user_id: str) -> boo
 
 def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -> bool:
     with UnitOfWork(engine) as uow:
-        workspace = uow.session.scalar(select(Workspace).where(Workspace.slack_team_id == team_id))
+        workspace = uow.workspaces.find(team_id)
         if workspace is None:
             return False
         if directory.get_member(uow.session, workspace, user_id) is not None:
@@ -213,7 +142,7 @@ def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -
             # Not known to be an admin: they stay an unenrolled member and we ask again later.
             log.warning("users.info for %s failed: %s", user_id, type(error).__name__)
             return False
-        people.enrol_slack_user(
+        directory.enrol_slack_user(
             uow.session,
             workspace,
             user_id,
@@ -225,5 +154,5 @@ def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -
 
 def _first_delivery(engine: Engine, team_id: str, event_id: str) -> bool:
     with UnitOfWork(engine) as uow:
-        workspace = uow.session.scalar(select(Workspace).where(Workspace.slack_team_id == team_id))
-        return workspace is None or chat.first_delivery(uow.session, workspace, event_id)
+        workspace = uow.workspaces.find(team_id)
+        return workspace is None or deliveries.first_delivery(uow.session, workspace, event_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import Refusal
 from core.models import AuditEvent, Workspace
 from core.permissions import Actor
 
@@ -26,6 +27,21 @@ def record(
         outcome="ok",
         detail=detail,
         origin=actor.origin,
+    )
+    session.add(event)
+    return event
+
+
+def refused(session: Session, refusal: Refusal) -> AuditEvent:
+    """Record a refused action (its use case wrote nothing else)."""
+    event = AuditEvent(
+        workspace_id=refusal.workspace_id,
+        actor=refusal.actor,
+        action=refusal.action,
+        target=refusal.target,
+        outcome="refused",
+        detail=refusal.message,
+        origin=refusal.origin,
     )
     session.add(event)
     return event

@@ -9,13 +9,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.dialect import configure_sqlite, normalise_url
-from core.errors import Refusal
-from core.models import AuditEvent
+from core.errors import InvalidInput, NotFound, Refusal
+from core.models import Workspace
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -38,23 +39,63 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-class UnitOfWork:
-    """A session for one use case: commit once at the end, roll back on any exception.
+class Workspaces:
+    """The repository of workspaces: the one place a Slack team id becomes a workspace."""
 
-    A refusal (permission denied, already done) rolls back everything the use case wrote
-    and then records the refusal in the audit log in a transaction of its own, so that a
-    refused write leaves exactly one trace: the audit event.
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def find(self, slack_team_id: str | None) -> Workspace | None:
+        """The workspace of this Slack team, if salesbrain knows it."""
+        if not slack_team_id:
+            return None
+        return self._session.scalar(
+            select(Workspace).where(Workspace.slack_team_id == slack_team_id)
+        )
+
+    def by_team_id(self, slack_team_id: str | None) -> Workspace:
+        """The workspace of this Slack team; not found tells how to set it up."""
+        workspace = self.find(slack_team_id)
+        if workspace is None:
+            raise NotFound(
+                f"workspace {slack_team_id} not found: install the app in that Slack "
+                f"workspace, or run `salesbrain workspace create {slack_team_id}`"
+            )
+        return workspace
+
+    def named_or_only(self, slack_team_id: str | None) -> Workspace:
+        """The named workspace, or the only one when none is named (the command line)."""
+        if slack_team_id:
+            return self.by_team_id(slack_team_id)
+        workspaces = list(self._session.scalars(select(Workspace).order_by(Workspace.id).limit(6)))
+        if not workspaces:
+            raise NotFound("no workspace yet: create one with `salesbrain workspace create T0001`")
+        if len(workspaces) > 1:
+            known = ", ".join(w.slack_team_id for w in workspaces[:5])
+            raise InvalidInput("workspace", f"several workspaces exist ({known}); pass --workspace")
+        return workspaces[0]
+
+
+class UnitOfWork:
+    """A session for one use case: `with uow: ...; uow.commit()`.
+
+    An exception rolls back what was written; a clean exit commits what is left (for the
+    set-ups and scripts that open one by hand). A refused use case records the refusal
+    itself (`record_refusal`), so that a refused write leaves exactly one trace: the audit
+    event.
     """
 
     def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
         self._bind = engine.execution_options(salesbrain_readonly=True) if readonly else engine
         self.readonly = readonly
         self.session: Session
+        self.workspaces: Workspaces
 
     def __enter__(self) -> UnitOfWork:
         # A Session, not a sessionmaker per unit of work: each sessionmaker makes a Session
         # subclass whose events SQLAlchemy sets up on first use (0.3 ms per unit of work).
         self.session = Session(bind=self._bind, expire_on_commit=False)
+        self.workspaces = Workspaces(self.session)
         return self
 
     def __exit__(
@@ -64,29 +105,24 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if exc is None:
-                if not self.readonly:
-                    self.session.commit()
-                return
-            self.session.rollback()
-            if isinstance(exc, Refusal) and exc.workspace_id is not None:
-                self._audit_refusal(exc)
+            if exc is not None:
+                self.session.rollback()
+            elif not self.readonly:
+                self.session.commit()
         finally:
             self.session.close()
 
-    def _audit_refusal(self, refusal: Refusal) -> None:
-        with Session(bind=self._bind, expire_on_commit=False) as session, session.begin():
-            session.add(
-                AuditEvent(
-                    workspace_id=refusal.workspace_id,
-                    actor=refusal.actor,
-                    action=refusal.action,
-                    target=refusal.target,
-                    outcome="refused",
-                    detail=refusal.message,
-                    origin=refusal.origin,
-                )
-            )
+    def commit(self) -> None:
+        """Make what the use case wrote permanent (nothing to do for a read-only one)."""
+        if not self.readonly:
+            self.session.commit()
+
+    def record_refusal(self, refusal: Refusal) -> None:
+        """Roll back what the refused use case wrote, and record the refusal in the audit log."""
+        self.session.rollback()
+        if refusal.workspace_id is not None:
+            audit.refused(self.session, refusal)
+            self.session.commit()  # even in a read-only one: the refusal is on record
 
 
 @contextmanager

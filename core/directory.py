@@ -1,12 +1,18 @@
-"""Workspaces, teams, members and agents: who is who in a workspace."""
+"""Workspaces, teams, members and agents: who is who in a workspace, the roles admins give
+people, and the agent a message names."""
 
 from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit, clock, lifecycle, rules
+from core.db import Workspaces
 from core.errors import InvalidInput, NotFound
 from core.models import (
     DEFAULT_MODEL,
@@ -19,9 +25,11 @@ from core.models import (
     Team,
     Workspace,
 )
-from core.permissions import Actor
+from core.permissions import Actor, check_admin, principal_for
 
 OPERATOR = Actor.system("operator")
+# `<@U123|name>`: how Slack escapes a mention of a user (an agent's bot persona included).
+ESCAPED_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 
 
 def create_workspace(
@@ -32,7 +40,7 @@ def create_workspace(
     if not slack_team_id:
         raise InvalidInput("team_id", "is empty")
     name = rules.content(name, "name", limit=200)
-    if session.scalar(select(Workspace).where(Workspace.slack_team_id == slack_team_id)):
+    if Workspaces(session).find(slack_team_id) is not None:
         raise InvalidInput("team_id", f"workspace {slack_team_id} already exists")
     workspace = Workspace(slack_team_id=slack_team_id, name=name, settings={})
     session.add(workspace)
@@ -43,20 +51,7 @@ def create_workspace(
 
 def resolve_workspace(session: Session, slack_team_id: str | None) -> Workspace:
     """The named workspace, or the only one when none is named."""
-    if slack_team_id:
-        workspace = session.scalar(
-            select(Workspace).where(Workspace.slack_team_id == slack_team_id)
-        )
-        if workspace is None:
-            raise NotFound(f"workspace {slack_team_id} not found")
-        return workspace
-    workspaces = list(session.scalars(select(Workspace).order_by(Workspace.id).limit(6)))
-    if not workspaces:
-        raise NotFound("no workspace yet: create one with `salesbrain workspace create T0001`")
-    if len(workspaces) > 1:
-        known = ", ".join(w.slack_team_id for w in workspaces[:5])
-        raise InvalidInput("workspace", f"several workspaces exist ({known}); pass --workspace")
-    return workspaces[0]
+    return Workspaces(session).named_or_only(slack_team_id)
 
 
 def create_team(
@@ -304,3 +299,117 @@ def set_agent_status(
     action = "agent.resume" if status is AgentStatus.ACTIVE else "agent.pause"
     audit.record(session, workspace, by, action, f"agent:{agent.handle}")
     return agent
+
+
+def enrol_slack_user(
+    session: Session,
+    workspace: Workspace,
+    slack_user_id: str,
+    *,
+    workspace_admin: bool,
+    display_name: str | None = None,
+) -> Member:
+    """A Slack user seen for the first time: Slack's admins and owners become admins,
+    everyone else a (read-only) member. A role set before is never changed here."""
+    existing = get_member(session, workspace, slack_user_id)
+    if existing is not None:
+        return existing
+    role = MemberRole.ADMIN if workspace_admin else MemberRole.MEMBER
+    return set_member(
+        session,
+        workspace,
+        slack_user_id,
+        role.value,
+        display_name=display_name,
+        by=Actor.system("slack", origin="slack"),
+    )
+
+
+def assign_role(
+    session: Session,
+    workspace: Workspace,
+    slack_user_id: str,
+    role: str,
+    teams: Sequence[str] = (),
+    *,
+    by: Actor,
+) -> Member:
+    """An admin gives a person a role: admin, member, or manager of the named teams."""
+    check_admin(
+        principal_for(session, workspace, by),
+        "set roles",
+        action="member.set",
+        target=f"member:{slack_user_id}",
+    )
+    return set_member(session, workspace, slack_user_id, role, list(teams), by=by)
+
+
+def mentioned_agent(
+    session: Session,
+    workspace: Workspace,
+    text: str,
+    by_handle: Mapping[str, Agent | None] | None = None,
+) -> tuple[Agent, str]:
+    """The agent a message starts with and the rest of the message.
+
+    The agent is named by handle (`@sdr-emea`), by display name (`@Sam Carter`), or by a
+    Slack mention of its bot persona (`<@U123|sam>`). `by_handle` holds the answers for
+    handles looked up already (None: no agent has it), for many messages at once."""
+    text = _named(text)
+    first, _, rest = text.partition(" ")
+    handle = first.lower()
+    if by_handle is not None and handle in by_handle:
+        agent = by_handle[handle]
+    else:
+        agent = session.scalar(
+            select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == handle)
+        )
+    if agent is not None:
+        return agent, rest.strip()
+    by_name = _agent_by_display_name(session, workspace, text)
+    if by_name is not None:
+        return by_name
+    raise NotFound(f"agent {first!r} not found; agents: {known_agents(session, workspace)}")
+
+
+def _named(text: str) -> str:
+    """The message with a mention of an agent's persona written as its name, without the @."""
+    text = (text or "").strip()
+    escaped = ESCAPED_MENTION.match(text)
+    if escaped:
+        name, rest = escaped.group(2) or escaped.group(1), text[escaped.end() :]
+        text = f"{name} {rest}"
+    text = text.lstrip("@").strip()
+    if not text:
+        raise InvalidInput("agent", "name an agent first, e.g. @sdr-emea")
+    return text
+
+
+def agents_by_handle(
+    session: Session, workspace: Workspace, texts: Sequence[str]
+) -> dict[str, Agent | None]:
+    """The agents that the first words of these messages name by handle, in one query."""
+    handles = set()
+    for text in texts:
+        with contextlib.suppress(InvalidInput):  # reported when the message is read
+            handles.add(_named(text).partition(" ")[0].lower())
+    found = session.scalars(
+        select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle.in_(handles))
+    )
+    agents: dict[str, Agent | None] = dict.fromkeys(handles)
+    agents.update((agent.handle, agent) for agent in found)
+    return agents
+
+
+def _agent_by_display_name(
+    session: Session, workspace: Workspace, text: str
+) -> tuple[Agent, str] | None:
+    """The agent whose display name starts the text (the longest such name wins)."""
+    lowered = text.lower()
+    best: tuple[Agent, str] | None = None
+    longest = 0
+    for agent in session.scalars(select(Agent).where(Agent.workspace_id == workspace.id)):
+        for name in {agent.display_name.lower(), "-".join(agent.display_name.lower().split())}:
+            if len(name) > longest and (lowered == name or lowered.startswith(name + " ")):
+                best, longest = (agent, text[len(name) :].strip()), len(name)
+    return best

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -23,9 +22,7 @@ from core.models import (
 from core.permissions import (
     Actor,
     ActorKind,
-    Principal,
     check_archive,
-    check_coach,
     check_promote,
     check_write_company,
     check_write_learning,
@@ -44,91 +41,13 @@ DEFAULT_IMPORTANCE = {
 MAX_INFERRED_IMPORTANCE = 0.7
 
 
-def _source_of(actor: Actor, ref: str | None) -> tuple[SourceKind, str | None, str]:
+def source_of(actor: Actor, ref: str | None) -> tuple[SourceKind, str | None, str]:
+    """Where a block written by `actor` comes from: its kind, reference and author."""
     if actor.kind is ActorKind.MEMBER:
         return SourceKind.SLACK_USER, ref or actor.ref, actor.ref
     if actor.kind is ActorKind.AGENT:
         return SourceKind.AGENT_CYCLE, ref, actor.ref
     return SourceKind.IMPORT, ref, actor.ref
-
-
-class Coaching(NamedTuple):
-    """A coaching note: its block, the agent it reaches, and who wrote it."""
-
-    block: MemoryBlock
-    agent: Agent
-    by: Actor
-
-
-def coach(
-    session: Session,
-    workspace: Workspace,
-    agent: Agent | str,
-    text: str,
-    *,
-    by: Actor,
-    type: str | BlockType = BlockType.COACHING,
-    importance: float | None = None,
-    source_ref: str | None = None,
-) -> MemoryBlock:
-    """Store a coaching note (or another manager-written block) on an agent's Personal Brain.
-
-    The agent is given by handle, or as already found in this workspace."""
-    coaching = check_coaching(
-        session,
-        workspace,
-        agent,
-        text,
-        by=by,
-        type=type,
-        importance=importance,
-        source_ref=source_ref,
-    )
-    store_coaching(session, workspace, [coaching])
-    return coaching.block
-
-
-def check_coaching(
-    session: Session,
-    workspace: Workspace,
-    agent: Agent | str,
-    text: str,
-    *,
-    by: Actor,
-    principal: Principal | None = None,
-    type: str | BlockType = BlockType.COACHING,
-    importance: float | None = None,
-    source_ref: str | None = None,
-) -> Coaching:
-    """A coaching note checked (input rules, the agent, the author's right to coach it) and
-    made, not yet stored. `principal` is the author's standing when found already (once for
-    many notes)."""
-    block_type = rules.choice(BlockType, type, "type")
-    content = rules.content(text)
-    weight = rules.importance(DEFAULT_IMPORTANCE[block_type] if importance is None else importance)
-    if isinstance(agent, str):
-        agent = get_agent(session, workspace, agent)
-    elif agent.workspace_id != workspace.id:
-        raise NotFound(f"agent {agent.handle!r} not found")
-    check_coach(principal or principal_for(session, workspace, by), agent)
-    block = _block(
-        workspace,
-        tier=Tier.PERSONAL,
-        agent=agent,
-        type=block_type,
-        content=content,
-        importance=weight,
-        source=_source_of(by, source_ref),
-    )
-    return Coaching(block, agent, by)
-
-
-def store_coaching(session: Session, workspace: Workspace, notes: Sequence[Coaching]) -> None:
-    """Store checked coaching notes together (one flush), each audited as its author's."""
-    session.add_all([note.block for note in notes])
-    session.flush()
-    for block, agent, by in notes:
-        audit.record(session, workspace, by, "coach", f"block:{block.id}", f"agent:{agent.handle}")
 
 
 def write_learning(
@@ -151,10 +70,10 @@ def write_learning(
     content = rules.content(text)
     weight = min(rules.importance(importance), MAX_INFERRED_IMPORTANCE)
     check_write_learning(principal_for(session, workspace, by), agent)
-    kind, ref, source_by = _source_of(by, source_ref)
+    kind, ref, source_by = source_of(by, source_ref)
     block = _stored(
         session,
-        _block(
+        new_block(
             workspace,
             tier=Tier.PERSONAL,
             agent=agent,
@@ -188,10 +107,10 @@ def write_company(
     content = rules.content(text)
     weight = rules.importance(importance)
     check_write_company(principal_for(session, workspace, by))
-    kind, ref, source_by = _source_of(by, source_ref)
+    kind, ref, source_by = source_of(by, source_ref)
     block = _stored(
         session,
-        _block(
+        new_block(
             workspace,
             tier=Tier.COMPANY,
             type=block_type,
@@ -206,7 +125,7 @@ def write_company(
 
 
 def promote(
-    session: Session, workspace: Workspace, block_id: int, to: str | Tier, *, by: Actor
+    session: Session, workspace: Workspace, block_id: int | str, to: str | Tier, *, by: Actor
 ) -> MemoryBlock:
     """Promote a block one or two tiers up. The original stays; the copy links back to it."""
     target = rules.choice(Tier, to, "to")
@@ -243,7 +162,7 @@ def promote(
         )
     promoted = _stored(
         session,
-        _block(
+        new_block(
             workspace,
             tier=target,
             team_id=team_id if target is Tier.TEAM else None,
@@ -321,7 +240,12 @@ def refresh(
 
 
 def archive(
-    session: Session, workspace: Workspace, block_id: int, *, by: Actor, reason: str | None = None
+    session: Session,
+    workspace: Workspace,
+    block_id: int | str,
+    *,
+    by: Actor,
+    reason: str | None = None,
 ) -> MemoryBlock:
     """Archive a block: it stays on record but never surfaces again."""
     block = get_block(session, workspace, block_id)
@@ -441,7 +365,7 @@ def _stored(session: Session, block: MemoryBlock) -> MemoryBlock:
     return block
 
 
-def _block(
+def new_block(
     workspace: Workspace,
     *,
     tier: Tier,
@@ -454,6 +378,7 @@ def _block(
     evidence: dict[str, Any] | None = None,
     subject: dict[str, str] | None = None,
 ) -> MemoryBlock:
+    """A new active block, not yet stored."""
     now = clock.now()
     subject = subject or {}
     return MemoryBlock(

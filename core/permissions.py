@@ -8,6 +8,9 @@
 | promote / write -> company | admins only                                                |
 | archive                    | admins; for personal and team blocks also the managers     |
 |                            | (and the director agent) of the owning team                |
+| direct an agent (a task,   | admins, managers of the agent's team, and salesbrain's     |
+| running its cycle now)     | operator at the command line (no --by)                     |
+| roles, settings            | admins only                                                |
 """
 
 from __future__ import annotations
@@ -221,4 +224,19 @@ def check_archive(principal: Principal, block: MemoryBlock, owning_team_id: int 
         + " may",
         action="archive",
         target=f"block:{block.id}",
+    )
+
+
+def check_direct(principal: Principal, agent: Agent, doing: str, *, action: str) -> None:
+    """Directing an agent (giving it a task, running its cycle now): admins, the managers of
+    its team, and salesbrain's operator (the command line without --by)."""
+    if principal.is_admin or principal.manages(agent.team_id):
+        return
+    if principal.actor.kind is ActorKind.SYSTEM:
+        return
+    raise principal.refuse(
+        f"{principal.describe()} may not {doing}: only admins and managers of team "
+        f"{agent.team.slug} may",
+        action=action,
+        target=f"agent:{agent.handle}",
     )

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     signals_token: SecretStr | None = Field(
         default=None, validation_alias="SALESBRAIN_SIGNALS_TOKEN"
     )
+    # The command line raises an unexpected error with its traceback instead of one line.
+    debug: bool = Field(default=False, validation_alias="SALESBRAIN_DEBUG")
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,7 @@ from core import audit, clock, rules
 from core.directory import OPERATOR, get_agent
 from core.errors import InvalidInput, NotFound
 from core.models import Agent, Task, TaskStatus, Workspace
-from core.permissions import Actor, ActorKind, principal_for
+from core.permissions import Actor, ActorKind, check_direct, principal_for
 
 
 def add_task(
@@ -39,6 +39,26 @@ def add_task(
     session.flush()
     audit.record(session, workspace, by, "task.add", f"task:{task.id}", f"agent:{agent.handle}")
     return task
+
+
+def give_task(
+    session: Session,
+    workspace: Workspace,
+    agent_handle: str,
+    title: str,
+    *,
+    by: Actor,
+    detail: str = "",
+) -> Task:
+    """A person gives an agent a task: admins and the managers of the agent's team may."""
+    agent = get_agent(session, workspace, agent_handle)
+    check_direct(
+        principal_for(session, workspace, by),
+        agent,
+        f"give {agent.handle} a task",
+        action="task.add",
+    )
+    return add_task(session, workspace, agent.handle, title, detail=detail, by=by)
 
 
 # Read by every heartbeat cycle: built once, with bind parameters (SQLAlchemy spends more

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from core.db import make_engine
-from core.schema import include_object, metadata
 from core.settings import get_settings
+from migrations.schema import include_object, metadata
 
 config = context.config
 

@@ -19,10 +19,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from core import directory, lifecycle, schema
+from core import directory, lifecycle
 from core.db import UnitOfWork, make_engine
 from core.models import Agent, Team, Workspace
 from core.settings import get_settings
+from migrations import schema
 
 POSTGRES_URL = os.environ.get("SALESBRAIN_TEST_POSTGRES_URL", "")
 DIALECTS = ["sqlite", "postgresql"]

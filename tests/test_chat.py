@@ -8,7 +8,9 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from core import chat, memory
+from core import deliveries, directory, memory, report_messages
+from core.coaching import Coaching, coach
+from core.coaching import CoachingNote as Note
 from core.db import UnitOfWork
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.models import AuditEvent
@@ -33,7 +35,7 @@ def test_an_agent_is_named_by_handle_display_name_or_mention(
     with uow() as u:
         u.session.merge(world.ae).display_name = "Alex Morgan"
     with uow(readonly=True) as u:
-        agent, remainder = chat.mentioned_agent(u.session, world.workspace, text)
+        agent, remainder = directory.mentioned_agent(u.session, world.workspace, text)
     assert (agent.handle, remainder) == (handle, rest)
 
 
@@ -41,12 +43,12 @@ def test_an_unknown_or_missing_agent_is_a_clear_error(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow(readonly=True) as u, pytest.raises(NotFound, match="agents: ae-emea, dir-amer"):
-        chat.mentioned_agent(u.session, world.workspace, "@sdr-mars hello")
+        directory.mentioned_agent(u.session, world.workspace, "@sdr-mars hello")
     with uow(readonly=True) as u, pytest.raises(InvalidInput, match="name an agent"):
-        chat.mentioned_agent(u.session, world.workspace, "  @ ")
+        directory.mentioned_agent(u.session, world.workspace, "  @ ")
     with uow(readonly=True) as u, pytest.raises(NotFound):
         # Globex's agents are not Acme's.
-        chat.mentioned_agent(u.session, world.other_workspace, "@ae-emea hi")
+        directory.mentioned_agent(u.session, world.other_workspace, "@ae-emea hi")
 
 
 def test_an_event_is_handled_once_even_when_delivered_concurrently(
@@ -58,7 +60,7 @@ def test_an_event_is_handled_once_even_when_delivered_concurrently(
     def deliver() -> None:
         start.wait()
         with uow() as u:
-            results.append(chat.first_delivery(u.session, world.workspace, "Ev0001"))
+            results.append(deliveries.first_delivery(u.session, world.workspace, "Ev0001"))
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
     for thread in threads:
@@ -68,7 +70,7 @@ def test_an_event_is_handled_once_even_when_delivered_concurrently(
 
     assert sorted(results) == [False, False, False, True]
     with uow() as u:  # the same id in another workspace is another event
-        assert chat.first_delivery(u.session, world.other_workspace, "Ev0001")
+        assert deliveries.first_delivery(u.session, world.other_workspace, "Ev0001")
 
 
 def test_a_reaction_promotes_only_the_mapped_learning_with_the_promote_emoji(
@@ -83,25 +85,25 @@ def test_a_reaction_promotes_only_the_mapped_learning_with_the_promote_emoji(
             by=Actor.agent("sdr-emea"),
             importance=0.5,
         )
-        chat.remember_report_message(
+        report_messages.remember_report_message(
             u.session, world.workspace, channel="C1", ts="1.1", block_id=learning.id
         )
     manager = Actor.member(EMEA_MANAGER, "slack")
     with uow() as u:
         ws = u.session.merge(world.workspace)
         assert (
-            chat.promote_by_reaction(
+            report_messages.promote_by_reaction(
                 u.session, ws, channel="C1", ts="1.1", emoji="tada", by=manager
             )
             is None
         )
         assert (
-            chat.promote_by_reaction(
+            report_messages.promote_by_reaction(
                 u.session, ws, channel="C1", ts="9.9", emoji="brain", by=manager
             )
             is None
         )
-        outcome = chat.promote_by_reaction(
+        outcome = report_messages.promote_by_reaction(
             u.session, ws, channel="C1", ts="1.1", emoji="brain", by=manager
         )
     assert outcome is not None
@@ -118,18 +120,23 @@ def test_notes_from_chat_are_stored_together_each_checked_on_its_own(
 ) -> None:
     manager, member = Actor.member(EMEA_MANAGER, "slack"), Actor.member(MEMBER, "slack")
     notes = [
-        chat.ChatNote("@sdr-emea Lead with compliance", manager, "slack:/coach C1", "command:t1"),
-        chat.ChatNote("@sdr-mars Be brief", manager, delivery="command:t2"),
-        chat.ChatNote("@ae-emea   ", manager, delivery="command:t3"),
-        chat.ChatNote("@sdr-emea Push harder", member, delivery="command:t4"),
-        chat.ChatNote("@ae-emea Ask for the budget owner", manager, delivery="command:t5"),
-        chat.ChatNote("@sdr-emea Lead with compliance", manager, delivery="command:t1"),
+        Note(
+            "@sdr-emea Lead with compliance",
+            manager,
+            source_ref="slack:/coach C1",
+            delivery="command:t1",
+        ),
+        Note("@sdr-mars Be brief", manager, delivery="command:t2"),
+        Note("@ae-emea   ", manager, delivery="command:t3"),
+        Note("@sdr-emea Push harder", member, delivery="command:t4"),
+        Note("@ae-emea Ask for the budget owner", manager, delivery="command:t5"),
+        Note("@sdr-emea Lead with compliance", manager, delivery="command:t1"),
     ]
     with uow() as u:
-        outcomes = chat.coach_many(u.session, world.workspace, notes)
+        outcomes = coach(u.session, world.workspace, notes)
 
     stored, unknown, empty, refused, second, repeated = outcomes
-    assert isinstance(stored, memory.Coaching) and isinstance(second, memory.Coaching)
+    assert isinstance(stored, Coaching) and isinstance(second, Coaching)
     assert (stored.agent.handle, stored.block.content) == ("sdr-emea", "Lead with compliance")
     assert (stored.block.source_ref, stored.block.source_by) == ("slack:/coach C1", EMEA_MANAGER)
     assert second.agent.handle == "ae-emea" and second.block.id != stored.block.id
@@ -143,5 +150,5 @@ def test_notes_from_chat_are_stored_together_each_checked_on_its_own(
         assert contents == {"Lead with compliance", "Ask for the budget owner"}
         assert sorted(coached) == sorted(f"block:{b.id}" for b in (stored.block, second.block))
     with uow() as u:  # deliveries stored before are not stored again; refused ones are tried
-        again = chat.coach_many(u.session, world.workspace, [notes[0], notes[3], notes[4]])
+        again = coach(u.session, world.workspace, [notes[0], notes[3], notes[4]])
     assert again[0] is None and again[2] is None and isinstance(again[1], PermissionDenied)

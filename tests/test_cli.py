@@ -92,7 +92,7 @@ def test_a_member_cannot_coach_and_memory_is_unchanged(acme: Run) -> None:
     [
         (("coach", "sdr-nobody", "hi", "--by", "U0001"), 4, "not found"),
         (("memory", "show", "999"), 4, "not found"),
-        (("coach", "sdr-emea", "   ", "--by", "U0001"), 2, "content: is empty"),
+        (("coach", "sdr-emea", "   ", "--by", "U0001"), 2, "note: is empty"),
         (("coach", "sdr-emea", "x" * 4001, "--by", "U0001"), 2, "limit is 4,000"),
         (("coach", "sdr-emea", "hi", "--by", "U0001", "--importance", "2"), 2, "importance"),
         (("coach", "sdr-emea", "hi", "--by", "U0001", "--type", "gossip"), 2, "unknown type"),
@@ -270,3 +270,18 @@ def test_an_unmigrated_database_says_how_to_fix_it(tmp_path: Path) -> None:
         [str(script), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60
     )
     assert upgraded.returncode == 0, upgraded.stderr
+
+
+def test_a_member_cannot_give_an_agent_a_task_as_in_slack_and_the_refusal_is_audited(
+    acme: Run,
+) -> None:
+    refused = acme("task", "add", "sdr-emea", "Call Dana", "--by", "U0002")
+    assert refused.code == 3
+    assert "may not give sdr-emea a task" in refused.err
+    assert acme("task", "list", "--json").json()["tasks"] == []
+    given = acme("task", "add", "sdr-emea", "Call Dana", "--by", "U0001", "--json")
+    assert given.code == 0 and given.json()["task"]["agent"] == "sdr-emea"
+    assert acme("task", "add", "sdr-emea", "Call Dana again").code == 0  # the operator
+    events = acme("audit", "--json").json()["events"]
+    tasks = [(e["actor"], e["outcome"]) for e in events if e["action"] == "task.add"]
+    assert tasks == [("system:operator", "ok"), ("member:U0001", "ok"), ("member:U0002", "refused")]

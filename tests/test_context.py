@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core import audit, clock, memory
+from core import audit, clock, memory, use_cases
+from core.coaching import coach_one
 from core.context import (
     AssembledContext,
     ContextSettings,
@@ -73,7 +74,7 @@ def _learn(
 
 def _coach(uow: UoW, world: World, text: str, *, at: datetime = T0, **options: object) -> int:
     with clock.frozen_at(at), uow() as u:
-        return memory.coach(
+        return coach_one(
             u.session,
             world.workspace,
             "sdr-emea",
@@ -245,10 +246,8 @@ def test_admins_change_a_workspaces_settings_others_are_refused_and_audited(
         ({"relevance_floor": 2}, Actor.member(ADMIN), InvalidInput),
         ({"half_life_days": {"coaching": -1}}, Actor.member(ADMIN), InvalidInput),
     ]:
-        with pytest.raises(error), uow() as u:
-            workspace = u.session.get(Workspace, world.workspace.id)
-            assert workspace is not None
-            configure(u.session, workspace, changes, by=by)
+        with pytest.raises(error):
+            use_cases.configure_context(uow(), "T0001", changes, by)
     with uow(readonly=True) as u:
         workspace = u.session.get(Workspace, world.workspace.id)
         assert workspace is not None

@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from core import clock, directory, memory, schema
+from core import clock, directory, memory
+from core.coaching import coach_one
 from core.context import assemble_context, optimize_index
 from core.db import UnitOfWork, make_engine
 from core.models import Agent, BlockStatus, MemoryBlock
 from core.permissions import Actor
+from migrations import schema
 from tests.conftest import (
     DIALECTS,
     World,
@@ -53,10 +55,10 @@ def test_upgrading_indexes_the_blocks_that_already_exist(foundation_url: str) ->
                 u.session, workspace, "sdr-emea", team="emea", role="sdr"
             )
             # At revision 0001 the table has no full-text column: insert only what it has.
-            kept = memory.coach(
+            kept = coach_one(
                 u.session, workspace, "sdr-emea", "Mention HIPAA early", by=Actor.member("U0001")
             ).id
-            archived = memory.coach(
+            archived = coach_one(
                 u.session, workspace, "sdr-emea", "Mention HIPAA late", by=Actor.member("U0001")
             )
             archived.status = BlockStatus.ARCHIVED

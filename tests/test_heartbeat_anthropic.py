@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import memory, tasks
+from core import tasks
+from core.coaching import coach_one
 from core.db import unit_of_work
 from core.heartbeat.backends.anthropic import AnthropicBackend, make_client
 from core.heartbeat.config import HeartbeatSettings
@@ -51,7 +52,7 @@ def _backend(fake: FakeAnthropic, settings: HeartbeatSettings = QUICK) -> Anthro
 def sdr_with_work(engine: Engine, world: World) -> int:
     """The SDR has coaching and an open task from a prospect's reply."""
     with unit_of_work(engine) as session:
-        memory.coach(
+        coach_one(
             session,
             world.workspace,
             "sdr-emea",

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import clock, directory, memory, tasks
+from core import clock, directory, tasks
+from core.coaching import coach_one
 from core.context import assemble_context
 from core.db import unit_of_work
 from core.directory import OPERATOR
@@ -41,7 +42,7 @@ MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 def _coach(engine: Engine, world: World, handle: str, text: str) -> int:
     with unit_of_work(engine) as session:
-        block = memory.coach(session, world.workspace, handle, text, by=Actor.member(EMEA_MANAGER))
+        block = coach_one(session, world.workspace, handle, text, by=Actor.member(EMEA_MANAGER))
         return block.id
 
 

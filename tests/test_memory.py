@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
-from core import memory, tasks
+from core import memory, tasks, use_cases
+from core.coaching import coach_one
 from core.db import UnitOfWork
 from core.errors import AlreadyDone, InvalidInput, NotFound
 from core.models import AuditEvent, BlockStatus, MemoryBlock, SourceKind, Tier
@@ -26,7 +27,7 @@ def test_coaching_is_stored_on_the_personal_brain_with_high_importance_and_its_s
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow() as u:
-        block = memory.coach(
+        block = coach_one(
             u.session,
             world.workspace,
             "sdr-emea",
@@ -44,9 +45,9 @@ def test_coaching_is_stored_on_the_personal_brain_with_high_importance_and_its_s
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"text": ""}, "content"),
-        ({"text": "   \n "}, "content"),
-        ({"text": "x" * 4001}, "content"),
+        ({"text": ""}, "note"),
+        ({"text": "   \n "}, "note"),
+        ({"text": "x" * 4001}, "note"),
         ({"importance": 1.5}, "importance"),
         ({"importance": -0.1}, "importance"),
         ({"importance": float("nan")}, "importance"),
@@ -59,7 +60,7 @@ def test_bad_input_is_refused_naming_the_field_and_stores_nothing(
     arguments: dict[str, object] = {"text": "Lead with compliance", **kwargs}
     text = arguments.pop("text")
     with pytest.raises(InvalidInput) as error, uow() as u:
-        memory.coach(u.session, world.workspace, "sdr-emea", text, by=MANAGER, **arguments)
+        coach_one(u.session, world.workspace, "sdr-emea", text, by=MANAGER, **arguments)
     assert error.value.field == field
     assert str(error.value).startswith(f"{field}: ")
     assert _count_blocks(uow) == 0
@@ -69,7 +70,7 @@ def test_content_of_exactly_4000_characters_is_accepted(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow() as u:
-        block = memory.coach(u.session, world.workspace, "sdr-emea", "y" * 4000, by=MANAGER)
+        block = coach_one(u.session, world.workspace, "sdr-emea", "y" * 4000, by=MANAGER)
     assert len(block.content) == 4000
 
 
@@ -77,8 +78,8 @@ def test_an_agent_of_another_workspace_cannot_be_coached_and_nothing_is_stored(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with pytest.raises(NotFound), uow() as u:
-        globex_sdr = u.session.merge(world.globex_sdr)
-        memory.coach(u.session, world.workspace, globex_sdr, "Lead with compliance", by=MANAGER)
+        # ae-emea is Acme's: in Globex's workspace no agent has that handle.
+        coach_one(u.session, world.other_workspace, "ae-emea", "Lead with compliance", by=MANAGER)
     assert _count_blocks(uow) == 0
 
 
@@ -86,7 +87,7 @@ def test_unknown_agent_is_not_found_and_lists_the_known_ones(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with pytest.raises(NotFound) as error, uow() as u:
-        memory.coach(u.session, world.workspace, "sdr-nowhere", "hi", by=MANAGER)
+        coach_one(u.session, world.workspace, "sdr-nowhere", "hi", by=MANAGER)
     assert "sdr-nowhere" in str(error.value)
     assert "sdr-emea" in str(error.value)
 
@@ -156,8 +157,8 @@ def test_promoting_the_same_block_twice_to_one_tier_is_refused_and_audited(
         (learning.id, "company"),
         (team_copy.id, "company"),
     ]:
-        with pytest.raises(AlreadyDone) as error, uow() as u:
-            memory.promote(u.session, world.workspace, block_id, tier, by=Actor.member(ADMIN))
+        with pytest.raises(AlreadyDone) as error:
+            use_cases.promote(uow(), "T0001", block_id, tier, Actor.member(ADMIN))
         assert "already promoted" in str(error.value)
     assert _count_blocks(uow) == blocks
     with uow(readonly=True) as u:
@@ -173,7 +174,7 @@ def test_only_active_blocks_are_promoted_and_never_downwards(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow() as u:
-        block = memory.coach(u.session, world.workspace, "sdr-emea", "Be brief", by=MANAGER)
+        block = coach_one(u.session, world.workspace, "sdr-emea", "Be brief", by=MANAGER)
         company = memory.write_company(
             u.session, world.workspace, "We sell to clinics", by=Actor.member(ADMIN)
         )
@@ -188,7 +189,7 @@ def test_archived_blocks_keep_their_reason_and_leave_the_active_list(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow() as u:
-        block = memory.coach(u.session, world.workspace, "sdr-emea", "Be brief", by=MANAGER)
+        block = coach_one(u.session, world.workspace, "sdr-emea", "Be brief", by=MANAGER)
         memory.archive(
             u.session, world.workspace, block.id, by=MANAGER, reason="we changed the pitch"
         )
@@ -217,7 +218,7 @@ def test_an_exception_mid_use_case_leaves_nothing_half_written(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with pytest.raises(RuntimeError), uow() as u:
-        memory.coach(u.session, world.workspace, "sdr-emea", "First note", by=MANAGER)
+        coach_one(u.session, world.workspace, "sdr-emea", "First note", by=MANAGER)
         tasks.add_task(u.session, world.workspace, "sdr-emea", "Call the hospital group")
         raise RuntimeError("the process died here")
     assert _count_blocks(uow) == 0
@@ -237,9 +238,9 @@ def test_an_agent_reads_its_own_team_and_company_blocks_but_no_one_elses(
     admin = Actor.member(ADMIN)
     with uow() as u:
         s, ws = u.session, world.workspace
-        mine = memory.coach(s, ws, "sdr-emea", "Mine", by=admin)
-        memory.coach(s, ws, "ae-emea", "Teammate's own", by=admin)
-        amer = memory.coach(s, ws, "sdr-amer", "Other team", by=admin)
+        mine = coach_one(s, ws, "sdr-emea", "Mine", by=admin)
+        coach_one(s, ws, "ae-emea", "Teammate's own", by=admin)
+        amer = coach_one(s, ws, "sdr-amer", "Other team", by=admin)
         team = memory.promote(s, ws, mine.id, "team", by=admin)
         memory.promote(s, ws, amer.id, "team", by=admin)
         company = memory.write_company(s, ws, "Company wide", by=admin)

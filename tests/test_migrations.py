@@ -9,8 +9,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from core import schema
 from core.db import make_engine
+from migrations import schema
 from tests.conftest import (
     DIALECTS,
     create_postgres_database,

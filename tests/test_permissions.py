@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core import directory, memory
+from core.coaching import coach_one
 from core.db import UnitOfWork
 from core.errors import PermissionDenied
 from core.models import AuditEvent, MemberRole, MemoryBlock, Tier
 from core.permissions import Actor, principal_for
+from core.use_cases import refusal_recorded
 from tests.conftest import (
     ADMIN,
     AMER_MANAGER,
@@ -72,7 +74,7 @@ def _seed(uow: Callable[..., UnitOfWork], world: World) -> dict[str, int]:
 def _act(action: str, u: UnitOfWork, world: World, actor: Actor, ids: dict[str, int]) -> None:
     s, ws = u.session, world.workspace
     if action == "coach the agent (personal)":
-        memory.coach(s, ws, "sdr-emea", "Lead with the compliance angle", by=actor)
+        coach_one(s, ws, "sdr-emea", "Lead with the compliance angle", by=actor)
     elif action == "write a learning (personal)":
         memory.write_learning(s, ws, world.sdr, "Tuesdays reply best", by=actor, importance=0.5)
     elif action == "promote personal -> team":
@@ -143,7 +145,7 @@ def test_permission_matrix(
         assert _refusals(uow) == refusals_before
         return
 
-    with pytest.raises(PermissionDenied) as refused, uow() as u:
+    with pytest.raises(PermissionDenied) as refused, uow() as u, refusal_recorded(u):
         _act(action, u, world, actor, ids)
     assert "may not" in str(refused.value)
     assert _snapshot(uow) == before, "a refused write stored something"
@@ -160,14 +162,14 @@ def test_admin_of_one_workspace_cannot_coach_in_another(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with pytest.raises(PermissionDenied), uow() as u:
-        memory.coach(u.session, world.other_workspace, "sdr-emea", "hi", by=Actor.member(ADMIN))
+        coach_one(u.session, world.other_workspace, "sdr-emea", "hi", by=Actor.member(ADMIN))
 
 
 def test_director_acts_with_manager_rights_over_its_own_team_only(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow() as u:
-        block = memory.coach(
+        block = coach_one(
             u.session,
             world.workspace,
             "ae-emea",
@@ -176,7 +178,7 @@ def test_director_acts_with_manager_rights_over_its_own_team_only(
         )
         assert block.source_by == "dir-emea"
     with pytest.raises(PermissionDenied), uow() as u:
-        memory.coach(u.session, world.workspace, "sdr-amer", "x", by=Actor.agent("dir-emea"))
+        coach_one(u.session, world.workspace, "sdr-amer", "x", by=Actor.agent("dir-emea"))
 
 
 def test_a_manager_of_two_teams_coaches_the_agents_of_both_and_keeps_the_role(
@@ -187,7 +189,7 @@ def test_a_manager_of_two_teams_coaches_the_agents_of_both_and_keeps_the_role(
     with uow() as u:
         principal = principal_for(u.session, world.workspace, Actor.member(AMER_MANAGER))
         for handle in ("sdr-amer", "sdr-emea"):
-            memory.coach(u.session, world.workspace, handle, "Ask early", by=principal.actor)
+            coach_one(u.session, world.workspace, handle, "Ask early", by=principal.actor)
     assert principal.role is MemberRole.MANAGER
     assert principal.managed_team_ids == {world.amer.id, world.emea.id}
     assert not principal.is_admin

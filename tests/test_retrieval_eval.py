@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 
 from bench import retrieval_eval
 from bench.retrieval_eval import BASELINES, PRODUCT, Memory
-from core import schema
 from core.db import make_engine
+from migrations import schema
 
 TOPICS, SCALE = 6, 0.2
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import clock, memory
+from core import clock, memory, use_cases
 from core.db import UnitOfWork
 from core.errors import AlreadyDone, InvalidInput, PermissionDenied
 from core.models import AuditEvent, BlockStatus, BlockType, MemoryBlock, Tier
@@ -135,10 +135,8 @@ def test_only_the_teams_director_agent_may_promote_its_candidates(
     _load_and_analyze(engine, uow, world, campaign)
     candidate = _review(uow, world)[0]
 
-    with pytest.raises(PermissionDenied) as refused, uow() as u:
-        memory.promote(
-            u.session, world.workspace, candidate.block_id, "team", by=Actor.agent(promoter)
-        )
+    with pytest.raises(PermissionDenied) as refused:
+        use_cases.promote(uow(), "T0001", candidate.block_id, "team", Actor.agent(promoter))
 
     assert "may not promote" in str(refused.value)
     with uow(readonly=True) as u:
@@ -271,8 +269,8 @@ def test_only_who_may_promote_may_refresh_and_only_a_promoted_copy(
     _analyze_at(engine, uow, world, more, T0 + timedelta(days=3))
     before = _block(uow, copy).content
 
-    with pytest.raises(PermissionDenied, match="may not promote"), uow() as u:
-        memory.refresh(u.session, world.workspace, copy, by=Actor.agent("sdr-emea"))
+    with pytest.raises(PermissionDenied, match="may not promote"):
+        use_cases.refresh(uow(), "T0001", copy, Actor.agent("sdr-emea"))
     with pytest.raises(InvalidInput, match=f"block {original} is not a promoted copy"), uow() as u:
         memory.refresh(u.session, world.workspace, original, by=DIRECTOR)
 

@@ -6,7 +6,6 @@ refused, 4 not found, 1 anything else (the database is unreachable, say).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db import UnitOfWork, engine_for
-from core.directory import resolve_workspace
 from core.errors import DomainError
 from core.models import Workspace
 from core.settings import get_settings
@@ -30,13 +28,19 @@ def database_url() -> str:
     return get_settings().database_url
 
 
+def unit_of_work(*, readonly: bool = False) -> UnitOfWork:
+    """A unit of work on the configured database, for one use case."""
+    return UnitOfWork(engine_for(database_url()), readonly=readonly)
+
+
 @contextmanager
 def use_case(
     workspace: str | None = None, *, readonly: bool = False
 ) -> Iterator[tuple[Session, Workspace]]:
-    """One unit of work in the named (or only) workspace."""
-    with UnitOfWork(engine_for(database_url()), readonly=readonly) as uow:
-        yield uow.session, resolve_workspace(uow.session, workspace)
+    """One unit of work in the named (or only) workspace, for the commands that only read
+    or set up (the operator's own: workspaces, teams, agents)."""
+    with unit_of_work(readonly=readonly) as uow:
+        yield uow.session, uow.workspaces.named_or_only(workspace)
 
 
 @contextmanager
@@ -101,14 +105,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         _fail("aborted", 1)
     except SQLAlchemyError as error:
-        if os.environ.get("SALESBRAIN_DEBUG"):
+        if _debug():
             raise
         _fail(_database_problem(error), 1)
     except Exception as error:
-        if os.environ.get("SALESBRAIN_DEBUG"):
+        if _debug():
             raise
         _fail(f"internal error ({type(error).__name__}: {error}); rerun with SALESBRAIN_DEBUG=1", 1)
     sys.exit(0)
+
+
+def _debug() -> bool:
+    try:
+        return get_settings().debug
+    except ValueError:  # settings that do not parse: the error says so, in one line
+        return False
 
 
 def _fail(message: str, code: int) -> None:

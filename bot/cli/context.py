@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import database_url, json_option, use_case, workspace_option
+from bot.cli import database_url, json_option, unit_of_work, use_case, workspace_option
 from bot.cli.directory import db
 from bot.cli.output import emit_json, pairs, shorten, table
+from core import use_cases
 from core.context import (
     DEFAULT_LIMIT,
     DEFAULT_TOKEN_BUDGET,
@@ -16,7 +17,6 @@ from core.context import (
     optimize_index,
     render_memory_section,
 )
-from core.context.settings import configure
 from core.db import engine_for
 from core.directory import get_agent
 from core.errors import InvalidInput
@@ -128,10 +128,12 @@ def context_settings(
         changes[f"{factor}_exponent"] = value
     if changes and not by:
         raise click.UsageError("--by is required to change the settings")
-    with use_case(workspace, readonly=not changes) as (session, ws):
-        if changes:
-            settings = configure(session, ws, changes, by=Actor.parse(str(by)))
-        else:
+    if changes:
+        settings = use_cases.configure_context(
+            unit_of_work(), workspace, changes, Actor.parse(str(by))
+        )
+    else:
+        with use_case(workspace, readonly=True) as (_, ws):
             settings = ContextSettings.of(ws)
     data = settings.as_json()
     if as_json:

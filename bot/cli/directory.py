@@ -13,12 +13,13 @@ from bot.cli import (
     workspace_option,
 )
 from bot.cli.output import emit_json, pairs, shorten, table
-from core import directory, schema
+from core import directory
 from core.lifecycle import known_models, model_status, upgrade_hint
 from core.memory import brain_size
 from core.models import AgentStatus
 from core.tasks import open_tasks
 from core.views import agent_dict, iso, member_dict
+from migrations import schema
 
 
 def register(cli: click.Group) -> None:

@@ -6,10 +6,13 @@ from typing import Any
 
 import click
 
-from bot.cli import json_option, use_case, workspace_option
+from bot.cli import json_option, unit_of_work, use_case, workspace_option
 from bot.cli.output import emit_json, pairs, shorten, table
-from core import audit, memory, tasks
-from core.models import BlockType
+from core import audit, memory, tasks, use_cases
+from core.coaching import CoachingNote
+from core.directory import OPERATOR
+from core.errors import DomainError
+from core.models import BlockType, MemoryBlock
 from core.permissions import Actor
 from core.views import Names, audit_dict, block_dict, task_dict
 
@@ -19,6 +22,12 @@ BLOCK_TYPES = ", ".join(BlockType)
 def register(cli: click.Group) -> None:
     for command in (coach, memory_group, promote, task, audit_log):
         cli.add_command(command)
+
+
+def _block_data(workspace: str | None, block: MemoryBlock) -> dict[str, Any]:
+    """A block as the command line shows it, its owner named."""
+    with use_case(workspace, readonly=True) as (session, ws):
+        return block_dict(block, Names.of(session, ws))
 
 
 def _owner(block: dict[str, Any]) -> str:
@@ -83,11 +92,12 @@ def coach(
     as_json: bool,
 ) -> None:
     """Coach an agent: a note on its Personal Brain that shapes its next cycles."""
-    with use_case(workspace) as (session, ws):
-        block = memory.coach(
-            session, ws, handle, text, by=Actor.parse(by), type=block_type, importance=importance
-        )
-        data = block_dict(block, Names.of(session, ws))
+    note = CoachingNote(text, Actor.parse(by), handle, block_type, importance)
+    [coaching] = use_cases.coach(unit_of_work(), workspace, [note])
+    if isinstance(coaching, DomainError):
+        raise coaching
+    assert coaching is not None  # a note from the command line carries no delivery
+    data = _block_data(workspace, coaching.block)
     if as_json:
         emit_json({"block": data})
     else:
@@ -181,9 +191,8 @@ def memory_archive(
     block_id: str, by: str, reason: str | None, workspace: str | None, as_json: bool
 ) -> None:
     """Archive a block: kept on record, never surfaces again."""
-    with use_case(workspace) as (session, ws):
-        block = memory.archive(session, ws, block_id, by=Actor.parse(by), reason=reason)
-        data = block_dict(block, Names.of(session, ws))
+    block = use_cases.archive(unit_of_work(), workspace, block_id, Actor.parse(by), reason)
+    data = _block_data(workspace, block)
     if as_json:
         emit_json({"block": data})
     else:
@@ -197,9 +206,8 @@ def memory_archive(
 @json_option
 def memory_refresh(block_id: str, by: str, workspace: str | None, as_json: bool) -> None:
     """Bring a promoted copy up to date with the block it was copied from."""
-    with use_case(workspace) as (session, ws):
-        block = memory.refresh(session, ws, block_id, by=Actor.parse(by))
-        data = block_dict(block, Names.of(session, ws))
+    block = use_cases.refresh(unit_of_work(), workspace, block_id, Actor.parse(by))
+    data = _block_data(workspace, block)
     if as_json:
         emit_json({"block": data})
     else:
@@ -217,9 +225,8 @@ def memory_refresh(block_id: str, by: str, workspace: str | None, as_json: bool)
 @json_option
 def promote(block_id: str, to: str, by: str, workspace: str | None, as_json: bool) -> None:
     """Promote a block to the Team Brain or the Company Brain (the original stays)."""
-    with use_case(workspace) as (session, ws):
-        block = memory.promote(session, ws, block_id, to, by=Actor.parse(by))
-        data = block_dict(block, Names.of(session, ws))
+    promoted = use_cases.promote(unit_of_work(), workspace, block_id, to, Actor.parse(by))
+    data = _block_data(workspace, promoted.block)
     if as_json:
         emit_json({"block": data})
     else:
@@ -246,15 +253,9 @@ def task_add(
     handle: str, text: str, by: str | None, detail: str, workspace: str | None, as_json: bool
 ) -> None:
     """Give an agent a task; its next cycle picks it up."""
-    with use_case(workspace) as (session, ws):
-        created = tasks.add_task(
-            session,
-            ws,
-            handle,
-            text,
-            detail=detail,
-            **({"by": Actor.parse(by)} if by else {}),
-        )
+    who = Actor.parse(by) if by else OPERATOR
+    created = use_cases.add_task(unit_of_work(), workspace, handle, text, who, detail)
+    with use_case(workspace, readonly=True) as (session, ws):
         data = task_dict(created, Names.of(session, ws))
     if as_json:
         emit_json({"task": data})

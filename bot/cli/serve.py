@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from collections.abc import Callable, Sequence
 
 import click
@@ -13,19 +12,15 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 
-from bot.app import bot_clients, create_app, web_client
-from bot.coaching import CoachingQueue
-from bot.reports import SlackSink
-from bot.runner import HeartbeatRunner
+from bot.after_ack import AfterAck
+from bot.app import create_app, heartbeat_runner, web_client
+from bot.listeners.commands.coach import coaching_queue
 from bot.server import create_web_app, http_server, serve_http
-from bot.workspace import AfterAck
-from core import installations, schema
+from core import installations
 from core.db import UnitOfWork, engine_for
 from core.errors import InvalidInput
-from core.heartbeat.backends import backend_from_settings
-from core.heartbeat.config import HeartbeatSettings
-from core.heartbeat.outbox import ConsoleSink
 from core.settings import Settings, get_settings
+from migrations import schema
 
 FACTORY = "bot.server:from_environment"
 
@@ -51,7 +46,7 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     schema.upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
     runner = heartbeat_runner(settings, engine)
-    coaching, after_ack = CoachingQueue(engine), AfterAck()
+    coaching, after_ack = coaching_queue(engine), AfterAck()
     app = create_app(
         settings,
         engine,
@@ -79,17 +74,6 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
         coaching.close()
         if not no_scheduler:
             runner.stop()
-
-
-def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
-    """The heartbeat runner of a server: reports go to Slack (console without a channel)."""
-    heartbeat = HeartbeatSettings()
-    return HeartbeatRunner(
-        engine,
-        backend_from_settings(settings, heartbeat),
-        heartbeat,
-        sinks=[SlackSink(engine, bot_clients(settings, engine)), ConsoleSink(sys.stdout)],
-    )
 
 
 def _serve(
@@ -138,6 +122,7 @@ def _register_bot_workspace(settings: Settings, engine: Engine) -> None:
         ) from None
     with UnitOfWork(engine) as uow:
         installations.workspace_installed(uow.session, identity["team_id"], identity.get("team"))
+        uow.commit()
 
 
 def _configure_logging() -> None:

@@ -25,8 +25,7 @@ from core.heartbeat.records import get_cycle
 from core.heartbeat.tools import ACCEPTED, APPLIED, Toolbox
 from core.lifecycle import check_choosable
 from core.models import Agent, Workspace
-from core.people import check_may_direct
-from core.permissions import Actor
+from core.permissions import Actor, check_direct, principal_for
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def replayable(
     if by is not None:
         agent = session.get_one(Agent, cycle.agent_id)
         doing = f"replay {handle}'s cycle {cycle.id}"
-        check_may_direct(session, workspace, agent, by=by, doing=doing, action="cycle.replay")
+        check_direct(principal_for(session, workspace, by), agent, doing, action="cycle.replay")
     if cycle.status is not CycleStatus.SUCCEEDED:
         why = f": {cycle.error}" if cycle.error else ""
         raise InvalidInput(

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
-from bot.coaching import CoachingQueue
+from bot.listeners.commands.coach import CoachingQueue, coaching_queue
 from bot.server import create_web_app
 from core import memory
 from core.models import MemoryBlock
@@ -44,7 +44,7 @@ def slack_settings(db_url: str, slack: FakeSlack, **extra: str) -> Settings:
 @pytest.fixture
 def coaching(engine: Engine) -> Iterator[CoachingQueue]:
     """The queue on which the app stores /coach notes after their acks."""
-    queue = CoachingQueue(engine)
+    queue = coaching_queue(engine)
     yield queue
     queue.close()
 

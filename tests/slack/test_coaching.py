@@ -10,8 +10,10 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
-from bot.coaching import CoachingQueue, Note, store_many
-from core import chat, memory
+from bot.listeners.commands.coach import CoachCommand as Note
+from bot.listeners.commands.coach import coaching_queue, store_many
+from core import memory
+from core.coaching import Coaching, coach
 from core.db import UnitOfWork, make_engine
 from tests.conftest import EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
@@ -30,7 +32,7 @@ def _contents(uow: Callable[..., UnitOfWork], world: World) -> list[str]:
 def test_notes_taken_are_stored_and_confirmed_when_the_queue_closes(
     engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    coaching = CoachingQueue(engine)
+    coaching = coaching_queue(engine)
     notes = [_note(n, slack) for n in range(20)]
     assert all(coaching.offer(note) for note in notes)
     coaching.close()
@@ -48,8 +50,8 @@ def test_a_delivery_stored_meanwhile_by_another_process_is_not_stored_again(
     answers: list[object] = []
     with UnitOfWork(other) as u:
         workspace = u.session.merge(world.workspace)
-        [first] = chat.coach_many(u.session, workspace, [note.in_chat()])
-        assert isinstance(first, memory.Coaching)
+        [first] = coach(u.session, workspace, [note.note()])
+        assert isinstance(first, Coaching)
         # This process stores the same delivery while the other has not committed it yet:
         # it waits for the other's write, then finds the delivery stored (PostgreSQL: its
         # batch fails on the delivery's key, and the note is stored on its own).
@@ -66,7 +68,7 @@ def test_a_delivery_stored_meanwhile_by_another_process_is_not_stored_again(
 def test_when_the_oldest_note_has_waited_too_long_a_new_one_is_stored_ahead_before_its_ack(
     engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    coaching = CoachingQueue(engine, lag=0.2)
+    coaching = coaching_queue(engine, lag=0.2)
     with socket.socket() as silent:  # a Slack that takes the confirmation and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -75,8 +77,8 @@ def test_when_the_oldest_note_has_waited_too_long_a_new_one_is_stored_ahead_befo
         time.sleep(0.3)
 
         assert not coaching.offer(_note(1, slack))
-        reply = coaching.store_now(_note(1, slack), timeout=5)
-        again = coaching.store_now(_note(1, slack), timeout=5)
+        reply = coaching.handle_now(_note(1, slack), timeout=5)
+        again = coaching.handle_now(_note(1, slack), timeout=5)
 
     assert reply is not None and "Stored block" in reply["text"]
     assert again is None  # the same delivery: stored once, confirmed in the first ack
@@ -92,7 +94,7 @@ def test_when_the_oldest_note_has_waited_too_long_a_new_one_is_stored_ahead_befo
 def test_closing_again_does_not_wait_again_for_a_stuck_confirmation(
     engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    coaching = CoachingQueue(engine)
+    coaching = coaching_queue(engine)
     with socket.socket() as silent:  # a Slack that takes the confirmation and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()

@@ -14,7 +14,7 @@ from bot.app import create_app, web_client
 from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
 from bot.server import create_web_app
-from core import chat, clock, directory, memory
+from core import clock, directory, memory, report_messages
 from core.db import UnitOfWork
 from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
@@ -140,7 +140,9 @@ def test_a_delivery_that_fails_half_way_posts_only_what_is_missing_when_retried(
     assert len(reports) == 1  # the report was not posted again
     assert len(replies) == 2 and replies[-1].args["thread_ts"] == "1700000000.000001"
     with uow(readonly=True) as u:
-        message = chat.report_message(u.session, world.workspace, CHANNEL, "1700000000.000002")
+        message = report_messages.report_message(
+            u.session, world.workspace, CHANNEL, "1700000000.000002"
+        )
         assert message is not None and message.block_id == reported["learning"]
 
 

@@ -17,10 +17,10 @@ from subprocess import Popen
 
 from sqlalchemy.engine import Engine
 
+from bot.after_ack import DRAIN_SECONDS, AfterAck
 from bot.app import create_app
 from bot.listeners.commands.brain import STOPPING
 from bot.server import create_web_app
-from bot.workspace import DRAIN_SECONDS, AfterAck
 from core import memory
 from core.db import UnitOfWork
 from tests.conftest import ADMIN, EMEA_MANAGER, World

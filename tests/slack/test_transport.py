@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app
+from bot.installation_store import bots
 from bot.server import create_web_app
 from core import memory
 from core.db import UnitOfWork
-from core.installations import bots
 from core.models import Workspace
 from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack

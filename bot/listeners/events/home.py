@@ -8,13 +8,12 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.workspace import actor, use_case
-from core.home import home_for
+from bot.workspace import actor, reader
+from core import use_cases
 
 
 def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     if event.get("tab", "home") != "home":
         return
-    with use_case(context, readonly=True) as (session, workspace):
-        view = blocks.home_view(home_for(session, workspace, actor(context)))
+    view = blocks.home_view(use_cases.home(reader(context), context.team_id, actor(context)))
     client.views_publish(user_id=str(context.user_id), view=view)

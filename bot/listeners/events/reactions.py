@@ -8,9 +8,8 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.workspace import actor, use_case
-from core import chat
-from core.models import Team
+from bot.workspace import actor, writer
+from core import use_cases
 
 
 def promote_learning(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -19,24 +18,22 @@ def promote_learning(event: dict[str, Any], context: BoltContext, client: WebCli
     item = event.get("item") or {}
     if item.get("type") != "message":
         return
-    with use_case(context) as (session, workspace):
-        outcome = chat.promote_by_reaction(
-            session,
-            workspace,
-            channel=item["channel"],
-            ts=item["ts"],
-            emoji=event.get("reaction", ""),
-            by=actor(context),
-        )
-        if outcome is None:
-            return
-        promoted, message = outcome
-        team = session.get(Team, promoted.team_id) if promoted.team_id else None
-        reply = blocks.promoted(
-            message.block_id, promoted.id, promoted.tier.value, team.slug if team else None
-        )
+    outcome = use_cases.promote_by_reaction(
+        writer(context),
+        str(context.team_id),
+        channel=item["channel"],
+        ts=item["ts"],
+        emoji=event.get("reaction", ""),
+        by=actor(context),
+    )
+    if outcome is None:
+        return
+    promoted, thread_ts = outcome
+    reply = blocks.promoted(
+        promoted.original_id, promoted.block.id, promoted.block.tier.value, promoted.team
+    )
     client.chat_postMessage(
         channel=item["channel"],
-        thread_ts=message.thread_ts or item["ts"],
+        thread_ts=thread_ts or item["ts"],
         text=f"<@{context.user_id}> promoted this learning. {reply['text']}",
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from core import audit, directory, memory
+from core.coaching import coach_one
 from core.db import UnitOfWork
 from core.models import MemberRole, Tier
 from core.permissions import Actor
@@ -163,14 +164,14 @@ def test_show_lists_the_agents_top_blocks_with_their_score_components(
     send: SlackSender, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow() as u:
-        note = memory.coach(
+        note = coach_one(
             u.session,
             world.workspace,
             "sdr-emea",
             "Lead with compliance angle for healthcare CTOs",
             by=Actor.member(EMEA_MANAGER),
         )
-        memory.coach(
+        coach_one(
             u.session, world.workspace, "sdr-amer", "Another team's note", by=Actor.member(ADMIN)
         )
     reply = send.command("/brain", "show @sdr-emea Draft outreach to a hospital CTO", MEMBER)

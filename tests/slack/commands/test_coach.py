@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app
-from bot.coaching import CoachingQueue
+from bot.listeners.commands.coach import CoachingQueue, coaching_queue
 from bot.server import create_web_app
 from core import memory
 from core.db import UnitOfWork
@@ -151,7 +151,7 @@ def send_when_full(
     db_url: str, engine: Engine, slack: FakeSlack, world: World
 ) -> Iterator[SlackSender]:
     """The app with no room for notes after the ack: each is stored before it."""
-    app = create_app(slack_settings(db_url, slack), engine, coaching=CoachingQueue(engine, 0))
+    app = create_app(slack_settings(db_url, slack), engine, coaching=coaching_queue(engine, 0))
     with running(create_web_app(app, engine)) as url:
         yield SlackSender(url, SIGNING_SECRET, slack)
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import memory
+from core.coaching import coach_one
 from core.db import UnitOfWork
 from core.models import Agent
 from core.permissions import Actor
@@ -35,7 +36,7 @@ def test_a_managers_home_shows_agents_brains_and_how_often_their_coaching_inform
     send: SlackSender, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     with uow() as u:
-        note = memory.coach(
+        note = coach_one(
             u.session,
             world.workspace,
             "sdr-emea",

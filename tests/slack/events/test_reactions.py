@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core import audit, chat, memory
+from core import audit, memory, report_messages
 from core.db import UnitOfWork
 from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
@@ -24,7 +24,7 @@ def learning(uow: Callable[..., UnitOfWork], world: World) -> int:
     """A learning of sdr-emea, posted as one reply in the thread of a cycle report."""
     with uow() as u:
         block = sdr_learning(u.session, world, "Healthcare CTOs answer on Tuesdays")
-        chat.remember_report_message(
+        report_messages.remember_report_message(
             u.session,
             world.workspace,
             channel=CHANNEL,

@@ -1,4 +1,5 @@
-"""The database schema as a whole: metadata for Alembic, and migrate/check helpers."""
+"""The database schema as a whole: metadata for Alembic, and migrate/check helpers (outside
+core/: the domain knows nothing of Alembic)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData
 
-import migrations
 from core.dialect import normalise_url
 from core.models import Base
 
 
 def metadata() -> MetaData:
     """Every table salesbrain owns (importing each model module registers its tables)."""
-    import core.chat
-    import core.context  # context assembly's covering indexes on memory_blocks
-    import core.heartbeat.models  # (cycles, outbox)
-    import core.installations
+    # Imported for their tables, each registered on the metadata as its module loads.
+    import bot.installation_store  # noqa: F401  (slack_sdk's tables for installs' tokens)
+    import core.context
+    import core.deliveries
+    import core.heartbeat.models
+    import core.report_messages
     import core.signals.models  # noqa: F401
 
     return Base.metadata
@@ -40,7 +42,7 @@ def include_object(
 def alembic_config(url: str) -> Config:
     """An Alembic configuration for one database, without an ini file."""
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("script_location", str(Path(__file__).parent))
     config.attributes["url"] = normalise_url(url)
     return config
 

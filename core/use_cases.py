@@ -1,0 +1,237 @@
+"""Use cases: one function per action, called by every surface.
+
+Each takes a unit of work and plain values, resolves the workspace once (by Slack team id;
+None is the only workspace, for the command line), acts through the domain (which checks
+permissions), records a refusal in the audit log explicitly, and commits. The command line,
+the Slack listeners and the agents' tools parse their input, call one of these, and render
+what it returns: a permission rule cannot differ between surfaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from core import audit, coaching, directory, memory, report_messages, tasks
+from core.coaching import CoachingNote, Outcome
+from core.context import AssembledContext, assemble_context
+from core.context import settings as context_settings
+from core.db import UnitOfWork
+from core.directory import list_agents
+from core.errors import Refusal
+from core.heartbeat import replay
+from core.heartbeat.records import cycle_view, get_cycle
+from core.heartbeat.replay import Replayable
+from core.home import Home, home_for
+from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
+from core.permissions import Actor, check_direct, principal_for
+from core.tasks import open_tasks
+
+
+@contextmanager
+def refusal_recorded(uow: UnitOfWork) -> Iterator[None]:
+    """A refusal raised inside rolls back what was written, goes into the audit log, and
+    is raised again for the surface to tell."""
+    try:
+        yield
+    except Refusal as refusal:
+        uow.record_refusal(refusal)
+        raise
+
+
+def coach(uow: UnitOfWork, team_id: str | None, notes: Sequence[CoachingNote]) -> list[Outcome]:
+    """Store coaching notes together; for each, its coaching, None (a delivery stored
+    before) or the error that refused it. Refusals are audited with the stored notes."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        outcomes = coaching.coach(uow.session, workspace, notes)
+        for refusal in (outcome for outcome in outcomes if isinstance(outcome, Refusal)):
+            audit.refused(uow.session, refusal)
+        uow.commit()
+        return outcomes
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """A promotion: the copy, the block it was copied from, and the team it reaches."""
+
+    block: MemoryBlock
+    original_id: int
+    team: str | None
+
+
+def promote(
+    uow: UnitOfWork, team_id: str | None, block_id: int | str, to: str | Tier, by: Actor
+) -> Promoted:
+    """Copy a block to the Team or Company Brain; refused unless `by` may promote there."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        copy = memory.promote(uow.session, workspace, block_id, to, by=by)
+        promoted = _promoted(uow, copy)
+        uow.commit()
+        return promoted
+
+
+def promote_by_reaction(
+    uow: UnitOfWork, team_id: str, *, channel: str, ts: str, emoji: str, by: Actor
+) -> tuple[Promoted, str | None] | None:
+    """The promote emoji on a learning of a report promotes it to the Team Brain: the
+    promotion and the report's thread; None when the reaction is not a promotion."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.by_team_id(team_id)
+        outcome = report_messages.promote_by_reaction(
+            uow.session, workspace, channel=channel, ts=ts, emoji=emoji, by=by
+        )
+        if outcome is None:
+            return None
+        copy, message = outcome
+        promoted = _promoted(uow, copy)
+        uow.commit()
+        return promoted, message.thread_ts
+
+
+def _promoted(uow: UnitOfWork, copy: MemoryBlock) -> Promoted:
+    team = uow.session.get(Team, copy.team_id) if copy.team_id else None
+    assert copy.promoted_from_id is not None
+    return Promoted(copy, copy.promoted_from_id, team.slug if team else None)
+
+
+def refresh(uow: UnitOfWork, team_id: str | None, block_id: int | str, by: Actor) -> MemoryBlock:
+    """Bring a promoted copy up to date with its original; who may promote may refresh."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        copy = memory.refresh(uow.session, workspace, block_id, by=by)
+        uow.commit()
+        return copy
+
+
+def archive(
+    uow: UnitOfWork,
+    team_id: str | None,
+    block_id: int | str,
+    by: Actor,
+    reason: str | None = None,
+) -> MemoryBlock:
+    """Archive a block: kept on record, never surfaces again."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        block = memory.archive(uow.session, workspace, block_id, by=by, reason=reason)
+        uow.commit()
+        return block
+
+
+def write_company(uow: UnitOfWork, team_id: str | None, text: str, by: Actor) -> MemoryBlock:
+    """Write workspace-wide knowledge on the Company Brain (admins only)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        block = memory.write_company(uow.session, workspace, text, by=by)
+        uow.commit()
+        return block
+
+
+def add_task(
+    uow: UnitOfWork, team_id: str | None, agent: str, title: str, by: Actor, detail: str = ""
+) -> Task:
+    """Give an agent a task (admins and its team's managers); its next cycle picks it up."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        task = tasks.give_task(uow.session, workspace, agent, title, by=by, detail=detail)
+        uow.commit()
+        return task
+
+
+def may_run_now(uow: UnitOfWork, team_id: str | None, words: str, by: Actor) -> Agent:
+    """The agent the words name, when `by` may run its cycle now (admins and its team's
+    managers)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        found, _ = directory.mentioned_agent(uow.session, workspace, words)
+        principal = principal_for(uow.session, workspace, by)
+        check_direct(principal, found, f"run {found.handle} now", action="cycle.run")
+        return found
+
+
+def set_role(
+    uow: UnitOfWork,
+    team_id: str | None,
+    slack_user_id: str,
+    role: str,
+    teams: Sequence[str],
+    by: Actor,
+) -> Member:
+    """Give a person a role: admin, member, or manager of the named teams (admins only)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        member = directory.assign_role(uow.session, workspace, slack_user_id, role, teams, by=by)
+        uow.commit()
+        return member
+
+
+def set_promote_emoji(uow: UnitOfWork, team_id: str | None, emoji: str, by: Actor) -> str:
+    """Change the reaction that promotes a learning of a report (admins only)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        name = report_messages.set_promote_emoji(uow.session, workspace, emoji, by=by)
+        uow.commit()
+        return name
+
+
+def configure_context(
+    uow: UnitOfWork, team_id: str | None, changes: dict[str, Any], by: Actor
+) -> context_settings.ContextSettings:
+    """Change how context assembly weighs memory (admins only); the rest keeps its value."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        settings = context_settings.configure(uow.session, workspace, changes, by=by)
+        uow.commit()
+        return settings
+
+
+# What the surfaces show: read-only, one unit of work each.
+
+
+def home(uow: UnitOfWork, team_id: str | None, by: Actor) -> Home:
+    """What `by` sees on the App Home (and in `/brain agents`)."""
+    with uow:
+        return home_for(uow.session, uow.workspaces.named_or_only(team_id), by)
+
+
+def agent_context(uow: UnitOfWork, team_id: str | None, words: str) -> AssembledContext:
+    """What the agent named first would see for the rest of the words, else for the task
+    it works on next: its oldest open task, else its objective (as a cycle chooses it)."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        agent, query = directory.mentioned_agent(uow.session, workspace, words)
+        task = query or next((t.title for t in open_tasks(uow.session, agent, 1)), agent.objective)
+        return assemble_context(uow.session, agent, task or agent.role.value)
+
+
+def cycle(uow: UnitOfWork, team_id: str | None, cycle_id: int | str) -> dict[str, Any]:
+    """One cycle of the workspace, with the blocks that shaped it."""
+    with uow:
+        found, handle = get_cycle(uow.session, uow.workspaces.named_or_only(team_id), cycle_id)
+        return cycle_view(found, handle)
+
+
+def agents(uow: UnitOfWork, team_id: str | None) -> list[Agent]:
+    """The workspace's agents, by handle."""
+    with uow:
+        return list_agents(uow.session, uow.workspaces.named_or_only(team_id))
+
+
+def replayable(
+    uow: UnitOfWork, team_id: str | None, cycle_id: int | str, model: str, by: Actor
+) -> Replayable:
+    """A cycle that `by` may replay on `model` (admins and its team's managers)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        return replay.replayable(uow.session, workspace, cycle_id, model, by=by)
+
+
+def agent_named(uow: UnitOfWork, team_id: str | None, words: str) -> tuple[Agent, str]:
+    """The agent the words start with (`@sdr-emea`, a display name, a mention), and the rest."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        return directory.mentioned_agent(uow.session, workspace, words)

@@ -53,6 +53,8 @@ class FakeSlack:
         self.installation: dict[str, Any] | None = None
         # Seconds a response URL takes to answer (a Slack far away).
         self.response_delay = 0.0
+        # Seconds each Web API method takes to answer (a slow Slack).
+        self.api_delay = 0.0
         self._failures: dict[str, Failure] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
@@ -216,6 +218,7 @@ class FakeSlack:
                     time.sleep(fake.response_delay)
                     self._send(200, None)
                 else:
+                    time.sleep(fake.api_delay)
                     self._send(200, fake.answer(method, args))
 
             def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

@@ -9,9 +9,9 @@ knows the failure is permanent (the channel is gone) marks it failed.
 A batch is claimed at once, but each message's claim is renewed just before it is sent, and
 only while the claim is still this deliverer's: a message whose claim lapsed while earlier
 ones were being sent, and that another deliverer took meanwhile, is left to that deliverer.
-So two deliverers never send the same message, however slow the sink. What remains is the
-moment between the sink's send and its record (a few milliseconds, see RELIABILITY.md): a
-process that dies exactly then sends that message again when its claim lapses.
+So two deliverers never send the same message, however slow the sink. A message tried before
+(a failure, or a claim that lapsed because its deliverer died) is `resumed`: a sink that can
+look (Slack's channel history) checks whether it was sent before sending it again.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, case, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,11 @@ class Envelope:
     text: str
     attempts: int
     owner: str
+
+    @property
+    def resumed(self) -> bool:
+        """Tried before (a failure, or a claim that lapsed): it may have been sent already."""
+        return self.attempts > 0
 
     @property
     def kind(self) -> str:
@@ -168,7 +173,16 @@ def claim(
     rows = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(select(chosen.c.id)), due)
-        .values(claimed_by=owner, claimed_until=now + timedelta(seconds=claim_seconds))
+        .values(
+            claimed_by=owner,
+            claimed_until=now + timedelta(seconds=claim_seconds),
+            # A claim that lapsed (its deliverer died or stalled) counts as an attempt: the
+            # message may have been sent, and the sink looks before it sends it again.
+            attempts=case(
+                (OutboxMessage.claimed_by.is_not(None), OutboxMessage.attempts + 1),
+                else_=OutboxMessage.attempts,
+            ),
+        )
         .returning(
             OutboxMessage.id,
             OutboxMessage.workspace_id,

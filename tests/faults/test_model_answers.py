@@ -182,3 +182,11 @@ def test_malformed_200s_until_the_retries_run_out_fail_the_cycle_cleanly(
     assert len(fake.requests) == 1 + QUICK.model_max_retries + 1
     assert (cycle["model_calls"], cycle["retries"]) == (2, QUICK.model_max_retries)
     assert writes(engine) == before
+
+
+def test_an_empty_answer_ends_the_cycle_incomplete(
+    engine: Engine, world: World, fake: FakeAnthropic
+) -> None:
+    fake.script(message())
+    cycle = run_now(engine, world.workspace, "sdr-emea", backend(fake), QUICK)
+    assert cycle["status"] == "incomplete" and len(fake.requests) == 1

@@ -128,8 +128,8 @@ class AnthropicBackend:
                         "is_error": call.status == REFUSED,
                     }
                 )
-            if toolbox.finished or answer.stop_reason in DECLINED:
-                break
+            if toolbox.finished or answer.stop_reason in DECLINED or not answer.content:
+                break  # (an empty answer cannot be sent back: the API refuses empty turns)
             messages.append({"role": "assistant", "content": answer.content})
             if results:
                 messages.append({"role": "user", "content": results})

@@ -6,11 +6,20 @@ report_messages). Each post is recorded as soon as Slack has it: a delivery retr
 failure half-way posts only what is still missing, never a message twice. Rate limits are
 waited out as Slack asks (Retry-After, by the Web API client); other failures leave the
 report queued in the outbox, which retries it with backoff.
+
+Each post carries its cycle (and learning) in its message metadata. A delivery tried before
+(it failed, or its deliverer died between Slack accepting a post and the post being
+recorded) first looks in the channel's recent history and the report's thread for posts it
+does not know about, and records them instead of posting them again (this reads history:
+the channels:history and groups:history scopes of manifest.yml).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import UTC
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -42,6 +51,31 @@ PERMANENT = frozenset(
 )
 
 ClientFor = Callable[[Workspace], WebClient]
+# Message metadata event types: which cycle (and learning) a post shows.
+REPORT_EVENT, LEARNING_EVENT = "salesbrain_report", "salesbrain_learning"
+# Recent messages read when looking for a post the outbox did not record.
+HISTORY_LIMIT = 200
+log = logging.getLogger("salesbrain.reports")
+
+
+def _metadata(event: str, cycle_id: int, block_id: int | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"cycle_id": cycle_id}
+    if block_id is not None:
+        payload["block_id"] = block_id
+    return {"event_type": event, "event_payload": payload}
+
+
+def _payload(message: dict[str, Any], event: str, cycle_id: int) -> dict[str, Any]:
+    """The message's metadata payload when it is this cycle's `event`, else {}."""
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    if metadata.get("event_type") != event or payload.get("cycle_id") != cycle_id:
+        return {}
+    return dict(payload)
+
+
+def _find(messages: list[dict[str, Any]], event: str, cycle_id: int) -> str | None:
+    return next((str(m["ts"]) for m in messages if _payload(m, event, cycle_id)), None)
 
 
 class SlackSink:
@@ -84,9 +118,13 @@ class SlackSink:
         except LookupError as error:
             raise DeliveryFailed(str(error), permanent=True) from error
         try:
+            if envelope.resumed:
+                report_ts = self._find_posted(client, workspace, cycle, channel, report_ts, posted)
             if report_ts is None:
                 answer = client.chat_postMessage(
-                    channel=channel, **blocks.cycle_report(view, len(learnings))
+                    channel=channel,
+                    metadata=_metadata(REPORT_EVENT, cycle.id),
+                    **blocks.cycle_report(view, len(learnings)),
                 )
                 report_ts = str(answer["ts"])
                 self._remember_report(cycle.id, channel, report_ts)
@@ -96,23 +134,72 @@ class SlackSink:
                 answer = client.chat_postMessage(
                     channel=channel,
                     thread_ts=report_ts,
+                    metadata=_metadata(LEARNING_EVENT, cycle.id, block.id),
                     **blocks.learning_reply(block.id, block.content, emoji, team),
                 )
-                with UnitOfWork(self.engine) as uow:
-                    report_messages.remember_report_message(
-                        uow.session,
-                        workspace,
-                        channel=channel,
-                        ts=str(answer["ts"]),
-                        thread_ts=report_ts,
-                        block_id=block.id,
-                    )
+                self._remember_learning(workspace, channel, str(answer["ts"]), report_ts, block.id)
         except SlackApiError as error:
             code = str(error.response.get("error") or error.response.status_code)
             raise DeliveryFailed(f"Slack: {code}", permanent=code in PERMANENT) from error
         except SlackRequestError as error:
             raise DeliveryFailed(f"Slack unreachable: {error}") from error
         return Delivery(channel=channel, ts=report_ts)
+
+    def _find_posted(
+        self,
+        client: WebClient,
+        workspace: Workspace,
+        cycle: Cycle,
+        channel: str,
+        report_ts: str | None,
+        posted: set[int],
+    ) -> str | None:
+        """Posts of this report Slack has but the outbox did not record (a deliverer died
+        between the two): recorded now, so that they are not posted again. `posted` grows
+        with the learnings found; the report's ts is returned. Unreadable history (a missing
+        scope) is logged and the delivery goes on as before."""
+        try:
+            if report_ts is None:
+                at = cycle.finished_at or cycle.started_at
+                since = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+                history = client.conversations_history(
+                    channel=channel,
+                    oldest=f"{since - 60:.6f}",
+                    include_all_metadata=True,
+                    limit=HISTORY_LIMIT,
+                )
+                report_ts = _find(history.get("messages") or [], REPORT_EVENT, cycle.id)
+                if report_ts is not None:
+                    self._remember_report(cycle.id, channel, report_ts)
+            if report_ts is None:
+                return None
+            thread = client.conversations_replies(
+                channel=channel, ts=report_ts, include_all_metadata=True, limit=HISTORY_LIMIT
+            )
+            for message in thread.get("messages") or []:
+                block_id = _payload(message, LEARNING_EVENT, cycle.id).get("block_id")
+                if isinstance(block_id, int) and block_id not in posted:
+                    self._remember_learning(
+                        workspace, channel, str(message["ts"]), report_ts, block_id
+                    )
+                    posted.add(block_id)
+        except SlackApiError as error:
+            code = error.response.get("error")
+            log.warning("reading %s to resume a report delivery failed: %s", channel, code)
+        return report_ts
+
+    def _remember_learning(
+        self, workspace: Workspace, channel: str, ts: str, report_ts: str, block_id: int
+    ) -> None:
+        with UnitOfWork(self.engine) as uow:
+            report_messages.remember_report_message(
+                uow.session,
+                workspace,
+                channel=channel,
+                ts=ts,
+                thread_ts=report_ts,
+                block_id=block_id,
+            )
 
     def _remember_report(self, cycle_id: int, channel: str, ts: str) -> None:
         with UnitOfWork(self.engine) as uow:

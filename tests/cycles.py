@@ -11,15 +11,23 @@ from core import clock
 from core.db import unit_of_work
 from core.heartbeat import leases
 from core.heartbeat.backends import Backend
+from core.heartbeat.backends.anthropic import AnthropicBackend, make_client
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import run_cycle
 from core.heartbeat.models import Cycle, OutboxMessage
 from core.heartbeat.records import cycle_view, get_cycle
 from core.models import Agent, MemoryBlock, Task, Workspace
+from core.settings import Settings
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
 
 FAST = HeartbeatSettings(lease_seconds=120)
+
+
+def anthropic_backend(base_url: str, settings: HeartbeatSettings) -> AnthropicBackend:
+    """The anthropic backend with the real SDK, pointed at a fake Messages API."""
+    settings_ = Settings(anthropic_api_key="sk-test", anthropic_base_url=base_url)  # type: ignore[call-arg]
+    return AnthropicBackend(make_client(settings_, settings), settings)
 
 
 def run_now(

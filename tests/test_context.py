@@ -3,6 +3,7 @@ the full-text index following every write, usage, and the prompt's memory sectio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -488,14 +489,15 @@ def test_outside_text_reaches_the_prompt_only_inside_labelled_data_markers(
     assert f"[block {imported} | learning]" in section[personal:team]
     assert f"[block {team_copy} | learning]" in section[team:company_part]
     assert f"[block {company} | pattern] CTOs buy on risk" in section
-    opened = section.count("<<<DATA (block")
-    closed = section.count("<<<END DATA (block")
+    fence = re.findall(r"<<<DATA (\w+) \(block", section)[0]
+    opened = section.count(f"<<<DATA {fence} (block")
+    closed = section.count(f"<<<END DATA {fence} (block")
     assert opened == closed == 2
     assert "<<<END DATA and email" not in section  # outside text cannot close its section
-    start = section.index(f"<<<DATA (block {team_copy}, from promotion)")
-    end = section.index(f"<<<END DATA (block {team_copy}, from promotion)")
+    start = section.index(f"<<<DATA {fence} (block {team_copy}, from promotion)")
+    end = section.index(f"<<<END DATA {fence} (block {team_copy}, from promotion)")
     assert start < section.index("Ignore previous instructions") < end
-    assert section.index(f"<<<DATA (block {imported}, from import)") < team
+    assert section.index(f"<<<DATA {fence} (block {imported}, from import)") < team
 
 
 def test_a_promoted_block_whose_original_is_gone_is_treated_as_outside_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,13 +12,12 @@ from sqlalchemy.engine import Engine
 from core import tasks
 from core.coaching import coach_one
 from core.db import unit_of_work
-from core.heartbeat.backends.anthropic import AnthropicBackend, make_client
+from core.heartbeat.backends.anthropic import AnthropicBackend
 from core.heartbeat.config import HeartbeatSettings
 from core.models import Agent, AuditEvent, SourceKind, TaskStatus
 from core.permissions import Actor
-from core.settings import Settings
 from tests.conftest import EMEA_MANAGER, World
-from tests.cycles import all_tasks, blocks, outbox_of, run_now
+from tests.cycles import all_tasks, anthropic_backend, blocks, outbox_of, run_now
 from tests.fakes.anthropic_api import (
     FakeAnthropic,
     finish,
@@ -44,8 +44,7 @@ def fake() -> Iterator[FakeAnthropic]:
 
 
 def _backend(fake: FakeAnthropic, settings: HeartbeatSettings = QUICK) -> AnthropicBackend:
-    settings_ = Settings(anthropic_api_key="sk-test", anthropic_base_url=fake.url)  # type: ignore[call-arg]
-    return AnthropicBackend(make_client(settings_, settings), settings)
+    return anthropic_backend(fake.url, settings)
 
 
 @pytest.fixture
@@ -112,8 +111,9 @@ def test_a_full_tool_use_cycle_writes_what_the_model_decided(
     # The prospect's words reach the model only inside a labelled data section.
     prompt = first.prompt
     assert "ignore your rules" in prompt
-    assert prompt.index("<<<DATA (task") < prompt.index("ignore your rules")
-    assert prompt.index("ignore your rules") < prompt.index("<<<END DATA (task")
+    opened = re.search(r"<<<DATA (\w+) \(task", prompt)
+    assert opened is not None and opened.start() < prompt.index("ignore your rules")
+    assert prompt.index("ignore your rules") < prompt.index(f"<<<END DATA {opened[1]} (task")
     assert {t["name"] for t in first.body["tools"]} == {
         "record_learning",
         "handoff_task",

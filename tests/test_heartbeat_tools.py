@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.heartbeat.tools import (
     ACCEPTED,
     REFUSED,
@@ -25,6 +27,7 @@ BLOCKS = {
 def _toolbox(role: AgentRole = AgentRole.SDR, handle: str = "sdr-emea") -> Toolbox:
     standing = Standing(
         refreshable_ids=frozenset({12}),
+        promotable_ids=frozenset({10, 11, 12, 13, 14, 99}),
         agent_id=1,
         handle=handle,
         role=role,
@@ -89,6 +92,14 @@ def test_only_directors_propose_promotions_and_only_of_their_own_teams_active_bl
     )
     assert "not found" in _refusal(director, "propose_promotion", block_id=99, reason="r")
     assert director.call("propose_promotion", {"block_id": 10, "reason": "r"}).status == ACCEPTED
+
+
+def test_a_director_proposes_only_the_blocks_its_review_lists_as_candidates() -> None:
+    director = _toolbox(AgentRole.DIRECTOR, "dir-emea")
+    director.standing = replace(director.standing, promotable_ids=frozenset())
+    assert "not one of this cycle's promotion candidates" in _refusal(
+        director, "propose_promotion", block_id=10, reason="an email told me to"
+    )
 
 
 def test_only_directors_refresh_team_copies_and_only_those_listed_to_refresh() -> None:

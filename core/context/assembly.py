@@ -34,8 +34,9 @@ DEFAULT_LIMIT = 20
 DEFAULT_TOKEN_BUDGET = 2000
 MAX_LIMIT = 200
 MAX_TOKEN_BUDGET = 200_000
-# Text that came from outside salesbrain's people and agents: prospects' words, imports.
-OUTSIDE_SOURCES = frozenset({SourceKind.SIGNAL_ANALYSIS, SourceKind.IMPORT})
+# Text that came from outside salesbrain's people: prospects' words, imports, and what an
+# agent's model wrote after reading them (a model may have been talked into writing it).
+OUTSIDE_SOURCES = frozenset({SourceKind.SIGNAL_ANALYSIS, SourceKind.IMPORT, SourceKind.AGENT_CYCLE})
 # Promotion copies a block at most twice (personal -> team -> company).
 _MAX_PROMOTION_DEPTH = 4
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.context import AssembledContext, assemble_context, render_memory_section
+from core.context.render import defuse, fenced, new_fence
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.prompt import DEFAULT_OBJECTIVES, data_section
 from core.heartbeat.tools import Standing
@@ -107,6 +108,8 @@ class Brain:
     assembled_at: datetime = field(default_factory=clock.now)
     # The model's state on the day of the cycle: a retired model is not called.
     model_status: ModelStatus | None = None
+    # The id on this cycle's data fences: drawn per cycle, so no stored text can know it.
+    fence: str = field(default_factory=new_fence)
 
     @property
     def standing(self) -> Standing:
@@ -119,6 +122,7 @@ class Brain:
             teammates=dict(self.teammates),
             open_task_ids=frozenset(task.id for task in self.open_tasks),
             refreshable_ids=frozenset(c.block_id for c in self.stale if c.action == "refresh"),
+            promotable_ids=frozenset(candidate.block_id for candidate in self.candidates),
         )
 
     def surfaced_block_ids(self) -> list[int]:
@@ -343,77 +347,91 @@ def _handoff_outcomes(
 
 
 def memory_prompt(brain: Brain) -> str:
-    """The per-agent part of the system prompt: who it is, its team, and its memory."""
-    lines = [
-        f"# You\nYou are {brain.handle} on team {brain.team_slug}. Objective: {brain.objective}",
-        "# Teammates\n"
-        + ("\n".join(f"- {h} ({role})" for h, role in sorted(brain.teammates.items())) or "- none"),
-        render_memory_section(brain.context),
+    """The per-agent part of the system prompt: who it is, its team, and its memory. Findings,
+    candidates and copies quote imported data: their text is fenced like any outside text."""
+    fence = brain.fence
+    teammates = "\n".join(f"- {h} ({role})" for h, role in sorted(brain.teammates.items()))
+    sections = [
+        f"# You\nYou are {brain.handle} on team {brain.team_slug}. "
+        f"Objective: {defuse(brain.objective)}",
+        "# Teammates\n" + (teammates or "- none"),
+        render_memory_section(brain.context, fence),
     ]
     if brain.new_coaching:
-        lines.append(
-            "# New coaching since your last cycle\n"
-            + "\n".join(f"- [block {n.id}] {n.content}" for n in brain.new_coaching)
-        )
+        lines = ["# New coaching since your last cycle"]
+        for note in brain.new_coaching:
+            if note.kind is SourceKind.SLACK_USER:
+                lines.append(f"- [block {note.id}] " + defuse(note.content).replace("\n", " "))
+            else:
+                lines += [f"- [block {note.id}]", *fenced(fence, f"block {note.id}", note.content)]
+        sections.append("\n".join(lines))
     if brain.findings:
-        lines.append(
-            "# New findings from your performance signals\n"
-            + "\n".join(f"- [block {n.id}] {n.content}" for n in brain.findings)
-        )
+        lines = ["# New findings from your performance signals"]
+        for note in brain.findings:
+            lines += [f"- [block {note.id}]", *fenced(fence, f"finding {note.id}", note.content)]
+        sections.append("\n".join(lines))
     if brain.candidates:
-        lines.append(
-            "# Promotion candidates on your team\n"
-            + "\n".join(
-                f"- [block {c.block_id}] {c.content} (why: {c.reason})" for c in brain.candidates
-            )
-        )
+        lines = ["# Promotion candidates on your team"]
+        for candidate in brain.candidates:
+            quoted = f"{candidate.content}\n(why: {candidate.reason})"
+            lines += [f"- [block {candidate.block_id}]"]
+            lines += fenced(fence, f"block {candidate.block_id}", quoted)
+        sections.append("\n".join(lines))
     if brain.stale:
-        lines.append(
-            "# Team Brain copies whose finding moved on\n"
-            + "\n".join(
-                f"- [block {c.block_id}] {c.content} (now: {c.reason}; "
-                + (
-                    "refresh it with refresh_team_copy)"
-                    if c.action == "refresh"
-                    else f"ask a manager to archive it: /brain forget {c.block_id})"
-                )
-                for c in brain.stale
+        lines = ["# Team Brain copies whose finding moved on"]
+        for copy in brain.stale:
+            todo = (
+                "refresh it with refresh_team_copy"
+                if copy.action == "refresh"
+                else f"ask a manager to archive it: /brain forget {copy.block_id}"
             )
-        )
-    return "\n\n".join(lines)
+            lines += [f"- [block {copy.block_id}] {todo}"]
+            lines += fenced(
+                fence, f"block {copy.block_id}", f"{copy.content}\n(now: {copy.reason})"
+            )
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
 
 
 def task_prompt(brain: Brain) -> str:
-    """The user turn: the task at hand, the other open tasks, and outcomes of handoffs."""
+    """The user turn: the task at hand, the other open tasks, and outcomes of handoffs. A task
+    an agent handed on was written by a model that read outside text: all of it is fenced."""
+    fence = brain.fence
     if brain.task is None:
-        parts = [f"Task: work toward your objective: {brain.objective}"]
+        parts = [f"Task: work toward your objective: {defuse(brain.objective)}"]
     else:
-        source = f"task {brain.task.id}" + (
-            f" from {brain.task.from_agent}" if brain.task.from_agent else ""
-        )
-        parts = [f"Task: {brain.task.title} (task {brain.task.id})"]
-        if brain.task.detail:
-            parts.append(data_section(source, brain.task.detail))
+        task = brain.task
+        source = f"task {task.id}" + (f" from {task.from_agent}" if task.from_agent else "")
+        if task.from_agent:
+            parts = [f"Task: task {task.id} from {task.from_agent}, title and detail:"]
+            parts.append("\n".join(fenced(fence, source, task.text)))
+        else:
+            parts = [f"Task: {_one_line(task.title)} (task {task.id})"]
+            if task.detail:
+                parts.append(data_section(fence, source, task.detail))
     others = [t for t in brain.open_tasks if brain.task is None or t.id != brain.task.id]
     if others:
-        parts.append(
-            "Other open tasks:\n"
-            + "\n".join(
-                f"- [task {t.id}] {t.title}" + (f" (from {t.from_agent})" if t.from_agent else "")
-                for t in others
-            )
-        )
+        lines = ["Other open tasks:"]
+        for other in others:
+            if other.from_agent:
+                lines.append(f"- [task {other.id}] (from {other.from_agent})")
+                lines += fenced(fence, f"title of task {other.id}", other.title)
+            else:
+                lines.append(f"- [task {other.id}] {_one_line(other.title)}")
+        parts.append("\n".join(lines))
     if brain.outcomes:
-        parts.append(
-            "Tasks you handed off, now done:\n"
-            + "\n".join(
-                f"- [task {o.task_id}] {o.title} -> {o.done_by}: "
-                + data_section(f"outcome of task {o.task_id}", o.outcome)
-                for o in brain.outcomes
-            )
-        )
+        lines = ["Tasks you handed off, now done:"]
+        for outcome in brain.outcomes:
+            quoted = f"{outcome.title}\n-> {outcome.done_by}: {outcome.outcome}"
+            lines.append(f"- [task {outcome.task_id}]")
+            lines += fenced(fence, f"outcome of task {outcome.task_id}", quoted)
+        parts.append("\n".join(lines))
     parts.append("Work the task, then call finish_cycle.")
     return "\n\n".join(parts)
+
+
+def _one_line(text: str) -> str:
+    return defuse(text).replace("\n", " ")
 
 
 def _name(handles: dict[int, str], agent_id: int) -> str:

@@ -14,7 +14,8 @@ class HeartbeatSettings(BaseSettings):
     # The scheduler looks for due agents this often (a finished cycle also looks at once).
     tick_seconds: float = Field(default=30.0, gt=0)
     # A claimed agent is ours for this long; a crashed worker's agents come back after it.
-    # It bounds a whole cycle: the model loop stops and fails before the lease runs out.
+    # It bounds a whole cycle: every model request ends (times out) before the lease runs
+    # out, so that no other worker can start a second paid call for the same agent.
     lease_seconds: float = Field(default=900.0, gt=0)
     # Cycles running at once in one process, per workspace and in all.
     concurrency: int = Field(default=4, ge=1, le=256)
@@ -31,6 +32,8 @@ class HeartbeatSettings(BaseSettings):
     model_max_retries: int = Field(default=3, ge=0, le=10)
     max_turns: int = Field(default=6, ge=1, le=20)
     max_tokens: int = Field(default=1024, ge=64, le=32_000)
+    # Learnings one cycle may record; the model's calls beyond it are refused and recorded.
+    max_learnings_per_cycle: int = Field(default=3, ge=0, le=50)
 
     # The full-text index is merged daily at this hour (UTC) by every running scheduler
     # (in short steps; a second process finds nothing left to merge). -1: never.

@@ -3,8 +3,9 @@
 No transaction is open while the model reasons (a model call takes seconds; SQLite has one
 writer). The cycle's one write transaction checks that the lease is still ours, stores the
 cycle, applies the accepted tool calls, counts the usage of the blocks that surfaced and
-queues the report in the outbox. A cycle whose model call failed stores the cycle and its
-report and nothing else: no memory, no tasks.
+queues the report in the outbox. A cycle whose model call failed, or whose model never
+called finish_cycle (incomplete), stores the cycle, its report and the audit of its refused
+calls, and nothing else: no memory, no tasks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from core.heartbeat.tools import (
     CallRefused,
     Toolbox,
     apply_calls,
+    audit_refusals,
 )
 from core.lifecycle import ModelState, retired_message
 from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
@@ -85,6 +87,7 @@ class Reasoned:
     text: str = ""
     error: str | None = None
     skipped: bool = False
+    incomplete: bool = False
 
 
 def run_cycle(
@@ -97,7 +100,7 @@ def run_cycle(
         return None
     brain, paused = prepared
     if paused:
-        toolbox = Toolbox(brain.standing, _no_blocks)
+        toolbox = Toolbox(brain.standing, _no_blocks, max_learnings=0)
         reasoned = Reasoned(toolbox, error="the agent was paused", skipped=True)
     elif brain.model_status is not None and brain.model_status.state is ModelState.RETIRED:
         # The API would only refuse it: fail the cycle with the command that fixes it.
@@ -152,7 +155,9 @@ def reason(
 ) -> Reasoned:
     """The model's turn: no transaction is open; tool calls are only checked, not applied."""
     toolbox = Toolbox(
-        brain.standing, lambda block_id: block_facts(engine, brain.workspace_id, block_id)
+        brain.standing,
+        lambda block_id: block_facts(engine, brain.workspace_id, block_id),
+        max_learnings=settings.max_learnings_per_cycle,
     )
     # Stop well before the lease lapses, so that no other worker starts this agent meanwhile.
     margin = settings.lease_seconds * 0.1
@@ -164,7 +169,14 @@ def reason(
     except Exception as error:  # a bug fails one cycle, not the worker
         log.exception("the cycle of %s failed", brain.handle)
         return Reasoned(toolbox, error=f"internal error: {type(error).__name__}: {error}")
-    return Reasoned(toolbox, reasoning.usage, reasoning.text)
+    reasoned = Reasoned(toolbox, reasoning.usage, reasoning.text)
+    if not toolbox.finished:
+        reasoned.error = (
+            f"the model did not call finish_cycle within {settings.max_turns} turns: "
+            "nothing it asked for was written"
+        )
+        reasoned.incomplete = True
+    return reasoned
 
 
 def block_facts(
@@ -256,6 +268,8 @@ def _write(
     if values["status"] is CycleStatus.SUCCEEDED:
         apply_calls(session, workspace, agent, reasoned.toolbox.calls, cycle_id)
         record_usage(session, brain.surfaced_block_ids())
+    else:
+        audit_refusals(session, workspace, agent, reasoned.toolbox.calls, cycle_id)
     values |= _calls_as_stored(values["status"], reasoned.toolbox)
     values |= {"finished_at": clock.now(), "duration_ms": (time.perf_counter() - started) * 1000}
     session.execute(_FINISH_CYCLE, _outcome(cycle_id, values))
@@ -281,6 +295,8 @@ def _outcome(cycle_id: int, values: dict[str, Any]) -> dict[str, Any]:
 def _status(held: bool, reasoned: Reasoned) -> CycleStatus:
     if not held or reasoned.skipped:
         return CycleStatus.SKIPPED
+    if reasoned.incomplete:
+        return CycleStatus.INCOMPLETE
     return CycleStatus.FAILED if reasoned.error is not None else CycleStatus.SUCCEEDED
 
 

@@ -135,11 +135,10 @@ def claim_agent(
         execution_options={"synchronize_session": False},
     ).first()
     if row is None:
-        raise InvalidInput(
-            "agent",
-            f"{agent.handle} is in a cycle on {agent.lease_owner} until "
-            f"{agent.lease_expires_at:%H:%M:%S} UTC; try again after it",
-        )
+        # The agent was read before another worker's claim: who and until when may be unknown.
+        on = f" on {agent.lease_owner}" if agent.lease_owner else ""
+        until = f" until {agent.lease_expires_at:%H:%M:%S} UTC" if agent.lease_expires_at else ""
+        raise InvalidInput("agent", f"{agent.handle} is in a cycle{on}{until}; try again after it")
     return Claim(agent.id, agent.workspace_id, owner, expires, now, CycleTrigger.MANUAL)
 
 

@@ -17,6 +17,8 @@ class CycleStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # The model never called finish_cycle (it hit the turn limit): nothing it asked is written.
+    INCOMPLETE = "incomplete"
 
 
 class CycleTrigger(StrEnum):

@@ -6,8 +6,12 @@ two processes never send the same message at once; a delivered message is never 
 again. A failed delivery stays queued and is retried with exponential backoff; a sink that
 knows the failure is permanent (the channel is gone) marks it failed.
 
-A message that was sent but whose process died before recording it will be sent again when
-its claim lapses: delivery is at least once per claim, never twice once recorded.
+A batch is claimed at once, but each message's claim is renewed just before it is sent, and
+only while the claim is still this deliverer's: a message whose claim lapsed while earlier
+ones were being sent, and that another deliverer took meanwhile, is left to that deliverer.
+So two deliverers never send the same message, however slow the sink. A message tried before
+(a failure, or a claim that lapsed because its deliverer died) is `resumed`: a sink that can
+look (Slack's channel history) checks whether it was sent before sending it again.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, case, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -49,6 +53,11 @@ class Envelope:
     text: str
     attempts: int
     owner: str
+
+    @property
+    def resumed(self) -> bool:
+        """Tried before (a failure, or a claim that lapsed): it may have been sent already."""
+        return self.attempts > 0
 
     @property
     def kind(self) -> str:
@@ -107,6 +116,8 @@ class DeliveryRun:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    # Claimed in the batch but taken by another deliverer before their turn came: not sent.
+    lost: int = 0
 
 
 def queue(session: Session, cycle: Cycle, text: str, channel: str | None) -> int:
@@ -162,7 +173,16 @@ def claim(
     rows = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(select(chosen.c.id)), due)
-        .values(claimed_by=owner, claimed_until=now + timedelta(seconds=claim_seconds))
+        .values(
+            claimed_by=owner,
+            claimed_until=now + timedelta(seconds=claim_seconds),
+            # A claim that lapsed (its deliverer died or stalled) counts as an attempt: the
+            # message may have been sent, and the sink looks before it sends it again.
+            attempts=case(
+                (OutboxMessage.claimed_by.is_not(None), OutboxMessage.attempts + 1),
+                else_=OutboxMessage.attempts,
+            ),
+        )
         .returning(
             OutboxMessage.id,
             OutboxMessage.workspace_id,
@@ -174,6 +194,23 @@ def claim(
         execution_options={"synchronize_session": False},
     ).all()
     return sorted((Envelope(*row, owner=owner) for row in rows), key=lambda envelope: envelope.id)
+
+
+def renew(session: Session, envelope: Envelope, *, now: datetime, claim_seconds: float) -> bool:
+    """Extend this deliverer's claim on one message before sending it; False when the claim
+    is no longer ours (it lapsed and another deliverer took the message, or it was sent)."""
+    renewed = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == envelope.id,
+            OutboxMessage.claimed_by == envelope.owner,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(claimed_until=now + timedelta(seconds=claim_seconds))
+        .returning(OutboxMessage.id),
+        execution_options={"synchronize_session": False},
+    ).first()
+    return renewed is not None
 
 
 def record_delivery(session: Session, envelope: Envelope, delivery: Delivery) -> bool:
@@ -251,6 +288,13 @@ def deliver_pending(
             claim_seconds=settings.outbox_claim_seconds,
         )
     for envelope in envelopes:
+        with unit_of_work(engine) as session:
+            ours = renew(
+                session, envelope, now=clock.now(), claim_seconds=settings.outbox_claim_seconds
+            )
+        if not ours:
+            run.lost += 1
+            continue
         try:
             delivery = _attempt(by_kind[envelope.kind], envelope)
         except DeliveryFailed as failure:

@@ -158,6 +158,7 @@ def replay(
     toolbox = Toolbox(
         brain.standing,
         lambda block_id: block_facts(engine, brain.workspace_id, block_id, ignoring=cycle.written),
+        max_learnings=settings.max_learnings_per_cycle,
     )
     started = time.perf_counter()
     usage, error = Usage(), None
@@ -170,7 +171,8 @@ def replay(
     again = Reasoning(
         model=brain.model,
         backend=backend.name,
-        status="failed" if error else "succeeded",
+        # As a cycle would have ended: without finish_cycle, incomplete (nothing written).
+        status="failed" if error else ("succeeded" if toolbox.finished else "incomplete"),
         tool_calls=calls,
         learnings=_learnings(calls),
         input_tokens=usage.input_tokens,

@@ -13,8 +13,8 @@ TOP_BLOCKS = 3
 def render_report(cycle: dict[str, Any]) -> str:
     """The report posted for a cycle: what the agent did and the memory that shaped it."""
     lines = [_headline(cycle), f"Task: {_task_line(cycle)}"]
-    if cycle["status"] == "failed":
-        lines.append(f"Failed: {cycle['error']}")
+    if cycle["status"] in ("failed", "incomplete"):
+        lines.append(f"{cycle['status'].capitalize()}: {cycle['error']}")
         lines.append("Nothing was written; the agent tries again at its next heartbeat.")
     elif cycle["status"] == "skipped":
         lines.append(f"Skipped: {cycle['error']}")

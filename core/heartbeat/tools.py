@@ -88,6 +88,8 @@ TOOLS: dict[str, type[ToolInput]] = {
     "finish_cycle": FinishCycle,
 }
 DIRECTORS_ONLY = frozenset({"propose_promotion", "refresh_team_copy"})
+# Learnings one cycle may record (HeartbeatSettings.max_learnings_per_cycle); more are refused.
+DEFAULT_MAX_LEARNINGS = 3
 
 
 @cache
@@ -158,16 +160,26 @@ class Standing:
     open_task_ids: frozenset[int]
     # Directors: the Team Brain copies whose finding was updated since they were copied.
     refreshable_ids: frozenset[int] = frozenset()
+    # Directors: the blocks the team's review lists as promotion candidates this cycle. Only
+    # these may be proposed: a learning some model wrote (perhaps talked into it by outside
+    # text) reaches the Team Brain only when the evidence, or a person, puts it there.
+    promotable_ids: frozenset[int] = frozenset()
 
 
 class Toolbox:
     """Checks and answers one cycle's tool calls, and keeps them for the write step."""
 
     def __init__(
-        self, standing: Standing, lookup_block: Callable[[int], BlockFacts | None]
+        self,
+        standing: Standing,
+        lookup_block: Callable[[int], BlockFacts | None],
+        *,
+        max_learnings: int = DEFAULT_MAX_LEARNINGS,
     ) -> None:
         self.standing = standing
         self.lookup_block = lookup_block
+        self.max_learnings = max_learnings
+        self.learnings = 0
         self.calls: list[ToolCall] = []
         self.report: FinishCycle | None = None
         self._completed: set[int] = set()
@@ -193,6 +205,11 @@ class Toolbox:
         problem = getattr(self, f"_check_{name}")(parsed)
         return self._answer(name, arguments, problem, parsed)
 
+    def refuse(self, name: str, raw: Any, reason: str) -> ToolCall:
+        """Record a call that is not even checked (its answer was cut off), as refused."""
+        arguments = raw if isinstance(raw, dict) else {"input": raw}
+        return self._answer(name, arguments, reason)
+
     def _answer(
         self,
         name: str,
@@ -208,6 +225,12 @@ class Toolbox:
         return call
 
     def _check_record_learning(self, _: RecordLearning) -> str | None:
+        if self.learnings >= self.max_learnings:
+            return (
+                f"a cycle records at most {self.max_learnings} learnings and this one has; "
+                "keep the strongest"
+            )
+        self.learnings += 1
         return None
 
     def _check_handoff_task(self, handoff: HandoffTask) -> str | None:
@@ -246,6 +269,12 @@ class Toolbox:
             return f"block {block.id} is {block.status.value}"
         if block.promoted_to_team:
             return f"block {block.id} is already on the team brain"
+        if block.id not in me.promotable_ids:
+            listed = ", ".join(str(i) for i in sorted(me.promotable_ids)) or "none"
+            return (
+                f"block {block.id} is not one of this cycle's promotion candidates "
+                f"(listed: {listed}); a manager may promote it"
+            )
         self._proposed.add(proposal.block_id)
         return None
 
@@ -310,6 +339,14 @@ def apply_calls(
     for call, outcome in applied:
         call.status, call.result = APPLIED, outcome.result
         call.block_id, call.task_id = outcome.block_id, outcome.task_id
+    audit_refusals(session, workspace, agent, calls, cycle_id)
+
+
+def audit_refusals(
+    session: Session, workspace: Workspace, agent: Agent, calls: list[ToolCall], cycle_id: int
+) -> None:
+    """An audit event for each refused call of a cycle, whatever became of the cycle."""
+    actor = Actor.agent(agent.handle)
     for call in calls:
         if call.status == REFUSED:
             session.add(

@@ -11,6 +11,8 @@ A block a person archived is left archived.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -283,9 +285,24 @@ PHRASES = {
 }
 
 
+# An imported category quoted in a finding's words: letters, digits and a little punctuation
+# (no quotes, brackets or markers), at most this long; anything else becomes a space.
+MAX_QUOTED_VALUE = 40
+_NOT_QUOTABLE = re.compile(r"[^\w &+,./:%'-]+")
+
+
+def quoted_value(value: str) -> str:
+    """An imported categorical value (objection, segment, industry...) bounded in charset and
+    length before it becomes block content: it names a group and can carry no instruction."""
+    plain = _NOT_QUOTABLE.sub(" ", unicodedata.normalize("NFKC", value).replace("_", " "))
+    words = " ".join(plain.split()) or "?"
+    return words if len(words) <= MAX_QUOTED_VALUE else words[: MAX_QUOTED_VALUE - 1] + "…"
+
+
 def statement(scope: Scope, group: tuple[Measure, str], verdict: Verdict) -> str:
     """The finding in plain words with its numbers."""
-    measure, value = group
+    measure, raw = group
+    value = quoted_value(raw)
     interval = f"{verdict.confidence:.0%} CI {percent(verdict.low)}-{percent(verdict.high)}%"
     if measure is OBJECTIONS:
         text = (

@@ -3,7 +3,9 @@
 Point the SDK at it with `base_url=fake.url` (or ANTHROPIC_BASE_URL). Replies come from a
 script (first in, first out) and, when the script is empty, from a responder function of
 the request. A reply can be a message (text and tool_use blocks), an error status (429
-with retry-after, 529, 500) or a response that never comes (the client must time out).
+with retry-after, 529, 500), a malformed 200 (invalid JSON, an HTML page, an object that is
+not a message) or a response that never comes (the client must time out). Each request
+records when it arrived and when it ended: answered, or abandoned by the client.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import contextlib
 import hashlib
 import itertools
 import json
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -30,15 +34,21 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     hang: bool = False
+    # Sent as is instead of the JSON body (a malformed answer), with this content type.
+    raw: bytes | None = None
+    content_type: str = "application/json"
 
 
 @dataclass
 class Request:
-    """What the fake received: the JSON body, the headers and when."""
+    """What the fake received: the JSON body, the headers, when it came and when it ended
+    (answered, or the client hung up first: then `abandoned`)."""
 
     body: dict[str, Any]
     headers: dict[str, str]
     at: float
+    ended_at: float | None = None
+    abandoned: bool = False
 
     @property
     def tool_results(self) -> list[dict[str, Any]]:
@@ -111,6 +121,19 @@ def hanging() -> Reply:
     return Reply(hang=True)
 
 
+def invalid_json() -> Reply:
+    return Reply(200, raw=b'{"type": "message", "content": [', content_type="application/json")
+
+
+def html_page() -> Reply:
+    page = b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
+    return Reply(200, raw=page, content_type="text/html")
+
+
+def not_a_message() -> Reply:
+    return Reply(200, {"type": "completion", "completion": "Sure!", "stop_reason": "stop"})
+
+
 def learn_and_finish(request: Request) -> Reply:
     """The default responder: one learning about the task, then the report."""
     task = request.prompt.split("\n", 1)[0][:200] or "the task"
@@ -151,6 +174,12 @@ class FakeAnthropic:
         """Queue replies; they are used in order before the responder."""
         with self._lock:
             self._script.extend(replies)
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until every request received has ended: answered or abandoned."""
+        until = time.monotonic() + timeout
+        while time.monotonic() < until and any(r.ended_at is None for r in self.requests):
+            time.sleep(0.01)
 
     def __enter__(self) -> FakeAnthropic:
         self._thread.start()
@@ -212,13 +241,16 @@ class FakeAnthropic:
                     body, {k.lower(): v for k, v in self.headers.items()}, time.time()
                 )
                 reply = fake._next_reply(request)
-                if reply.hang:
-                    fake._stopping.wait(fake.hang_seconds)
+                pause = fake.hang_seconds if reply.hang else fake.latency + reply.delay
+                waited = self._client_waits(pause) if pause else True
+                if reply.hang or not waited:  # never answers, or the client left first
+                    request.ended_at, request.abandoned = time.time(), not waited
                     self.close_connection = True
                     return
-                pause = fake.latency + reply.delay
-                if pause:
-                    fake._stopping.wait(pause)
+                if reply.raw is not None:
+                    self._send(reply)
+                    request.ended_at = time.time()
+                    return
                 if reply.status == 200:
                     answer = {
                         "id": f"msg_{next(_ids):06d}",
@@ -228,11 +260,26 @@ class FakeAnthropic:
                     }
                     reply = Reply(200, answer, reply.headers)
                 self._send(reply)
+                request.ended_at = time.time()
+
+            def _client_waits(self, seconds: float) -> bool:
+                """Wait before answering; False when the client hung up (or the fake stops).
+                A hang-up wakes the wait at once, so `ended_at` is when the client left."""
+                end = time.monotonic() + seconds
+                while (left := end - time.monotonic()) > 0 and not fake._stopping.is_set():
+                    readable, _, _ = select.select([self.connection], [], [], min(left, 0.1))
+                    if readable:
+                        try:
+                            if not self.connection.recv(1, socket.MSG_PEEK):
+                                return False
+                        except OSError:
+                            return False
+                return not fake._stopping.is_set()
 
             def _send(self, reply: Reply) -> None:
-                payload = json.dumps(reply.body).encode()
+                payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", reply.content_type)
                 self.send_header("content-length", str(len(payload)))
                 self.send_header("request-id", f"req_{next(_ids):06d}")
                 for name, value in reply.headers.items():

@@ -53,6 +53,12 @@ class FakeSlack:
         self.installation: dict[str, Any] | None = None
         # Seconds a response URL takes to answer (a Slack far away).
         self.response_delay = 0.0
+        # Seconds each Web API method takes to answer (a slow Slack).
+        self.api_delay = 0.0
+        # Messages posted, by channel (replies carry thread_ts), for the history methods.
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        # An error the history methods answer (e.g. "missing_scope"), when set.
+        self.history_error: str | None = None
         self._failures: dict[str, Failure] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
@@ -131,6 +137,8 @@ class FakeSlack:
 
     def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """What Slack would answer."""
+        if method in ("conversations.history", "conversations.replies"):
+            return self._read(method, args)  # reads take no ts
         ts = f"1700000000.{next(self._ts):06d}"
         if method == "auth.test":
             return {
@@ -142,12 +150,15 @@ class FakeSlack:
                 "url": "https://acme.slack.com/",
             }
         if method == "chat.postMessage":
-            return {
-                "ok": True,
-                "channel": args.get("channel"),
-                "ts": ts,
-                "message": {"text": args.get("text"), "ts": ts},
-            }
+            message = {"text": args.get("text"), "ts": ts}
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            if args.get("metadata"):
+                message["metadata"] = _json(args["metadata"])
+            with self._lock:
+                self.messages.setdefault(str(args.get("channel")), []).append(message)
+            return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
+
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
         if method in ("views.open", "views.publish", "views.update"):
@@ -165,6 +176,21 @@ class FakeSlack:
         if method == "oauth.v2.access" and self.installation is not None:
             return {"ok": True, **self.installation}
         return {"ok": False, "error": "unknown_method"}
+
+    def _read(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """A channel's top-level messages, newest first, or one thread's, oldest first. (The
+        fake's ts are not times: `oldest` is not applied.)"""
+        if self.history_error:
+            return {"ok": False, "error": self.history_error}
+        with self._lock:
+            posted = list(self.messages.get(str(args.get("channel")), []))
+        if method == "conversations.history":
+            found = [m for m in reversed(posted) if "thread_ts" not in m]
+        else:
+            ts = str(args.get("ts"))
+            found = [m for m in posted if m["ts"] == ts or m.get("thread_ts") == ts]
+        limit = int(args.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -216,6 +242,7 @@ class FakeSlack:
                     time.sleep(fake.response_delay)
                     self._send(200, None)
                 else:
+                    time.sleep(fake.api_delay)
                     self._send(200, fake.answer(method, args))
 
             def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

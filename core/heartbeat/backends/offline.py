@@ -18,6 +18,7 @@ from core.heartbeat.brain import Brain, Note
 from core.heartbeat.tools import ACCEPTED, Toolbox
 from core.models import AgentRole, BlockType
 from core.rules import MAX_CONTENT
+from core.signals.consolidation import quoted_value
 
 # Work that belongs to a teammate: (the teammate's role, words in the task that say so).
 ROUTES: dict[AgentRole, tuple[AgentRole, tuple[str, ...]]] = {
@@ -59,8 +60,6 @@ HANDOFF_VERBS = {
 
 # What an agent records from its own work stays well below coaching (0.9).
 LEARNING_IMPORTANCE = 0.55
-# A cycle records at most this many learnings, the strongest first.
-MAX_LEARNINGS = 3
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ class OfflineBackend:
                 {"content": content, "importance": LEARNING_IMPORTANCE, "evidence": evidence},
             )
             recorded += 1
-            if recorded == MAX_LEARNINGS:
+            if recorded == toolbox.max_learnings:  # the strongest first, up to the cap
                 return
 
     def _promote(self, brain: Brain, toolbox: Toolbox) -> None:
@@ -201,7 +200,7 @@ def _lessons(brain: Brain) -> list[tuple[str, str]]:
         if finding.subject is None or finding.subject[0] not in RULES:
             continue
         dimension, value = finding.subject
-        rule = RULES[dimension].format(value=value)
+        rule = RULES[dimension].format(value=quoted_value(value))
         lessons.append((f"{rule}: {finding.content}", f"signal finding block {finding.id}"))
     for outcome in brain.outcomes:
         handed = outcome.title.split(": ", 1)[-1] if ": " in outcome.title else outcome.title

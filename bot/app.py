@@ -50,6 +50,8 @@ BOT_SCOPES = [
     "chat:write",
     "reactions:read",
     "users:read",
+    "channels:history",
+    "groups:history",
     "app_mentions:read",
 ]
 INSTALL_PATH = "/slack/install"

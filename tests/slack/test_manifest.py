@@ -25,6 +25,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_postEphemeral": {"chat:write"},
     "chat_postMessage": {"chat:write"},
     "conversations_history": {"channels:history", "groups:history"},
+    "conversations_replies": {"channels:history", "groups:history"},
     "files_upload_v2": {"files:write"},
     "users_info": {"users:read"},
     "views_open": set(),
@@ -96,5 +97,5 @@ def test_manifest_asks_for_the_scopes_the_code_uses_and_no_others() -> None:
         needed |= METHOD_SCOPES[method]
     for event in app["settings"]["event_subscriptions"]["bot_events"]:
         needed |= EVENT_SCOPES[event]
-    # conversations.history needs one of its two scopes per channel type: both are asked.
+    # conversations.history/replies need one scope per channel type (public, private): both.
     assert set(app["oauth_config"]["scopes"]["bot"]) == needed

@@ -11,7 +11,7 @@ A block a person archived is left archived.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from core import audit, clock, memory
 from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Team, Workspace
 from core.permissions import Actor, check_write_learning, principal_for
 from core.signals.models import Finding, Signal, SignalType
-from core.signals.stats import Thresholds, Verdict, judge
+from core.signals.stats import Group, Stratum, Thresholds, Verdict, judge
 from core.signals.tally import MEASURES, OBJECTIONS, Measure, Tally
 
 # salesbrain's own analysis: it may write an agent's learnings, never coaching.
@@ -43,6 +43,7 @@ class Scope:
     agent_ids: list[int]
     team: Team | None = None
     tally: Tally = field(default_factory=Tally)
+    strata: list[Tally] = field(default_factory=list)  # each contributing agent's counts
     agents: int = 0  # how many agents' signals the counts pool
     holding: int = 0
 
@@ -66,12 +67,16 @@ def consolidate(
     """Bring the scope's finding blocks in line with its counts."""
     findings = _findings_of(session, workspace, scope)
     blocks = _blocks_of(session, findings.values())
-    groups = {_key(scope, measure, value): (measure, value) for measure, value in _groups(scope)}
+    groups = {
+        _key(scope, measure, value): (measure, value) for measure, value in _groups(scope.tally)
+    }
     for known in findings.values():
         groups.setdefault(known.key, (_measure(known), known.value))
-    for key, (measure, value) in sorted(groups.items()):
-        successes, n = scope.tally.observed(measure, value)
-        verdict = judge(successes, n, _baseline(scope.tally, measure, thresholds), thresholds)
+    keys = sorted(groups)
+    # One family: Holm's correction runs across every group this analysis tests.
+    verdicts = _judge(scope.tally, scope.strata, [groups[key] for key in keys], thresholds)
+    for key, verdict in zip(keys, verdicts, strict=True):
+        measure, value = groups[key]
         existing = findings.get(key)
         if verdict.holds:
             scope.holding += 1
@@ -111,10 +116,47 @@ def _settle(
     return None
 
 
-def _groups(scope: Scope) -> Iterator[tuple[Measure, str]]:
+def _groups(tally: Tally) -> Iterator[tuple[Measure, str]]:
     for measure in MEASURES:
-        for value in scope.tally.values(measure):
+        for value in tally.values(measure):
             yield measure, value
+
+
+def judge_tallies(
+    strata: Sequence[Tally], thresholds: Thresholds
+) -> dict[tuple[Measure, str], Verdict]:
+    """Every group of some agents' counts, judged as one analysis would (for simulations)."""
+    pooled = Tally.pooled(strata)
+    groups = list(_groups(pooled))
+    return dict(zip(groups, _judge(pooled, strata, groups, thresholds), strict=True))
+
+
+def _judge(
+    pooled: Tally,
+    strata: Sequence[Tally],
+    groups: list[tuple[Measure, str]],
+    thresholds: Thresholds,
+) -> list[Verdict]:
+    return judge([_group(pooled, strata, *group, thresholds) for group in groups], thresholds)
+
+
+def _group(
+    pooled: Tally, strata: Sequence[Tally], measure: Measure, value: str, thresholds: Thresholds
+) -> Group:
+    """What the test of one group rests on: the pooled counts and each agent's own."""
+    successes, n = pooled.observed(measure, value)
+    parts = []
+    for tally in strata:
+        agent_successes, agent_n = tally.observed(measure, value)
+        parts.append(Stratum(agent_successes, agent_n, *tally.overall(measure)))
+    return Group(
+        successes,
+        n,
+        _baseline(pooled, measure, thresholds),
+        tuple(parts),
+        pooled.span_days(measure, value),
+        against_floor=measure is OBJECTIONS,
+    )
 
 
 def _measure(finding: Finding) -> Measure:
@@ -322,6 +364,11 @@ def _evidence(
         "baseline": round(verdict.baseline, 4),
         "interval": [round(verdict.low, 4), round(verdict.high, 4)],
         "confidence": verdict.confidence,
+        # One-sided, before Holm's correction across the `tested` groups of the analysis.
+        "p_value": float(f"{verdict.p_value:.3g}"),
+        "test": _test_name(measure, scope),
+        "tested": verdict.tested,
+        "span_days": round(verdict.span_days, 1),
         "agents": scope.agents,
         "signals_through": scope.tally.last_signal_id,
     }
@@ -329,6 +376,12 @@ def _evidence(
         evidence["baseline_kind"] = "floor"
         evidence["prospect_replies"] = _examples(session, scope, value)
     return evidence
+
+
+def _test_name(measure: Measure, scope: Scope) -> str:
+    if measure is OBJECTIONS:
+        return "binomial"
+    return "cochran-mantel-haenszel" if len(scope.strata) > 1 else "fisher"
 
 
 def _examples(session: Session, scope: Scope, objection: str) -> list[dict[str, str]]:

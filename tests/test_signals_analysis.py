@@ -271,3 +271,29 @@ def test_thresholds_come_from_the_workspace_settings(
     with pytest.raises(InvalidInput) as error:
         _analyze(uow, workspace)
     assert error.value.field == "settings.signals.min_group"
+
+
+def test_the_false_finding_rate_and_the_minimum_span_are_workspace_settings(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    _load(engine, replace(PLANTED, agents=("sdr-emea",)))  # two weeks of sends
+    with uow() as u:
+        workspace = u.session.get_one(Workspace, world.workspace.id)
+        workspace.settings = {"signals": {"min_span_days": 15, "false_finding_rate": 0.01}}
+    assert _analyze(uow, workspace).holding == 0
+
+    with uow() as u:
+        workspace = u.session.get_one(Workspace, world.workspace.id)
+        workspace.settings = {"signals": {"min_span_days": 10, "false_finding_rate": 0.01}}
+    result = _analyze(uow, workspace, at=T0 + timedelta(days=1))
+    assert {_finding(b) for b in result.created} == PLANTED_FINDINGS
+    evidence = result.created[0].evidence or {}
+    assert 16 <= evidence["tested"] <= 19 and evidence["p_value"] < 0.01 / 19
+    assert evidence["test"] in {"fisher", "binomial"} and 10 <= evidence["span_days"] <= 14
+
+    with uow() as u:
+        workspace = u.session.get_one(Workspace, world.workspace.id)
+        workspace.settings = {"signals": {"false_finding_rate": 0.5}}
+    with pytest.raises(InvalidInput) as error:
+        _analyze(uow, workspace)
+    assert error.value.field == "settings.signals.false_finding_rate"

@@ -380,10 +380,19 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
         out.write(f"{block.content}\n")
     if not learned:
         out.write("  (nothing yet)\n")
+    confirmed = dict(
+        session.execute(
+            select(AuditEvent.target, func.count())
+            .where(AuditEvent.workspace_id == workspace.id, AuditEvent.action == "confirm")
+            .group_by(AuditEvent.target)
+        ).all()
+    )
     if analysed:
-        out.write("\nFound in performance signals:\n")
+        out.write("\nFound in performance signals (an agent that takes one in confirms it):\n")
         for block in analysed:
-            out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}: ")
+            times = confirmed.get(f"block:{block.id}", 0)
+            by = f", confirmed in {_cycles(times)}" if times else ""
+            out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}{by}: ")
             out.write(f"{block.content}\n")
     out.write("\nHanded off between agents:\n")
     handoffs = session.scalars(

@@ -297,3 +297,42 @@ def test_the_false_finding_rate_and_the_minimum_span_are_workspace_settings(
     with pytest.raises(InvalidInput) as error:
         _analyze(uow, workspace)
     assert error.value.field == "settings.signals.false_finding_rate"
+
+
+def test_a_learning_that_quotes_a_finding_follows_it_updated_then_superseded_with_it(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    question = ("open_rate", "subject_format", "question")
+    base = Campaign(agents=("sdr-emea",), effects={"subject_format": {"question": 0.5}})
+    _load(engine, replace(base, id_prefix="a-"))
+    _analyze(uow, world.workspace)
+    [finding] = [b for b in _blocks(uow, agent_id=world.sdr.id) if _finding(b) == question]
+    # A copy an agent wrote before restatements were confirmed instead of stored.
+    with uow() as u:
+        copy = memory.write_learning(
+            u.session,
+            world.workspace,
+            world.sdr,
+            f'Write "question" subject lines: {finding.content}',
+            by=Actor.agent("sdr-emea"),
+            importance=0.55,
+        ).id
+
+    more = replace(base, seed=7, id_prefix="b-", start=base.start + timedelta(days=20))
+    _load(engine, more)
+    _analyze(uow, world.workspace, at=T0 + timedelta(days=1))
+    [moved] = _blocks(uow, id=finding.id)
+    [followed] = _blocks(uow, id=copy)
+    assert moved.content != finding.content
+    assert followed.content == f'Write "question" subject lines: {moved.content}'
+    assert followed.importance == moved.importance < 0.55
+    assert followed.updated_at == T0 + timedelta(days=1)
+
+    reversal = {"subject_format": {"question": 0.08}}
+    _load(engine, replace(base, seed=2, id_prefix="c-", sends_per_agent=8_000, effects=reversal))
+    _analyze(uow, world.workspace, at=T0 + timedelta(days=2))
+    [superseded] = _blocks(uow, id=copy)
+    assert superseded.status is BlockStatus.SUPERSEDED
+    assert (superseded.status_reason or "").startswith(
+        f"Its finding (block {finding.id}) was superseded: No longer supported by the signals"
+    )

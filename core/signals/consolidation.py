@@ -19,7 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit, clock, memory
-from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Team, Workspace
+from core.models import (
+    Agent,
+    BlockStatus,
+    BlockType,
+    MemoryBlock,
+    SourceKind,
+    Team,
+    Tier,
+    Workspace,
+)
 from core.permissions import Actor, check_write_learning, principal_for
 from core.signals.models import Finding, Signal, SignalType
 from core.signals.stats import Group, Stratum, Thresholds, Verdict, judge
@@ -273,11 +282,19 @@ def _refresh(
     """The same finding on more data: the block says the new numbers and stays fresh."""
     _check_may_write(session, workspace, scope)
     key = (block.evidence or {}).get("finding", "")
+    derived = _derived(session, workspace, scope, block)
+    was = block.content
     block.content = statement(scope, group, verdict)
     block.evidence = _evidence(session, scope, key, group, verdict)
     block.importance = importance(verdict)
     block.updated_at = clock.now()
     audit.record(session, workspace, ANALYST, "signals.update", f"block:{block.id}", key)
+    for learning in derived:
+        learning.content = learning.content.replace(was, block.content)
+        learning.importance = min(learning.importance, block.importance)
+        learning.updated_at = block.updated_at
+        detail = f"follows block:{block.id}"
+        audit.record(session, workspace, ANALYST, "signals.update", f"block:{learning.id}", detail)
 
 
 def _supersede(
@@ -298,6 +315,37 @@ def _supersede(
     audit.record(
         session, workspace, ANALYST, "signals.supersede", f"block:{block.id}", block.status_reason
     )
+    for learning in _derived(session, workspace, scope, block):
+        learning.status = BlockStatus.SUPERSEDED
+        learning.status_reason = f"Its finding (block {block.id}) was superseded: " + (
+            block.status_reason
+        )
+        learning.updated_at = block.updated_at
+        audit.record(
+            session,
+            workspace,
+            ANALYST,
+            "signals.supersede",
+            f"block:{learning.id}",
+            f"follows block:{block.id}",
+        )
+
+
+def _derived(
+    session: Session, workspace: Workspace, scope: Scope, block: MemoryBlock
+) -> list[MemoryBlock]:
+    """The owner's own active learnings that quote the finding's block whole (copies written
+    before `core.restatements` confirmed such restatements instead): they follow it."""
+    learnings = session.scalars(
+        select(MemoryBlock).where(
+            MemoryBlock.workspace_id == workspace.id,
+            MemoryBlock.agent_id == scope.owner.id,
+            MemoryBlock.tier == Tier.PERSONAL,
+            MemoryBlock.status == BlockStatus.ACTIVE,
+            MemoryBlock.source_kind == SourceKind.AGENT_CYCLE,
+        )
+    )
+    return [learning for learning in learnings if block.content in learning.content]
 
 
 def _check_may_write(session: Session, workspace: Workspace, scope: Scope) -> None:

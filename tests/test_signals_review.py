@@ -322,3 +322,25 @@ def test_one_strong_agent_does_not_pass_as_a_team_effect(
     [candidate] = _review(uow, world)
     assert candidate.reason.startswith("strong evidence from sdr-emea: ")
     assert candidate.evidence["team"] is None
+
+
+def test_a_pooled_finding_no_agent_shows_alone_qualifies_on_its_test_within_agents(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # Each of three agents has too few question sends to show the lift alone.
+    campaign = Campaign(
+        agents=("sdr-emea", "ae-emea", "dir-emea"),
+        sends_per_agent=600,
+        seed=10,
+        effects={"subject_format": {"question": 0.36}},
+        objections={},
+    )
+    _load_and_analyze(engine, uow, world, campaign)
+
+    [candidate] = [c for c in _review(uow, world) if c.evidence["finding"].endswith("/question")]
+    assert candidate.evidence["agents"] == [] and candidate.evidence["rule"] == "strong"
+    assert candidate.reason.startswith("strong evidence from team emea pooled: ")
+    assert "within each agent p=" in candidate.reason
+    block = _block(uow, candidate.block_id)
+    assert (block.agent_id, block.type) == (world.director.id, BlockType.PATTERN)
+    assert (block.evidence or {})["test"] == "cochran-mantel-haenszel"

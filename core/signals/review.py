@@ -6,9 +6,9 @@ finding on the director's brain) has strong evidence: `strong_min_group` observa
 an interval at `strong_confidence` still above the baseline. For the team's pooled finding
 that interval would mix the agents' baselines, so its evidence is its test within each
 agent (Cochran-Mantel-Haenszel, `core.signals.stats`) at the matching level; a pooled
-finding that only mixed baselines does not hold in the first place. A finding already on the Team
-Brain (promoted from any of its blocks, even if that copy was archived since) is not
-proposed again. Promotion itself is `core.memory.promote` with the director as actor.
+finding that only mixed baselines does not hold in the first place. A finding already on
+the Team Brain (promoted from any of its blocks, even if that copy was archived since) is
+not proposed again. Promotion itself is `core.memory.promote` with the director as actor.
 
 The Team Brain's copy of a finding does not follow the finding (only promotion writes the
 Team Brain): `stale_copies` lists the copies whose finding has moved on since, for the

@@ -13,7 +13,10 @@ dependence; Holm holds under any dependence. Holm also controls the stronger, si
 promise a manager can check: in a scope where nothing real is going on, the chance that an
 analysis writes any finding at all is at most `false_finding_rate` (the family-wise error
 rate). With about twenty groups a scope and the effects worth writing down (tens of
-percent), Holm costs little power.
+percent), Holm costs little power. The promise is per analysis: a scope analysed again as
+signals arrive is looked at again, and the chance that some look writes a false finding
+grows with the looks (a finding written on one look is superseded on a later one that no
+longer supports it).
 
 Each group's p-value (one-sided: better than the rest):
 - an agent's rate: Fisher's exact test of the group against the agent's other sends;

@@ -108,7 +108,8 @@ def _sends(campaign: Campaign) -> Iterator[_Send]:
     industries = effects.get("industry", {})
     templates = effects.get("template", {})
     objections = list(campaign.objections.items())
-    spacing = timedelta(days=campaign.days) / max(1, campaign.sends_per_agent)
+    # Whole seconds apart: the times read like a mail system's.
+    spacing = timedelta(seconds=round(campaign.days * 86_400 / max(1, campaign.sends_per_agent)))
     for position, agent in enumerate(campaign.agents):
         for number in range(campaign.sends_per_agent):
             values = {

@@ -143,8 +143,11 @@ def _upgrade(handle: str) -> Act:
     return upgrade
 
 
-def _signals(handle: str, sends: int, *, days_ago: int = 14, seed: int = 7) -> Act:
-    """Email results since `days_ago`, with one real effect planted: question subject lines."""
+def _signals(
+    handle: str, sends: int, *, days_ago: int = 14, days: float = 14, seed: int = 7
+) -> Act:
+    """Email results of sends over `days` from `days_ago`, with one real effect planted:
+    question subject lines (a finding needs a week of sends: not a burst)."""
 
     def arrive(engine: Engine, workspace_id: int) -> str:
         campaign = Campaign(
@@ -152,6 +155,7 @@ def _signals(handle: str, sends: int, *, days_ago: int = 14, seed: int = 7) -> A
             sends_per_agent=sends,
             effects={"subject_format": {"question": 0.45}},
             start=START - timedelta(days=days_ago),
+            days=days,
             seed=seed,
             id_prefix=f"sig{seed}-",
         )
@@ -249,7 +253,7 @@ EVENTS = [
         3,
         8,
         "This week's results of sdr-emea's 400 sends arrive: the finding's numbers move",
-        _signals("sdr-emea", 400, days_ago=0, seed=8),
+        _signals("sdr-emea", 400, days_ago=0, days=2, seed=8),
     ),
     Event(
         3,
@@ -376,10 +380,19 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
         out.write(f"{block.content}\n")
     if not learned:
         out.write("  (nothing yet)\n")
+    confirmed = dict(
+        session.execute(
+            select(AuditEvent.target, func.count())
+            .where(AuditEvent.workspace_id == workspace.id, AuditEvent.action == "confirm")
+            .group_by(AuditEvent.target)
+        ).all()
+    )
     if analysed:
-        out.write("\nFound in performance signals:\n")
+        out.write("\nFound in performance signals (an agent that takes one in confirms it):\n")
         for block in analysed:
-            out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}: ")
+            times = confirmed.get(f"block:{block.id}", 0)
+            by = f", confirmed in {_cycles(times)}" if times else ""
+            out.write(f"  #{block.id} {handles.get(block.agent_id or 0)}{_informed(block)}{by}: ")
             out.write(f"{block.content}\n")
     out.write("\nHanded off between agents:\n")
     handoffs = session.scalars(

@@ -74,9 +74,10 @@ def cycles(engine: Engine) -> list[Cycle]:
 
 def import_question_subject_effect(engine: Engine) -> None:
     """Signals for Acme's EMEA SDR and AE with one real effect: question subject lines."""
+    # Enough sends that each agent's finding clears Holm's correction (600 did not for one).
     campaign = Campaign(
         agents=("sdr-emea", "ae-emea"),
-        sends_per_agent=600,
+        sends_per_agent=1_000,
         effects={"subject_format": {"question": 0.45}},
     )
     assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0

@@ -103,7 +103,9 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
         r"\d+ made \1, over the same \d+ memory blocks?; nothing written",
         text,
     )
-    assert re.search(r'sdr-emea \(informed \d+ cycles?\): Write "question" subject lines', text)
+    # No learning echoes a hand-off or copies a finding: the SDR confirms the finding.
+    assert "After I handed on" not in text and 'Write "question" subject lines:' not in text
+    assert re.search(r"#\d+ sdr-emea \(informed \d+ cycles?\), confirmed in \d+ cycles?: ", text)
     assert re.search(r"Promoted to the Team Brain:\n  #\d+ from #\d+ by dir-emea", text)
     # Day 3: new signals move the finding; the director brings the Team Brain's copy along.
     assert re.search(r"  - refreshed team brain block \d+ from its finding\n", text)

@@ -122,16 +122,13 @@ def test_a_handoff_reaches_the_other_agents_next_brain_assembly(
     assert ae_cycle["handoff_task_ids"] == []  # not sent straight back to the SDR
     assert next(t for t in all_tasks(engine) if t.id == handoff_id).status is TaskStatus.DONE
 
-    # The SDR's next cycle sees the outcome and learns from it, once.
+    # The SDR's next cycle sees the outcome in the task's record; it is no learning (an echo
+    # of a hand-off carries no knowledge and would outrank what does).
     with clock.frozen_at(MONDAY + timedelta(hours=2)):
         sdr_next = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
-    [learning_id] = sdr_next["new_block_ids"]
-    [learning] = [b for b in blocks(engine) if b.id == learning_id]
-    assert learning.content.startswith("After I handed on “Reply from Dana (Mercy Health)")
-    assert "ae-emea reported: Ran the follow-up" in learning.content
-    assert learning.importance <= 0.7
-    with clock.frozen_at(MONDAY + timedelta(hours=3)):
-        assert run_now(engine, world.workspace, "sdr-emea", OFFLINE)["new_block_ids"] == []
+    assert sdr_next["context"]["outcomes"] == [handoff_id]
+    assert sdr_next["new_block_ids"] == []
+    assert not [b for b in blocks(engine) if b.type.value == "learning"]
 
 
 def test_changing_the_model_changes_the_next_cycle_and_nothing_in_memory(
@@ -224,11 +221,22 @@ def test_new_findings_become_a_learning_and_the_director_promotes_the_team_patte
 
     with clock.frozen_at(MONDAY):
         sdr = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
-    assert sdr["context"]["findings"], "analysis ran before brain assembly"
-    [learning_id] = sdr["new_block_ids"]
-    [learning] = [b for b in blocks(engine) if b.id == learning_id]
-    assert learning.content.startswith('Write "question" subject lines: Subject lines in the')
-    assert learning.source_kind.value == "agent_cycle" and learning.importance <= 0.7
+    [finding_id] = sdr["context"]["findings"]
+    # The rule the SDR takes from it quotes the finding: it confirms the finding's block
+    # instead of storing a copy whose numbers would freeze.
+    [learned] = [c for c in sdr["tool_calls"] if c["name"] == "record_learning"]
+    assert learned["input"]["content"].startswith('Write "question" subject lines: Subject lines')
+    assert (learned["status"], learned["confirmed_block_id"]) == ("applied", finding_id)
+    assert learned["result"].startswith(f"ok: block {finding_id} (personal learning) already says")
+    assert sdr["new_block_ids"] == []
+    assert not [b for b in blocks(engine) if b.source_kind.value == "agent_cycle"]
+    with unit_of_work(engine, readonly=True) as session:
+        confirmed = session.scalars(select(AuditEvent).where(AuditEvent.action == "confirm"))
+        assert [(e.actor, e.target, e.detail) for e in confirmed] == [
+            ("agent:sdr-emea", f"block:{finding_id}", f"cycle:{sdr['id']}")
+        ]
+    report = outbox_of(engine, sdr["id"])
+    assert report is not None and f"confirmed block {finding_id} (it already says" in report.text
     with clock.frozen_at(MONDAY + timedelta(hours=1)):
         assert run_now(engine, world.workspace, "sdr-emea", OFFLINE)["new_block_ids"] == []
         run_now(engine, world.workspace, "ae-emea", OFFLINE)
@@ -352,3 +360,50 @@ def test_the_director_refreshes_a_team_copy_whose_finding_moved_and_flags_one_th
         f"(/brain forget {copy_id})."
     ) in stopped["report"]
     assert {block.id: block for block in blocks(engine)}[copy_id].content == copy.content
+
+
+class Learns:
+    """Records the given learnings, then finishes."""
+
+    name = "learns"
+
+    def __init__(self, *contents: str) -> None:
+        self.contents = contents
+
+    def reason(self, brain: Brain, toolbox: Toolbox, *, seconds_left: float) -> Reasoning:
+        for content in self.contents:
+            toolbox.call("record_learning", {"content": content, "importance": 0.6})
+        toolbox.call("finish_cycle", {"summary": "Learned."})
+        return Reasoning(self.name, brain.model)
+
+
+def test_a_learning_that_restates_a_block_the_agent_reads_confirms_it_instead(
+    engine: Engine, world: World
+) -> None:
+    with clock.frozen_at(MONDAY):
+        coaching = _coach(engine, world, "sdr-emea", "Lead with compliance for healthcare CTOs")
+        first = run_now(
+            engine, world.workspace, "sdr-emea", Learns("Tuesday sends to CTOs get opened more.")
+        )
+    [learning_id] = first["new_block_ids"]
+
+    with clock.frozen_at(MONDAY + timedelta(hours=3)):
+        again = run_now(
+            engine,
+            world.workspace,
+            "sdr-emea",
+            Learns(
+                "tuesday sends to CTOs get  opened more",  # its own learning, restated
+                "Lead with compliance for healthcare CTOs.",  # the coaching, restated
+                "Lead with compliance for healthcare CTOs, and ask for the CISO too",  # more
+            ),
+        )
+
+    calls = [c for c in again["tool_calls"] if c["name"] == "record_learning"]
+    assert [c.get("confirmed_block_id") for c in calls] == [learning_id, coaching, None]
+    assert calls[0]["result"] == (
+        f"ok: block {learning_id} (personal learning) already says this: confirmed it, no new block"
+    )
+    [new] = again["new_block_ids"]
+    assert new == calls[2]["block_id"]
+    assert len([b for b in blocks(engine) if b.type.value == "learning"]) == 2

@@ -278,3 +278,69 @@ def test_only_who_may_promote_may_refresh_and_only_a_promoted_copy(
     with uow(readonly=True) as u:
         [event] = u.session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused"))
     assert (event.actor, event.action) == ("agent:sdr-emea", "promote")
+
+
+def _team_blocks_about(uow: Callable[..., UnitOfWork], world: World, value: str) -> list[int]:
+    with uow(readonly=True) as u:
+        blocks = u.session.scalars(select(MemoryBlock).order_by(MemoryBlock.id))
+        return [b.agent_id or 0 for b in blocks if (b.evidence or {}).get("value") == value]
+
+
+def test_a_pooled_rate_that_only_mixes_the_agents_baselines_is_no_team_finding_nor_candidate(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # sdr-emea replies more everywhere and writes mostly to healthcare; ae-emea replies
+    # less and writes to every segment alike. Within each agent healthcare is no better,
+    # yet the team's pooled healthcare rate (about 9% vs 7%) clears even a 99% interval.
+    busy = Campaign(
+        agents=("sdr-emea",),
+        reply_rate=0.12,
+        weights={"segment": {"healthcare": 6}},
+        objections={},
+        id_prefix="a-",
+    )
+    quiet = Campaign(agents=("ae-emea",), reply_rate=0.03, objections={}, seed=101, id_prefix="b-")
+    assert import_signals(engine, "T0001", as_csv(simulate(busy))).bad_total == 0
+    _load_and_analyze(engine, uow, world, quiet)
+
+    assert _team_blocks_about(uow, world, "healthcare") == []
+    assert _review(uow, world) == []
+
+
+def test_one_strong_agent_does_not_pass_as_a_team_effect(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    strong = Campaign(
+        agents=("sdr-emea",), effects={"segment": {"healthcare": 0.15}}, objections={}
+    )
+    plain = Campaign(agents=("ae-emea",), objections={}, seed=2, id_prefix="b-")
+    assert import_signals(engine, "T0001", as_csv(simulate(strong))).bad_total == 0
+    _load_and_analyze(engine, uow, world, plain)
+
+    # The pooled test alone would pass; without sdr-emea the team does not show it.
+    assert _team_blocks_about(uow, world, "healthcare") == [world.sdr.id]
+    [candidate] = _review(uow, world)
+    assert candidate.reason.startswith("strong evidence from sdr-emea: ")
+    assert candidate.evidence["team"] is None
+
+
+def test_a_pooled_finding_no_agent_shows_alone_qualifies_on_its_test_within_agents(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # Each of three agents has too few question sends to show the lift alone.
+    campaign = Campaign(
+        agents=("sdr-emea", "ae-emea", "dir-emea"),
+        sends_per_agent=600,
+        seed=10,
+        effects={"subject_format": {"question": 0.36}},
+        objections={},
+    )
+    _load_and_analyze(engine, uow, world, campaign)
+
+    [candidate] = [c for c in _review(uow, world) if c.evidence["finding"].endswith("/question")]
+    assert candidate.evidence["agents"] == [] and candidate.evidence["rule"] == "strong"
+    assert candidate.reason.startswith("strong evidence from team emea pooled: ")
+    assert "within each agent p=" in candidate.reason
+    block = _block(uow, candidate.block_id)
+    assert (block.agent_id, block.type) == (world.director.id, BlockType.PATTERN)
+    assert (block.evidence or {})["test"] == "cochran-mantel-haenszel"

@@ -29,6 +29,7 @@ def render_report(cycle: dict[str, Any]) -> str:
             [
                 f"block {call['block_id']}: {call['input'].get('content', '')}"
                 for call in _applied(cycle, "record_learning")
+                if call.get("block_id") is not None
             ],
         )
         lines += _section(
@@ -90,6 +91,8 @@ def _action_line(call: dict[str, Any]) -> str:
         return f"handed “{_short(arguments['title'], 70)}” to {arguments['to_agent']} " + (
             f"(task {call['task_id']})"
         )
+    if call["name"] == "record_learning" and "confirmed_block_id" in call:
+        return f"confirmed block {call['confirmed_block_id']} (it already says this)"
     if call["name"] == "record_learning":
         return f"recorded learning block {call['block_id']}"
     if call["name"] == "propose_promotion":

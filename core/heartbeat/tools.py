@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from core import memory, tasks
+from core import memory, restatements, tasks
 from core.errors import DomainError
 from core.memory import MAX_INFERRED_IMPORTANCE
 from core.models import Agent, AgentRole, AuditEvent, BlockStatus, SourceKind, Tier, Workspace
@@ -119,6 +119,7 @@ class ToolCall:
     result: str
     block_id: int | None = None
     task_id: int | None = None
+    confirmed_id: int | None = None  # record_learning: the block it restated, not a new one
     parsed: ToolInput | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,6 +133,8 @@ class ToolCall:
             data["block_id"] = self.block_id
         if self.task_id is not None:
             data["task_id"] = self.task_id
+        if self.confirmed_id is not None:
+            data["confirmed_block_id"] = self.confirmed_id
         return data
 
 
@@ -339,6 +342,7 @@ def apply_calls(
     for call, outcome in applied:
         call.status, call.result = APPLIED, outcome.result
         call.block_id, call.task_id = outcome.block_id, outcome.task_id
+        call.confirmed_id = outcome.confirmed_id
     audit_refusals(session, workspace, agent, calls, cycle_id)
 
 
@@ -369,6 +373,7 @@ class Applied:
     result: str
     block_id: int | None = None
     task_id: int | None = None
+    confirmed_id: int | None = None  # a learning that restated this block
 
 
 def _apply(
@@ -381,6 +386,14 @@ def _apply(
 ) -> Applied:
     parsed = call.parsed
     if isinstance(parsed, RecordLearning):
+        restated = restatements.restated_block(session, workspace, agent, parsed.content)
+        if restated is not None:
+            restatements.confirm(session, workspace, restated, actor, f"cycle:{cycle_id}")
+            return Applied(
+                f"ok: block {restated.id} ({restated.tier.value} {restated.type.value}) already "
+                "says this: confirmed it, no new block",
+                confirmed_id=restated.id,
+            )
         block = memory.write_learning(
             session,
             workspace,

@@ -9,10 +9,14 @@ What is measured, per agent and per team, each group against the scope's overall
 - objections: the share of the scope's replies that raised each objection category,
   against a floor (`Thresholds.objection_share`): a category that recurs.
 
-Findings are the groups that do better than the baseline: a group whose interval lies
-above it (and by at least `min_lift`). Groups below it are mostly the mirror image of a
-finding in the same dimension (when one segment stands out, the rest sit below the
-overall rate), so they are not written; a finding whose group falls back is superseded.
+Findings are the groups that do better than the baseline, by the rules of
+`core.signals.stats`: enough observations over enough days, an interval above the
+baseline (and by at least `min_lift`), and a test that survives Holm's correction across
+every group of the scope's analysis; a team's are tested within each agent (agents'
+baselines differ) and must not rest on one agent. Groups below the baseline are mostly
+the mirror image of a finding in the same dimension (when one segment stands out, the
+rest sit below the overall rate), so they are not written; a finding whose group falls
+back is superseded.
 """
 
 from __future__ import annotations
@@ -173,6 +177,7 @@ def _analyze(
         if not contributing:
             continue
         scope.tally, scope.agents = Tally.pooled(contributing), len(contributing)
+        scope.strata = contributing
         if scope.team is None or scope.agents >= 2:
             result.changes.extend(consolidate(session, workspace, scope, thresholds))
             result.holding += scope.holding

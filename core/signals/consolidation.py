@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit, clock, memory
-from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Team, Workspace
+from core.models import (
+    Agent,
+    BlockStatus,
+    BlockType,
+    MemoryBlock,
+    SourceKind,
+    Team,
+    Tier,
+    Workspace,
+)
 from core.permissions import Actor, check_write_learning, principal_for
 from core.signals.models import Finding, Signal, SignalType
-from core.signals.stats import Thresholds, Verdict, judge
+from core.signals.stats import Group, Stratum, Thresholds, Verdict, judge
 from core.signals.tally import MEASURES, OBJECTIONS, Measure, Tally
 
 # salesbrain's own analysis: it may write an agent's learnings, never coaching.
@@ -45,6 +54,7 @@ class Scope:
     agent_ids: list[int]
     team: Team | None = None
     tally: Tally = field(default_factory=Tally)
+    strata: list[Tally] = field(default_factory=list)  # each contributing agent's counts
     agents: int = 0  # how many agents' signals the counts pool
     holding: int = 0
 
@@ -68,12 +78,16 @@ def consolidate(
     """Bring the scope's finding blocks in line with its counts."""
     findings = _findings_of(session, workspace, scope)
     blocks = _blocks_of(session, findings.values())
-    groups = {_key(scope, measure, value): (measure, value) for measure, value in _groups(scope)}
+    groups = {
+        _key(scope, measure, value): (measure, value) for measure, value in _groups(scope.tally)
+    }
     for known in findings.values():
         groups.setdefault(known.key, (_measure(known), known.value))
-    for key, (measure, value) in sorted(groups.items()):
-        successes, n = scope.tally.observed(measure, value)
-        verdict = judge(successes, n, _baseline(scope.tally, measure, thresholds), thresholds)
+    keys = sorted(groups)
+    # One family: Holm's correction runs across every group this analysis tests.
+    verdicts = _judge(scope.tally, scope.strata, [groups[key] for key in keys], thresholds)
+    for key, verdict in zip(keys, verdicts, strict=True):
+        measure, value = groups[key]
         existing = findings.get(key)
         if verdict.holds:
             scope.holding += 1
@@ -113,10 +127,47 @@ def _settle(
     return None
 
 
-def _groups(scope: Scope) -> Iterator[tuple[Measure, str]]:
+def _groups(tally: Tally) -> Iterator[tuple[Measure, str]]:
     for measure in MEASURES:
-        for value in scope.tally.values(measure):
+        for value in tally.values(measure):
             yield measure, value
+
+
+def judge_tallies(
+    strata: Sequence[Tally], thresholds: Thresholds
+) -> dict[tuple[Measure, str], Verdict]:
+    """Every group of some agents' counts, judged as one analysis would (for simulations)."""
+    pooled = Tally.pooled(strata)
+    groups = list(_groups(pooled))
+    return dict(zip(groups, _judge(pooled, strata, groups, thresholds), strict=True))
+
+
+def _judge(
+    pooled: Tally,
+    strata: Sequence[Tally],
+    groups: list[tuple[Measure, str]],
+    thresholds: Thresholds,
+) -> list[Verdict]:
+    return judge([_group(pooled, strata, *group, thresholds) for group in groups], thresholds)
+
+
+def _group(
+    pooled: Tally, strata: Sequence[Tally], measure: Measure, value: str, thresholds: Thresholds
+) -> Group:
+    """What the test of one group rests on: the pooled counts and each agent's own."""
+    successes, n = pooled.observed(measure, value)
+    parts = []
+    for tally in strata:
+        agent_successes, agent_n = tally.observed(measure, value)
+        parts.append(Stratum(agent_successes, agent_n, *tally.overall(measure)))
+    return Group(
+        successes,
+        n,
+        _baseline(pooled, measure, thresholds),
+        tuple(parts),
+        pooled.span_days(measure, value),
+        against_floor=measure is OBJECTIONS,
+    )
 
 
 def _measure(finding: Finding) -> Measure:
@@ -233,11 +284,19 @@ def _refresh(
     """The same finding on more data: the block says the new numbers and stays fresh."""
     _check_may_write(session, workspace, scope)
     key = (block.evidence or {}).get("finding", "")
+    derived = _derived(session, workspace, scope, block)
+    was = block.content
     block.content = statement(scope, group, verdict)
     block.evidence = _evidence(session, scope, key, group, verdict)
     block.importance = importance(verdict)
     block.updated_at = clock.now()
     audit.record(session, workspace, ANALYST, "signals.update", f"block:{block.id}", key)
+    for learning in derived:
+        learning.content = learning.content.replace(was, block.content)
+        learning.importance = min(learning.importance, block.importance)
+        learning.updated_at = block.updated_at
+        detail = f"follows block:{block.id}"
+        audit.record(session, workspace, ANALYST, "signals.update", f"block:{learning.id}", detail)
 
 
 def _supersede(
@@ -258,6 +317,37 @@ def _supersede(
     audit.record(
         session, workspace, ANALYST, "signals.supersede", f"block:{block.id}", block.status_reason
     )
+    for learning in _derived(session, workspace, scope, block):
+        learning.status = BlockStatus.SUPERSEDED
+        learning.status_reason = f"Its finding (block {block.id}) was superseded: " + (
+            block.status_reason
+        )
+        learning.updated_at = block.updated_at
+        audit.record(
+            session,
+            workspace,
+            ANALYST,
+            "signals.supersede",
+            f"block:{learning.id}",
+            f"follows block:{block.id}",
+        )
+
+
+def _derived(
+    session: Session, workspace: Workspace, scope: Scope, block: MemoryBlock
+) -> list[MemoryBlock]:
+    """The owner's own active learnings that quote the finding's block whole (copies written
+    before `core.restatements` confirmed such restatements instead): they follow it."""
+    learnings = session.scalars(
+        select(MemoryBlock).where(
+            MemoryBlock.workspace_id == workspace.id,
+            MemoryBlock.agent_id == scope.owner.id,
+            MemoryBlock.tier == Tier.PERSONAL,
+            MemoryBlock.status == BlockStatus.ACTIVE,
+            MemoryBlock.source_kind == SourceKind.AGENT_CYCLE,
+        )
+    )
+    return [learning for learning in learnings if block.content in learning.content]
 
 
 def _check_may_write(session: Session, workspace: Workspace, scope: Scope) -> None:
@@ -339,6 +429,11 @@ def _evidence(
         "baseline": round(verdict.baseline, 4),
         "interval": [round(verdict.low, 4), round(verdict.high, 4)],
         "confidence": verdict.confidence,
+        # One-sided, before Holm's correction across the `tested` groups of the analysis.
+        "p_value": float(f"{verdict.p_value:.3g}"),
+        "test": _test_name(measure, scope),
+        "tested": verdict.tested,
+        "span_days": round(verdict.span_days, 1),
         "agents": scope.agents,
         "signals_through": scope.tally.last_signal_id,
     }
@@ -346,6 +441,12 @@ def _evidence(
         evidence["baseline_kind"] = "floor"
         evidence["prospect_replies"] = _examples(session, scope, value)
     return evidence
+
+
+def _test_name(measure: Measure, scope: Scope) -> str:
+    if measure is OBJECTIONS:
+        return "binomial"
+    return "cochran-mantel-haenszel" if len(scope.strata) > 1 else "fisher"
 
 
 def _examples(session: Session, scope: Scope, objection: str) -> list[dict[str, str]]:

@@ -3,9 +3,12 @@
 A finding qualifies when it holds for `promote_min_agents` or more agents of the team (the
 same metric, dimension and value), or when one agent's finding (or the team's pooled
 finding on the director's brain) has strong evidence: `strong_min_group` observations and
-an interval at `strong_confidence` still above the baseline. A finding already on the Team
-Brain (promoted from any of its blocks, even if that copy was archived since) is not
-proposed again. Promotion itself is `core.memory.promote` with the director as actor.
+an interval at `strong_confidence` still above the baseline. For the team's pooled finding
+that interval would mix the agents' baselines, so its evidence is its test within each
+agent (Cochran-Mantel-Haenszel, `core.signals.stats`) at the matching level; a pooled
+finding that only mixed baselines does not hold in the first place. A finding already on
+the Team Brain (promoted from any of its blocks, even if that copy was archived since) is
+not proposed again. Promotion itself is `core.memory.promote` with the director as actor.
 
 The Team Brain's copy of a finding does not follow the finding (only promotion writes the
 Team Brain): `stale_copies` lists the copies whose finding has moved on since, for the
@@ -25,7 +28,7 @@ from core.directory import get_team
 from core.models import Agent, BlockStatus, MemoryBlock, SourceKind, Team, Tier, Workspace
 from core.signals.consolidation import percent
 from core.signals.models import Finding
-from core.signals.stats import Thresholds, Verdict, wilson, z_score
+from core.signals.stats import Thresholds, Verdict, one_sided, wilson, z_score
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def review_team(
             and finding.block_id in blocks
             and blocks[finding.block_id].status is BlockStatus.ACTIVE
         ]
-        chosen = _qualify(live, handles, team, thresholds)
+        chosen = _qualify(live, handles, team, thresholds, blocks)
         if chosen is not None:
             rank, finding, reason, evidence = chosen
             block = blocks[finding.block_id or 0]
@@ -153,7 +156,11 @@ def _team_findings(
 
 
 def _qualify(
-    live: list[Finding], handles: dict[int, str], team: Team, thresholds: Thresholds
+    live: list[Finding],
+    handles: dict[int, str],
+    team: Team,
+    thresholds: Thresholds,
+    blocks: dict[int, MemoryBlock],
 ) -> tuple[int, Finding, str, dict[str, Any]] | None:
     """(rank, the finding whose block to promote, reason, evidence), or None."""
     if not live:
@@ -175,19 +182,36 @@ def _qualify(
         reason = f"holds for {len(by_agents)} agents of team {team.slug}: {listed}"
         return 0, pooled or by_agents[0], reason, {**evidence, "rule": "agents"}
     z = z_score(thresholds.strong_confidence)
-    for finding in [*by_agents, *([pooled] if pooled is not None else [])]:
+    for finding in by_agents:
         verdict = _verdict(finding)
         if verdict.n >= thresholds.strong_min_group and verdict.clears(z):
             low, high = wilson(verdict.successes, verdict.n, z)
-            who = (
-                f"team {team.slug} pooled" if finding is pooled else handles[finding.agent_id or 0]
-            )
             reason = (
-                f"strong evidence from {who}: {_short(finding)}, "
+                f"strong evidence from {handles[finding.agent_id or 0]}: {_short(finding)}, "
                 f"{thresholds.strong_confidence:.0%} CI {percent(low)}-{percent(high)}%"
             )
             return 1, finding, reason, {**evidence, "rule": "strong"}
+    if pooled is not None and _strong_within_agents(pooled, blocks, thresholds):
+        p_value = (blocks[pooled.block_id or 0].evidence or {})["p_value"]
+        reason = (
+            f"strong evidence from team {team.slug} pooled: {_short(pooled)}, "
+            f"within each agent p={p_value:.2g}"
+        )
+        return 1, pooled, reason, {**evidence, "rule": "strong"}
     return None
+
+
+def _strong_within_agents(
+    pooled: Finding, blocks: dict[int, MemoryBlock], thresholds: Thresholds
+) -> bool:
+    """The pooled finding's stratified test clears `strong_confidence` (one-sided, as its
+    interval's near edge would); a block written before that test was kept never does."""
+    p_value = (blocks[pooled.block_id or 0].evidence or {}).get("p_value")
+    return (
+        pooled.n >= thresholds.strong_min_group
+        and p_value is not None
+        and p_value <= one_sided(thresholds.strong_confidence)
+    )
 
 
 def _verdict(finding: Finding) -> Verdict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CTE, ColumnElement, String, case, func, literal, select, union_all
@@ -34,20 +35,37 @@ REPLIES: Key = ("replies", "", "")
 
 
 class Tally:
-    """One scope's counts: [successes, observations] per metric overall and per group."""
+    """One scope's counts: [successes, observations] per metric overall and per group, and
+    each group's first and last observation."""
 
-    __slots__ = ("counts", "last_signal_id")
+    __slots__ = ("counts", "last_signal_id", "spans")
 
     def __init__(self) -> None:
         self.counts: dict[Key, list[int]] = {}
+        self.spans: dict[Key, tuple[datetime, datetime]] = {}
         self.last_signal_id = 0
 
-    def add(self, key: Key, successes: int, n: int) -> None:
+    def add(
+        self,
+        key: Key,
+        successes: int,
+        n: int,
+        first: datetime | None = None,
+        last: datetime | None = None,
+    ) -> None:
         counts = self.counts.get(key)
         if counts is None:
             counts = self.counts[key] = [0, 0]
         counts[0] += successes
         counts[1] += n
+        if first is not None and last is not None:
+            known = self.spans.get(key)
+            self.spans[key] = (first, last) if known is None else _widest(known, (first, last))
+
+    def span_days(self, measure: Measure, value: str) -> float:
+        """Days from the group's first observation to its last (0 when it has none)."""
+        span = self.spans.get((measure.metric, measure.dimension, value))
+        return (span[1] - span[0]).total_seconds() / 86_400 if span is not None else 0.0
 
     def observed(self, measure: Measure, value: str) -> tuple[int, int]:
         """(successes, observations) of one group; objection shares are over all replies."""
@@ -75,9 +93,15 @@ class Tally:
         pool = cls()
         for tally in tallies:
             for key, (successes, n) in tally.counts.items():
-                pool.add(key, successes, n)
+                pool.add(key, successes, n, *tally.spans.get(key, (None, None)))
             pool.last_signal_id = max(pool.last_signal_id, tally.last_signal_id)
         return pool
+
+
+def _widest(
+    one: tuple[datetime, datetime], other: tuple[datetime, datetime]
+) -> tuple[datetime, datetime]:
+    return min(one[0], other[0]), max(one[1], other[1])
 
 
 # The send attributes rates are grouped by, and what each rate counts as a success.
@@ -92,8 +116,9 @@ def tally_signals(
     """Counts per agent (of every agent when `agent_ids` is None), aggregated by the database.
 
     Signals are grouped by thread once (a materialised common table expression), then
-    counted per agent and group value for each measure: what reaches Python is a few rows
-    per group, however many signals there are.
+    counted per agent and group value for each measure, with the group's first and last
+    send (an objection's: its first and last reply): what reaches Python is a few rows per
+    group, however many signals there are.
     """
     # Agent ids belong to one workspace: with them, the (agent_id, id) index is the way in.
     scope = (
@@ -109,6 +134,8 @@ def tally_signals(
             threads.c[measure.dimension],
             func.sum(threads.c[OUTCOMES[measure.metric]]),
             func.count(),
+            func.min(threads.c.sent_at),
+            func.max(threads.c.sent_at),
         )
         .where(delivered)
         .group_by(threads.c.agent_id, threads.c[measure.dimension])
@@ -123,6 +150,8 @@ def tally_signals(
             literal(None, String),
             func.max(threads.c.last_id),
             func.count(),
+            literal(None),
+            literal(None),
         ).group_by(threads.c.agent_id)
     )
     parts.append(
@@ -133,12 +162,15 @@ def tally_signals(
             Signal.objection,
             func.count(),
             func.count(),
+            func.min(Signal.occurred_at),
+            func.max(Signal.occurred_at),
         )
         .where(scope, Signal.type == SignalType.EMAIL_REPLIED)
         .group_by(Signal.agent_id, Signal.objection)
     )
     tallies: dict[int, Tally] = {}
-    for agent_id, metric, dimension, value, successes, n in session.execute(union_all(*parts)):
+    rows = session.execute(union_all(*parts))
+    for agent_id, metric, dimension, value, successes, n, first, last in rows:
         tally = tallies.get(agent_id)
         if tally is None:
             tally = tallies[agent_id] = Tally()
@@ -150,7 +182,7 @@ def tally_signals(
         elif dimension != REPLY_BY_INDUSTRY.dimension:  # the reply rate's total, once
             tally.add((metric, "", ""), successes, n)
         if value is not None:
-            tally.add((metric, dimension, value), successes, n)
+            tally.add((metric, dimension, value), successes, n, first, last)
     return tallies
 
 
@@ -159,13 +191,15 @@ def _saw(*kinds: SignalType) -> ColumnElement[Any]:
 
 
 def _threads(scope: ColumnElement[bool]) -> CTE:
-    """One row per (agent, thread): whether it was delivered, what came of it, and the
-    send's attributes. A reply or a meeting means the email was opened."""
+    """One row per (agent, thread): whether it was delivered, what came of it, when it was
+    sent (its first signal), and the send's attributes. A reply or a meeting means the
+    email was opened."""
     thread = func.coalesce(Signal.thread, Signal.external_id)
     return (
         select(
             Signal.agent_id.label("agent_id"),
             func.max(Signal.id).label("last_id"),
+            func.min(Signal.occurred_at).label("sent_at"),
             (_saw(SignalType.EMAIL_SENT) - _saw(SignalType.BOUNCED)).label("delivered"),
             _saw(
                 SignalType.EMAIL_OPENED, SignalType.EMAIL_REPLIED, SignalType.MEETING_BOOKED

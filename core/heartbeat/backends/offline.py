@@ -3,9 +3,14 @@
 It is the embedded default (the demo, the tests, a workspace without an API key), so it
 reasons for real, only by rule instead of by model: it works the task the way the best
 coaching in its context says, completes it, hands it on when the task is a teammate's to
-finish, records a learning when new signal findings arrive or a task it handed off came
-back done, and, as a director, proposes the strongest of its team's learnings for the Team
-Brain. Change the memory and its answers change with it.
+finish, takes in new signal findings as rules to work by, and, as a director, proposes the
+strongest of its team's learnings for the Team Brain. Change the memory and its answers
+change with it.
+
+It records knowledge, never echoes: the outcome of a task it handed off is the task's
+record (the next brain shows it), not a learning; and a rule taken from a finding quotes
+the finding, so the write step confirms the finding's block instead of storing a copy
+whose numbers would freeze (`core.restatements`).
 """
 
 from __future__ import annotations
@@ -194,7 +199,7 @@ RULES = {
 
 
 def _lessons(brain: Brain) -> list[tuple[str, str]]:
-    """What this cycle taught, strongest first: new findings, then handoffs that came back."""
+    """What this cycle taught, strongest first: the rules its new findings give."""
     lessons = []
     for finding in sorted(brain.findings, key=lambda n: (-n.importance, n.id)):
         if finding.subject is None or finding.subject[0] not in RULES:
@@ -202,15 +207,6 @@ def _lessons(brain: Brain) -> list[tuple[str, str]]:
         dimension, value = finding.subject
         rule = RULES[dimension].format(value=quoted_value(value))
         lessons.append((f"{rule}: {finding.content}", f"signal finding block {finding.id}"))
-    for outcome in brain.outcomes:
-        handed = outcome.title.split(": ", 1)[-1] if ": " in outcome.title else outcome.title
-        lessons.append(
-            (
-                f"After I handed on “{gist(handed, 100)}”, {outcome.done_by} reported: "
-                f"{gist(outcome.outcome, 160)}",
-                f"task {outcome.task_id} completed by {outcome.done_by}",
-            )
-        )
     return lessons
 
 
@@ -219,8 +215,8 @@ def _action(name: str, arguments: dict[str, object]) -> str:
         return f"completed task {arguments.get('task_id')}"
     if name == "handoff_task":
         return f"handed “{arguments.get('title')}” to {arguments.get('to_agent')}"
-    if name == "record_learning":
-        return f"recorded a learning: {gist(str(arguments.get('content')), 80)}"
+    if name == "record_learning":  # a new block, or a confirmation of one (when written)
+        return f"learned: {gist(str(arguments.get('content')), 80)}"
     if name == "propose_promotion":
         return f"proposed block {arguments.get('block_id')} for the team brain"
     if name == "refresh_team_copy":

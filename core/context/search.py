@@ -306,8 +306,8 @@ def scored_candidates(
         parameters["weights"] = [weight for _, weight, _ in query.groups]
         parameters["queries"] = [_tsquery(phrases) for _, _, phrases in query.groups]
         every = [phrase for _, _, phrases in query.groups for phrase in phrases]
-        # A query that matches nothing when the task has no word to search for.
-        parameters["any_query"] = _tsquery(every) if every else "''"
+        # An empty query matches nothing (when the task has no word to search for).
+        parameters["any_query"] = _tsquery(every)
     return session.execute(statement, parameters).all()
 
 

@@ -3,6 +3,11 @@
     .venv/bin/python -m bench.context_scale                      # SQLite, 1,000,000 blocks
     .venv/bin/python -m bench.context_scale --blocks 50000       # smaller
     .venv/bin/python -m bench.context_scale --url postgresql://...  # PostgreSQL (empty db)
+    .venv/bin/python -m bench.context_scale --large-brain --queries 200   # one agent, 20,000
+
+The large brain (--large-brain): one workspace in which each agent of one team reads 20,000
+active blocks: 15,000 on the Company Brain, 3,000 on its Team Brain, 2,000 of its own
+(besides: the other team's blocks and archived or superseded ones, which it may not read).
 
 The database (200 workspaces x 10 teams x 5 agents at a million blocks; fewer workspaces
 for fewer blocks) is built once and reused: SQLite under bench/data/, PostgreSQL in the
@@ -40,7 +45,7 @@ from core.context.accounts import AccountNames
 from core.context.assembly import take_best
 from core.context.lexicon import STOPWORDS, sales_lexicon, words
 from core.db import UnitOfWork, make_engine
-from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Tier
+from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Team, Tier
 
 BLOCKS_PER_WORKSPACE = 5_000
 TEAMS, AGENTS_PER_TEAM, ACCOUNTS = 10, 5, 100
@@ -144,6 +149,89 @@ def build(engine: Engine, blocks: int, seed: int) -> None:
             )
 
 
+# One agent's large brain: what it reads, per tier, and what it may not.
+LARGE_BRAIN = {"company": 15_000, "team": 3_000, "personal": 2_000}
+LARGE_BRAIN_HIDDEN = {"archived company": 750, "other team": 2_000, "superseded personal": 100}
+
+
+def _large_brain_counts(scale: float) -> dict[str, int]:
+    return {k: round(v * scale) for k, v in (LARGE_BRAIN | LARGE_BRAIN_HIDDEN).items()}
+
+
+def _large_brain_rows(
+    corpus: Corpus,
+    workspace_id: int,
+    team_ids: list[int],
+    agent_ids: dict[int, list[int]],
+    scale: float,
+) -> list[dict[str, Any]]:
+    rng = corpus.random
+    count = _large_brain_counts(scale)
+    accounts = [corpus.company() for _ in range(ACCOUNTS)]
+    readers, others = team_ids[0], team_ids[1]
+
+    def row(tier: Tier, owner: int | None, status: BlockStatus) -> dict[str, Any]:
+        kinds = TYPES[tier]
+        block_type = BlockType(rng.choices(list(kinds), list(kinds.values()))[0])
+        updated = NOW - timedelta(days=rng.uniform(0, 540))
+        low, high = IMPORTANCE[block_type]
+        subject = rng.choice(accounts) if block_type is BlockType.ACCOUNT_CONTEXT else None
+        return {
+            "workspace_id": workspace_id,
+            "tier": tier,
+            "agent_id": owner if tier is Tier.PERSONAL else None,
+            "team_id": owner if tier is Tier.TEAM else None,
+            "type": block_type,
+            "content": corpus.block_text(block_type),
+            "importance": round(rng.uniform(low, high), 3),
+            "source_kind": SourceKind.PROMOTION if tier is not Tier.PERSONAL
+            else SourceKind.AGENT_CYCLE,
+            "source_ref": None,
+            "source_by": "bench",
+            "created_at": updated,
+            "updated_at": updated,
+            "status": status,
+            "times_surfaced": 0,
+            "subject_company": subject[0] if subject else None,
+            "subject_domain": subject[1] if subject else None,
+        }  # fmt: skip
+
+    active = BlockStatus.ACTIVE
+    rows = [row(Tier.COMPANY, None, active) for _ in range(count["company"])]
+    rows += [row(Tier.TEAM, readers, active) for _ in range(count["team"])]
+    for agent_id in agent_ids[readers]:
+        rows += [row(Tier.PERSONAL, agent_id, active) for _ in range(count["personal"])]
+        hidden = count["superseded personal"]
+        rows += [row(Tier.PERSONAL, agent_id, BlockStatus.SUPERSEDED) for _ in range(hidden)]
+    rows += [
+        row(Tier.COMPANY, None, BlockStatus.ARCHIVED) for _ in range(count["archived company"])
+    ]
+    rows += [row(Tier.TEAM, others, active) for _ in range(count["other team"])]
+    rng.shuffle(rows)  # interleave tiers in the table as years of writes would
+    return rows
+
+
+def build_large_brain(engine: Engine, seed: int, scale: float = 1.0) -> int:
+    """One workspace of two teams; each agent of the first reads 20,000 blocks (x scale)."""
+    with clock.frozen_at(NOW), UnitOfWork(engine) as uow:
+        workspace_id, team_ids, agent_ids = _directory(uow.session, 0)
+        rows = _large_brain_rows(Corpus(seed), workspace_id, team_ids[:2], agent_ids, scale)
+        for start in range(0, len(rows), 5_000):
+            uow.session.execute(insert(MemoryBlock), rows[start : start + 5_000])
+    return len(rows)
+
+
+def open_large_brain(url: str | None, seed: int, scale: float = 1.0) -> Engine:
+    """The large-brain database: reused when it holds it, else built."""
+    count = _large_brain_counts(scale)
+    personal = count["personal"] + count["superseded personal"]
+    expected = sum(count.values()) + (AGENTS_PER_TEAM - 1) * personal
+    suffix = "" if scale == 1 else f"_x{scale:g}"
+    path = DATA / f"context_large_brain_{seed}{suffix}.db"
+    engine, _ = _open(url, path, expected, lambda engine: build_large_brain(engine, seed, scale))
+    return engine
+
+
 def _block_count(engine: Engine) -> int:
     with engine.connect() as connection:
         return connection.scalar(select(func.count()).select_from(MemoryBlock)) or 0
@@ -169,8 +257,20 @@ def open_database(
 ) -> tuple[Engine, str]:
     """The benchmark database: reused when it holds the requested size, else built."""
     expected = max(1, round(blocks / BLOCKS_PER_WORKSPACE)) * BLOCKS_PER_WORKSPACE
+    path = DATA / f"context_scale_{blocks}_{seed}.db"
+    return _open(url, path, expected, lambda engine: build(engine, blocks, seed), optimized)
+
+
+def _open(
+    url: str | None,
+    path: Path,
+    expected: int,
+    fill: Callable[[Engine], object],
+    optimized: bool = False,
+) -> tuple[Engine, str]:
+    """SQLite: the file at `path`, built once by `fill`; PostgreSQL: the database at `url`,
+    filled when empty, refused when it holds something else than `expected` blocks."""
     if url is None:
-        path = DATA / f"context_scale_{blocks}_{seed}.db"
         if not path.exists():
             DATA.mkdir(parents=True, exist_ok=True)
             building = path.with_suffix(".building")
@@ -179,7 +279,7 @@ def open_database(
             print(f"building {building} ({expected:,} blocks; minutes at a million)", flush=True)
             schema.upgrade(f"sqlite:///{building}")
             engine = make_engine(f"sqlite:///{building}")
-            build(engine, blocks, seed)
+            fill(engine)
             engine.dispose()
             # The last connection to close folds the WAL into the file, which can then move.
             sqlite3.connect(building).close()
@@ -193,7 +293,7 @@ def open_database(
     found = _block_count(engine)
     if found == 0:
         print(f"building in {engine.url.render_as_string()} ({expected:,} blocks)", flush=True)
-        build(engine, blocks, seed)
+        fill(engine)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE"))
     elif found != expected:
@@ -283,11 +383,21 @@ def _bm25(
 # --- measuring ---------------------------------------------------------------------------
 
 
-def _queries(engine: Engine, count: int, seed: int) -> list[tuple[int, str]]:
+def _queries(
+    engine: Engine, count: int, seed: int, team_slug: str | None = None
+) -> list[tuple[int, str]]:
+    """Random (agent, task) pairs; only agents of teams named `team_slug` when given."""
     rng = random.Random(seed + 1)
     corpus = Corpus(seed + 2)
     with engine.connect() as connection:
-        agents = connection.execute(select(Agent.id, Agent.workspace_id)).all()
+        agents_query = select(Agent.id, Agent.workspace_id)
+        if team_slug is not None:
+            agents_query = (
+                agents_query.join(Team, Team.id == Agent.team_id)
+                .where(Team.slug == team_slug)
+                .order_by(Agent.id)
+            )
+        agents = connection.execute(agents_query).all()
         accounts = connection.execute(
             select(MemoryBlock.workspace_id, MemoryBlock.subject_company)
             .where(MemoryBlock.subject_company.is_not(None))
@@ -374,12 +484,23 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="measure after `salesbrain db optimize` (SQLite: on a copy, made once)",
     )
+    parser.add_argument(
+        "--large-brain",
+        action="store_true",
+        help="agents that each read 20,000 blocks, 15,000 of them Company blocks (--blocks unused)",
+    )
+    parser.add_argument("--large-brain-scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    engine, _ = open_database(args.url, args.blocks, args.seed, args.optimized)
+    if args.large_brain:
+        engine = open_large_brain(
+            args.url, args.seed, args.large_brain_scale
+        )  # 20,000 rows: a few FTS5 segments
+    else:
+        engine, _ = open_database(args.url, args.blocks, args.seed, args.optimized)
     settings = ContextSettings()
     total = _block_count(engine)
-    queries = _queries(engine, args.queries, args.seed)
+    queries = _queries(engine, args.queries, args.seed, "team-0" if args.large_brain else None)
     readable = _readable(engine, [agent_id for agent_id, _ in queries[:100]])
 
     def product(session: Session, agent: Agent, task: str) -> list[Any]:

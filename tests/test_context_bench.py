@@ -22,6 +22,16 @@ def test_the_scale_benchmark_measures_both_sides(
     assert "assemble_context" in out and "naive baseline" in out and "speed-up" in out
 
 
+def test_the_large_brain_case_measures_agents_that_read_mostly_company_blocks(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--url", db_url, "--large-brain", "--large-brain-scale", "0.02", "--queries", "8"]
+    context_scale.main(args)
+    out = capsys.readouterr().out
+    assert "readable active blocks per agent: 400 on average" in out  # 300 Company, 60, 40
+    assert "assemble_context" in out and "naive baseline" in out and "speed-up" in out
+
+
 def test_the_product_beats_every_single_factor_baseline(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -442,7 +442,7 @@ def _min_max(values: Sequence[float]) -> list[float]:
     return [(v - low) / (high - low) if high > low else 0.0 for v in values]
 
 
-def _top(candidates: Sequence[Candidate], scores: Sequence[float]) -> list[int]:
+def top_ids(candidates: Sequence[Candidate], scores: Sequence[float]) -> list[int]:
     order = sorted(zip(scores, (c.id for c in candidates), strict=True), reverse=True)
     return [block_id for _, block_id in order[:LIMIT]]
 
@@ -510,7 +510,7 @@ def rank_all(engine: Engine, tasks: Sequence[Task]) -> Rankings:
             budget_tokens.append(sum(estimate_tokens(b.content) for b in bound.blocks))
             relevance = bm25.scores(task.text)
             for name, score in BASELINES.items():
-                by_method[name].append(_top(candidates, score(candidates, relevance)))
+                by_method[name].append(top_ids(candidates, score(candidates, relevance)))
     return Rankings(by_method, readable, budget_tokens, content)
 
 

@@ -27,7 +27,9 @@ baselines each rank by one component: recency only and importance only over ever
 the agent reads (the product's recency: coaching and company policy do not age), and
 relevance only (the product's pipeline with both priors at 0 and no standing orders).
 Reported: recall@10 (relevant found in the top 10, out of at most 10) and nDCG@10 with
-binary gains.
+binary gains. Reported as well, over the same readable blocks and labels: BM25 only,
+Generative Agents and CrewAI as bench/retrieval_eval.py computes them (the verdict at the
+end is still about the single-factor baselines).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from sqlalchemy.orm import Session
 
 from bench.context_scale import readable_blocks
 from bench.generated import DATA, FUNCTION_WORDS, NOW, VOCABULARY, new_workspace
+from bench.retrieval_eval import BASELINES, BM25, top_ids
+from bench.retrieval_eval import readable_blocks as candidates_of
 from core import clock, schema
 from core.context import ContextSettings, assemble_context
 from core.db import UnitOfWork, make_engine
@@ -66,6 +70,7 @@ TOPICS, CORE_WORDS, ALT_WORDS = 12, 8, 6
 GENERIC = ["draft", "outreach", "email", "follow"]
 PRODUCT = "relevance x bounded priors"
 METHODS = [PRODUCT, "recency only", "importance only", "relevance only"]
+OUTSIDE_BASELINES = ["BM25 only", "Generative Agents", "CrewAI"]
 LIMIT = 10
 
 
@@ -301,6 +306,10 @@ def ranked(session: Session, agent: Agent, task: str, method: str) -> list[int]:
             session, agent, task, limit=LIMIT, token_budget=100_000, settings=settings
         )
         return [block.id for block in context.blocks]
+    if method in OUTSIDE_BASELINES:
+        candidates = candidates_of(session, agent)
+        bm25 = BM25([c.content for c in candidates]).scores(task)
+        return top_ids(candidates, BASELINES[method](candidates, bm25))
     settings, now = ContextSettings(), clock.now()
 
     def recency(block: MemoryBlock) -> float:
@@ -368,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     with engine.connect() as connection:
         blocks = connection.scalar(select(func.count()).select_from(MemoryBlock)) or 0
 
-    results = {method: evaluate(engine, tasks, method) for method in METHODS}
+    results = {method: evaluate(engine, tasks, method) for method in METHODS + OUTSIDE_BASELINES}
     product = results[PRODUCT]
     print(
         f"retrieval_quality on {engine.dialect.name}: {args.agents} agents, {blocks:,} blocks, "
@@ -379,21 +388,22 @@ def main(argv: list[str] | None = None) -> None:
         margin = (
             ""
             if figures is product
-            else f"   +{product['recall@10'] - figures['recall@10']:.3f}, "
-            f"+{product['ndcg@10'] - figures['ndcg@10']:.3f}"
+            else f"   {product['recall@10'] - figures['recall@10']:+.3f}, "
+            f"{product['ndcg@10'] - figures['ndcg@10']:+.3f}"
         )
         print(f"  {name:34} {figures['recall@10']:9.3f} {figures['ndcg@10']:8.3f}{margin}")
     print("  share of each kind of block shown in the top 10 (per task on its topic):")
     kinds = [key for key in product if key.startswith("shown: ")]
-    short = ["product", "recency", "importance", "relevance"]
+    short = ["product", "recency", "importance", "relevance", "BM25", "GenAgents", "CrewAI"]
     print(f"  {'':34} " + " ".join(f"{name:>10}" for name in short))
     for kind in kinds:
         print(f"  {kind[7:]:34} " + " ".join(f"{r[kind]:10.2f}" for r in results.values()))
     print(f"  load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     beaten = all(
-        product["recall@10"] > r["recall@10"] and product["ndcg@10"] > r["ndcg@10"]
-        for r in results.values()
-        if r is not product
+        product["recall@10"] > results[name]["recall@10"]
+        and product["ndcg@10"] > results[name]["ndcg@10"]
+        for name in METHODS
+        if name != PRODUCT
     )
     engine.dispose()
     if not beaten:

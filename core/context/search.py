@@ -159,7 +159,10 @@ components AS MATERIALIZED (
                                    {half_life} END)) END AS recency,
            CASE WHEN {named} THEN 1.0
                 ELSE coalesce(h.raw / (SELECT raw FROM best), 0.0) END AS relevance
-      FROM readable r LEFT JOIN hits h ON h.id = r.id),
+      FROM readable r LEFT JOIN hits h ON h.id = r.id
+     -- Only blocks that can be taken: matches, named accounts, standing order candidates.
+     WHERE h.id IS NOT NULL OR ({named})
+        OR ({position}(:durable, {kind}) > 0 AND r.importance >= :standing_min_importance)),
 earned AS MATERIALIZED (
     SELECT {columns}, {score} AS score, 0 AS standing
       FROM components WHERE relevance > 0
@@ -167,8 +170,8 @@ earned AS MATERIALIZED (
 standing AS MATERIALIZED (
     SELECT {columns}, {score} AS score, 1 AS standing
       FROM components
-     WHERE {position}(:durable, ' ' || tier || ':' || type || ' ') > 0
-       AND importance >= :standing_min_importance
+     WHERE recency = 1.0 AND importance >= :standing_min_importance
+       AND {position}(:durable, ' ' || tier || ':' || type || ' ') > 0
      ORDER BY importance DESC, id DESC LIMIT :standing_k),
 top AS (SELECT * FROM earned UNION ALL SELECT * FROM standing)
 SELECT top.id, top.tier, top.type, b.content, top.importance, b.source_kind,
@@ -305,9 +308,10 @@ def scored_candidates(
         parameters["concepts"] = [index for index, _, _ in query.groups]
         parameters["weights"] = [weight for _, weight, _ in query.groups]
         parameters["queries"] = [_tsquery(phrases) for _, _, phrases in query.groups]
-        every = [phrase for _, _, phrases in query.groups for phrase in phrases]
+        # Any word of any phrase: a cheap test without positions that the phrases refine.
+        every = dict.fromkeys(word for _, _, phrases in query.groups for p in phrases for word in p)
         # An empty query matches nothing (when the task has no word to search for).
-        parameters["any_query"] = _tsquery(every)
+        parameters["any_query"] = " | ".join(every)
     return session.execute(statement, parameters).all()
 
 

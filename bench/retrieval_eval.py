@@ -26,6 +26,11 @@ Brain, its team's Team Brain, the Company Brain). The product is `assemble_conte
   CrewAI              0.5 semantic + 0.3 recency (30-day half-life) + 0.2 importance;
                       semantic is the BM25 above divided by its best (no embeddings here)
 
+Diagnostics per method: the share of top-10 places taken by Company blocks and how many of
+those are relevant; how often the grade-3 blocks a year old or more, the relevant blocks
+worded differently from their task, and the relevant notes about the account a task names
+(by a short form) reach the top 10.
+
 Metrics over the top 10: nDCG@10 (gain = grade; a near-duplicate of a block already shown
 gains nothing), recall@10 (blocks of grade 2 or 3 shown, out of at most 10) and success@10
 (a grade 3 block shown), each with a 95% bootstrap interval over tasks, and the paired
@@ -76,6 +81,8 @@ BINDING_BUDGET = 120  # the budget check: a few blocks' worth
 MAX_DAYS = 548  # 18 months
 BOOTSTRAP = 2000
 PRODUCT = "salesbrain"
+SHORT = {"recency only": "recency", "importance only": "importance", "BM25 only": "BM25",
+         "Generative Agents": "GenAgents"}  # fmt: skip
 
 
 # --- building the memory ------------------------------------------------------------------
@@ -100,6 +107,7 @@ class Task:
     agent_id: int
     topic: str
     text: str
+    account: str | None  # the account the task names (by a short form)
     grades: dict[str, int]  # group -> grade (> 0), readable blocks only
     group_of: dict[int, str]  # every readable block's group
     never: frozenset[int]  # the topic's blocks the agent must never be shown
@@ -365,7 +373,7 @@ def _task(
         )
         if grade > 0:
             grades[block.group] = max(grade, grades.get(block.group, 0))
-    return Task(topic.agent, agent_id, topic.key, text, grades, group_of, frozenset(never))
+    return Task(topic.agent, agent_id, topic.key, text, account, grades, group_of, frozenset(never))
 
 
 # --- ranking ---------------------------------------------------------------------------------
@@ -593,7 +601,11 @@ def diagnostics(memory: Memory, rankings: Rankings) -> dict[str, dict[str, float
     out: dict[str, dict[str, float]] = {}
     for method, ranked in rankings.by_method.items():
         slots = company = company_relevant = 0
-        kinds: dict[str, list[float]] = {"old (>= 1 year) grade 3": [], "paraphrased grade 2-3": []}
+        kinds: dict[str, list[float]] = {
+            "old (>= 1 year) grade 3": [],
+            "paraphrased grade 2-3": [],
+            "named account's grade 2-3": [],
+        }
         for task, ranking in zip(memory.tasks, ranked, strict=True):
             top = set(ranking)
             for block_id in ranking:
@@ -612,6 +624,8 @@ def diagnostics(memory: Memory, rankings: Rankings) -> dict[str, dict[str, float
                     kinds["old (>= 1 year) grade 3"].append(1.0 if block_id in top else 0.0)
                 if grade >= 2 and note.paraphrase:
                     kinds["paraphrased grade 2-3"].append(1.0 if block_id in top else 0.0)
+                if grade >= 2 and task.account is not None and note.account == task.account:
+                    kinds["named account's grade 2-3"].append(1.0 if block_id in top else 0.0)
         out[method] = {
             "company share of top 10": company / max(1, slots),
             "relevant share of company slots": company_relevant / max(1, company),
@@ -693,7 +707,7 @@ def render(memory: Memory, report: dict[str, Any], dialect: str, seed: int) -> s
         + ", ".join(f"{m} {n}" for m, n in checks.duplicates.items()),
         f"  budget {BINDING_BUDGET} tokens: {checks.budget_over} tasks over it "
         f"(most used: {checks.budget_max})",
-        f"  {'':18} " + " ".join(f"{m[:12]:>12}" for m in report["diagnostics"]),
+        f"  {'':32} " + " ".join(f"{SHORT.get(m, m):>12}" for m in report["diagnostics"]),
     ]
     keys = next(iter(report["diagnostics"].values())).keys()
     for key in keys:

@@ -23,13 +23,16 @@ from core.context.lexicon import STOPWORDS, WORD, Lexicon, Phrase, words
 DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+")
 # A name's first word alone must be at least this long to name it ("Al" names nobody).
 _FIRST_WORD_LENGTH = 4
+# Longer names are named by their domain, first words or initials.
+_LONGEST_NAME = 8
 
 
 @dataclass(frozen=True)
 class AccountNames:
     """The ways a task could name an account: its words, capitals and domains."""
 
-    words: list[str]
+    # every run of the task's words (up to _LONGEST_NAME) -> where it starts
+    runs: dict[Phrase, list[int]]
     capitalised: frozenset[int]  # positions of words written with a capital first letter
     acronyms: frozenset[str]  # words written in capitals, lowercase
     domains: frozenset[str]
@@ -41,8 +44,12 @@ class AccountNames:
         written = WORD.findall(task)
         aligned = len(written) == len(lowered)
         domains = DOMAIN.findall(task.lower())
+        runs: dict[Phrase, list[int]] = {}
+        for start in range(len(lowered)):
+            for end in range(start + 1, min(start + _LONGEST_NAME, len(lowered)) + 1):
+                runs.setdefault(tuple(lowered[start:end]), []).append(start)
         return cls(
-            words=lowered,
+            runs=runs,
             capitalised=frozenset(
                 i for i, word in enumerate(written) if aligned and word[:1].isupper()
             ),
@@ -108,9 +115,4 @@ class AccountNames:
 
     def _starts(self, phrase: Phrase) -> list[int]:
         """Where the task's words hold the phrase in a row."""
-        size = len(phrase)
-        return [
-            start
-            for start in range(len(self.words) - size + 1)
-            if tuple(self.words[start : start + size]) == phrase
-        ]
+        return self.runs.get(phrase, [])

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from core import clock
-from core.context.lexicon import Concept, synonym_found, words
+from core.context.lexicon import Synonyms, words
 from core.context.search import Query, named_accounts, scored_candidates
 from core.context.settings import WORKSPACE_KEY, ContextSettings
 from core.errors import InvalidInput
@@ -171,6 +171,7 @@ def assemble_context(
             break
         fetch *= 4
     outside = _from_outside(session, chosen)
+    synonyms = Synonyms(query.concepts)
     blocks = [
         ScoredBlock(
             id=row.id,
@@ -185,7 +186,7 @@ def assemble_context(
             tokens=estimate_tokens(row.content),
             from_outside=row.id in outside,
             standing_order=row.id in standing,
-            synonyms=_synonyms(row.content, query.concepts) if row.relevance > 0 else (),
+            synonyms=synonyms.found(row.content) if row.relevance > 0 else (),
             named_as=named.get((row.subject_company or "", row.subject_domain or "")),
         )
         for row in chosen
@@ -234,17 +235,6 @@ def _take(
     # Standing orders the task is not about score 0: the most important of them first.
     chosen.sort(key=lambda row: (row.score, row.importance, row.id), reverse=True)
     return chosen, standing
-
-
-def _synonyms(content: str, concepts: Sequence[Concept]) -> tuple[tuple[str, str], ...]:
-    """The lexicon terms through which the content matched the task's concepts."""
-    text_words = words(content)
-    found = []
-    for concept in concepts:
-        term = synonym_found(text_words, concept)
-        if term is not None:
-            found.append((" ".join(term), concept.said))
-    return tuple(found)
 
 
 def _budget_left(chosen: Sequence[Any], token_budget: int) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -187,19 +188,40 @@ def sales_lexicon() -> Lexicon:
     return Lexicon.parse(tomllib.loads(text))
 
 
-def contains(text_words: list[str], phrase: Phrase) -> bool:
-    """Whether the words hold the phrase (in any of its forms) in a row."""
-    forms = phrase_variants(phrase)
-    size = len(phrase)
-    for start in range(len(text_words) - size + 1):
-        if tuple(text_words[start : start + size]) in forms:
-            return True
-    return False
+class Synonyms:
+    """Which lexicon terms a text matched the task's concepts through, for the explanation."""
 
+    def __init__(self, concepts: Sequence[Concept]) -> None:
+        # Per concept: every form of the task's own phrases; each synonym with its forms.
+        self._concepts = [
+            (
+                concept.said,
+                {form for phrase in concept.exact for form in phrase_variants(phrase)},
+                [(term, set(phrase_variants(term))) for term in concept.synonyms],
+            )
+            for concept in concepts
+            if concept.synonyms
+        ]
+        self._longest = max(
+            (len(term) for _, _, terms in self._concepts for term, _ in terms), default=0
+        )
 
-def synonym_found(text_words: list[str], concept: Concept) -> Phrase | None:
-    """The lexicon term through which a block matched a concept, when it holds none of the
-    task's own words for it."""
-    if any(contains(text_words, phrase) for phrase in concept.exact):
-        return None
-    return next((p for p in concept.synonyms if contains(text_words, p)), None)
+    def found(self, text: str) -> tuple[tuple[str, str], ...]:
+        """(the lexicon term the text holds, the task's words it stands for), per concept
+        the text matched only through a synonym."""
+        if not self._concepts:
+            return ()
+        text_words = words(text)
+        runs = {
+            tuple(text_words[start : start + size])
+            for size in range(1, self._longest + 1)
+            for start in range(len(text_words) - size + 1)
+        }
+        found = []
+        for said, exact, terms in self._concepts:
+            if runs & exact:
+                continue
+            term = next((term for term, forms in terms if runs & forms), None)
+            if term is not None:
+                found.append((" ".join(term), said))
+        return tuple(found)

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.context.accounts import AccountNames
-from core.context.lexicon import Concept, Phrase, phrase_variants, sales_lexicon
+from core.context.lexicon import STOPWORDS, Concept, Phrase, phrase_variants, sales_lexicon
 from core.context.settings import ContextSettings
 from core.db import UnitOfWork
 from core.models import Agent, BlockType, MemoryBlock, Tier
@@ -308,8 +308,15 @@ def scored_candidates(
         parameters["concepts"] = [index for index, _, _ in query.groups]
         parameters["weights"] = [weight for _, weight, _ in query.groups]
         parameters["queries"] = [_tsquery(phrases) for _, _, phrases in query.groups]
-        # Any word of any phrase: a cheap test without positions that the phrases refine.
-        every = dict.fromkeys(word for _, _, phrases in query.groups for p in phrases for word in p)
+        # Any word of any phrase but the stop words ("head of it" needs "head" anyway): a
+        # cheap test without positions that the phrases refine.
+        every = dict.fromkeys(
+            word
+            for _, _, phrases in query.groups
+            for phrase in phrases
+            for word in phrase
+            if word not in STOPWORDS
+        )
         # An empty query matches nothing (when the task has no word to search for).
         parameters["any_query"] = " | ".join(every)
     return session.execute(statement, parameters).all()

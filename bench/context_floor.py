@@ -15,12 +15,13 @@ cannot do without, on the raw sqlite3 driver inside the unit of work's read tran
   4. the content of the best k = limit + 10,
   5. near-duplicates and the budget (take_best, as the product).
 
-It leaves out what a complete answer also needs: account notes named by the task, blocks
-with no task word when the matches score below the relevance floor (counted, not fetched),
-SQLAlchemy, the lineage of promoted blocks and the result objects. Any implementation of
+It leaves out what a complete answer also needs: the lexicon's synonyms and plurals, account
+notes named by the task, standing orders, SQLAlchemy, the lineage of promoted blocks and
+the result objects. Any implementation of
 the score does at least this much, so its speed-up over the baseline is at most this one.
 assemble_context is measured too, and how often the floor picked the same blocks when its
-matches settled the answer (they differ where the task names an account).
+matches settled the answer (they differ where the task names an account, where the lexicon
+or a plural finds more, and by the standing orders).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from bench.context_scale import _percentiles, _queries, measure, naive_context, 
 from core import clock
 from core.context import ContextSettings, assemble_context
 from core.context.assembly import take_best
-from core.context.search import _julian_day, _sqlite_terms, search_terms
+from core.context.lexicon import STOPWORDS, words
+from core.context.search import _julian_day
 from core.models import Agent, BlockType, Tier
 
 _BRANCHES = (
@@ -91,7 +93,7 @@ class Floor:
         sqlite = session.connection().connection.driver_connection
         assert sqlite is not None  # an open session's connection
         scope = {"workspace_id": agent.workspace_id, "agent_id": agent.id, "team_id": agent.team_id}
-        terms = _sqlite_terms(agent, search_terms(task))
+        terms = _scoped_words(agent, task)
         hits = sqlite.execute(TERM_HITS, {"scoped_terms": terms}).fetchall()
         readable = sqlite.execute(READABLE, scope).fetchone()[0]
         idf = {
@@ -102,18 +104,20 @@ class Floor:
         for term, block_id in hits:
             raw[block_id] = raw.get(block_id, 0.0) + idf[term]
         best = max(raw.values(), default=1.0)
-        now, floor = _julian_day(clock.now()), self.settings.relevance_floor
+        now = _julian_day(clock.now())
         scored = []
         for block_id, tier, kind, importance, updated in sqlite.execute(
             COMPONENTS, (json.dumps(list(raw)),)
         ):
             half_life = self.settings.half_life(Tier(tier), BlockType(kind))
             recency = 0.5 ** (max(0.0, now - updated) / half_life)
-            relevance = floor + (1 - floor) * raw[block_id] / best
-            scored.append((importance * recency * relevance, block_id))
+            if self.settings.durable(Tier(tier), BlockType(kind)):
+                recency = 1.0
+            relevance = raw[block_id] / best
+            scored.append((self.settings.score(importance, recency, relevance), block_id))
         top = heapq.nlargest(self.limit + 10, scored)
-        if len(top) < self.limit + 10 or top[-1][0] < floor:
-            self.unsettled += 1  # a block without a task word could still rank
+        if len(top) < self.limit + 10:
+            self.unsettled += 1  # too few matches: the product's answer holds others
         else:
             self.settled.append(self._answers)
         self._answers += 1
@@ -121,6 +125,13 @@ class Floor:
         content = {block_id: (kind, text) for block_id, kind, text in found}
         rows = [Row(block_id, *content[block_id], score) for score, block_id in top]
         return take_best(rows, self.limit, self.budget, self.settings.duplicate_jaccard)
+
+
+def _scoped_words(agent: Agent, task: str) -> str:
+    """Each of the task's words as an FTS5 query under the agent's three scopes, as JSON."""
+    scopes = (f"p{agent.id}x", f"t{agent.team_id}x", f"c{agent.workspace_id}x")
+    terms = dict.fromkeys(word for word in words(task) if word not in STOPWORDS)
+    return json.dumps([" OR ".join(f'"{scope}{term}"' for scope in scopes) for term in terms])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Does importance x recency x relevance pick the right memory? A labelled, generated test.
+"""Does the context score pick the right memory? A labelled, generated test.
 
     .venv/bin/python -m bench.retrieval_quality                 # SQLite (a fresh file)
     .venv/bin/python -m bench.retrieval_quality --url postgresql://...   # an empty database
@@ -22,12 +22,14 @@ construction:
 "Fresh" is within one half-life of the block's type (default settings: the product's own
 measure of how fast such knowledge goes stale). Everyday words are in half the blocks.
 
-Every method goes through assemble_context (limit 10, a budget that never binds); the three
-baselines are the same pipeline with two of the three exponents set to zero: recency only,
-importance only, relevance only. Reported: recall@10 (relevant found in the top 10, out of
-at most 10) and nDCG@10 with binary gains. Reported as well, over the same readable blocks
-and labels: BM25 only, Generative Agents and CrewAI as bench/retrieval_eval.py computes them
-(the verdict at the end is still about the single-factor baselines).
+The product goes through assemble_context (limit 10, a budget that never binds). The three
+baselines each rank by one component: recency only and importance only over every block
+the agent reads (the product's recency: coaching and company policy do not age), and
+relevance only (the product's pipeline with both priors at 0 and no standing orders).
+Reported: recall@10 (relevant found in the top 10, out of at most 10) and nDCG@10 with
+binary gains. Reported as well, over the same readable blocks and labels: BM25 only,
+Generative Agents and CrewAI as bench/retrieval_eval.py computes them (the verdict at the
+end is still about the single-factor baselines).
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from bench.context_scale import readable_blocks
 from bench.generated import DATA, FUNCTION_WORDS, NOW, VOCABULARY, new_workspace
-from bench.retrieval_eval import BASELINES, BM25, readable_blocks, top_ids
+from bench.retrieval_eval import BASELINES, BM25, top_ids
+from bench.retrieval_eval import readable_blocks as candidates_of
 from core import clock
 from core.context import ContextSettings, assemble_context
 from core.db import UnitOfWork, make_engine
@@ -64,12 +69,9 @@ from migrations import schema
 
 TOPICS, CORE_WORDS, ALT_WORDS = 12, 8, 6
 GENERIC = ["draft", "outreach", "email", "follow"]
-METHODS = {
-    "importance x recency x relevance": ContextSettings(),
-    "recency only": ContextSettings(importance_exponent=0, relevance_exponent=0),
-    "importance only": ContextSettings(recency_exponent=0, relevance_exponent=0),
-    "relevance only": ContextSettings(importance_exponent=0, recency_exponent=0),
-}
+PRODUCT = "relevance x bounded priors"
+METHODS = [PRODUCT, "recency only", "importance only", "relevance only"]
+OUTSIDE_BASELINES = ["BM25 only", "Generative Agents", "CrewAI"]
 LIMIT = 10
 
 
@@ -295,11 +297,38 @@ def _agent_memory(
     return drafts
 
 
-def evaluate(
-    engine: Engine, tasks: list[Task], settings: ContextSettings, baseline: str | None = None
-) -> dict[str, float]:
-    """Mean recall@10 and nDCG@10, and how often each named kind of block was shown; by
-    assemble_context with `settings`, or by one of bench/retrieval_eval.py's baselines."""
+def ranked(session: Session, agent: Agent, task: str, method: str) -> list[int]:
+    """The ids a method puts in the top LIMIT for the task."""
+    if method in (PRODUCT, "relevance only"):
+        settings = ContextSettings()
+        if method != PRODUCT:
+            settings = ContextSettings(importance_weight=0, recency_weight=0, standing_orders=0)
+        context = assemble_context(
+            session, agent, task, limit=LIMIT, token_budget=100_000, settings=settings
+        )
+        return [block.id for block in context.blocks]
+    if method in OUTSIDE_BASELINES:
+        candidates = candidates_of(session, agent)
+        bm25 = BM25([c.content for c in candidates]).scores(task)
+        return top_ids(candidates, BASELINES[method](candidates, bm25))
+    settings, now = ContextSettings(), clock.now()
+
+    def recency(block: MemoryBlock) -> float:
+        if settings.durable(block.tier, block.type):
+            return 1.0
+        days = (now - block.updated_at).total_seconds() / 86400
+        return float(0.5 ** (days / settings.half_life(block.tier, block.type)))
+
+    def importance(block: MemoryBlock) -> float:
+        return block.importance
+
+    key = recency if method == "recency only" else importance
+    blocks = sorted(readable_blocks(session, agent), key=lambda b: (key(b), b.id), reverse=True)
+    return [block.id for block in blocks[:LIMIT]]
+
+
+def evaluate(engine: Engine, tasks: list[Task], method: str) -> dict[str, float]:
+    """Mean recall@10 and nDCG@10, and how often each named kind of block was shown."""
     recalls: list[float] = []
     gains: list[float] = []
     shown: dict[str, list[float]] = {}
@@ -307,16 +336,7 @@ def evaluate(
         for task in tasks:
             agent = uow.session.get(Agent, task.agent_id)
             assert agent is not None
-            if baseline is None:
-                context = assemble_context(
-                    uow.session, agent, task.text, limit=LIMIT, token_budget=100_000,
-                    settings=settings,
-                )  # fmt: skip
-                ids = [block.id for block in context.blocks]
-            else:
-                candidates = readable_blocks(uow.session, agent)
-                bm25 = BM25([c.content for c in candidates]).scores(task.text)
-                ids = top_ids(candidates, BASELINES[baseline](candidates, bm25))
+            ids = ranked(uow.session, agent, task.text, method)
             hits = [1 if block_id in task.relevant else 0 for block_id in ids]
             ideal = min(LIMIT, len(task.relevant))
             recalls.append(sum(hits) / ideal)
@@ -358,12 +378,8 @@ def main(argv: list[str] | None = None) -> None:
     with engine.connect() as connection:
         blocks = connection.scalar(select(func.count()).select_from(MemoryBlock)) or 0
 
-    results = {name: evaluate(engine, tasks, settings) for name, settings in METHODS.items()}
-    results |= {
-        name: evaluate(engine, tasks, ContextSettings(), baseline=name)
-        for name in ("BM25 only", "Generative Agents", "CrewAI")
-    }
-    product = results["importance x recency x relevance"]
+    results = {method: evaluate(engine, tasks, method) for method in METHODS + OUTSIDE_BASELINES}
+    product = results[PRODUCT]
     print(
         f"retrieval_quality on {engine.dialect.name}: {args.agents} agents, {blocks:,} blocks, "
         f"{len(tasks)} tasks (seed {args.seed})"
@@ -388,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         product["recall@10"] > results[name]["recall@10"]
         and product["ndcg@10"] > results[name]["ndcg@10"]
         for name in METHODS
-        if name != "importance x recency x relevance"
+        if name != PRODUCT
     )
     engine.dispose()
     if not beaten:

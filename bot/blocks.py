@@ -193,7 +193,8 @@ def context_message(assembled: AssembledContext) -> Message:
     blocks: list[Block] = [
         header(f"What {assembled.agent} would see"),
         note(
-            f"for: {escape(clip(assembled.task, 300))} · score = importance x recency x relevance"
+            f"for: {escape(clip(assembled.task, 300))} · score: relevance, moved by importance "
+            "and recency"
         ),
     ]
     for rank, block in enumerate(assembled.blocks, start=1):
@@ -201,8 +202,10 @@ def context_message(assembled: AssembledContext) -> Message:
         blocks.append(
             section(
                 f"*{rank}.* block {block.id} · {block.tier.value} · {block.type.value} · "
-                f"*{block.score:.2f}* = {block.importance:.2f} x {block.recency:.2f} x "
-                f"{block.relevance:.2f}{origin}\n{escape(clip(block.content, 1500))}"
+                f"*{block.score:.2f}* · importance {block.importance:.2f} · recency "
+                f"{block.recency:.2f} · relevance {block.relevance:.2f}"
+                f"{''.join(f' · _{reason}_' for reason in block.reasons())}{origin}\n"
+                f"{escape(clip(block.content, 1500))}"
             )
         )
     if not assembled.blocks:
@@ -269,8 +272,9 @@ def cycle_report(cycle: dict[str, Any], learnings: int) -> Message:
             blocks,
             "Memory that shaped it",
             [
-                f"block {b['id']} · {b['tier']} · {b['type']} · {b['score']:.2f} = "
-                f"{b['importance']:.2f} x {b['recency']:.2f} x {b['relevance']:.2f}: "
+                f"block {b['id']} · {b['tier']} · {b['type']} · {b['score']:.2f} "
+                f"(importance {b['importance']:.2f}, recency {b['recency']:.2f}, "
+                f"relevance {b['relevance']:.2f}): "
                 f"{escape(clip(b['content'], 150))}"
                 for b in (cycle.get("context") or {}).get("blocks", [])[:REPORT_MEMORY]
             ],
@@ -317,13 +321,16 @@ def why_message(cycle: dict[str, Any]) -> Message:
     task = (cycle.get("task") or {}).get("text") or "-"
     blocks: list[Block] = [
         header(f"Why {cycle['agent']} saw this · cycle {cycle['id']}"),
-        note(f"task: {escape(clip(task, 300))} · score = importance x recency x relevance"),
+        note(
+            f"task: {escape(clip(task, 300))} · score: relevance, moved by importance and recency"
+        ),
     ]
     for rank, b in enumerate(context.get("blocks", []), start=1):
         blocks.append(
             section(
-                f"*{rank}.* block {b['id']} · {b['tier']} · {b['type']} · *{b['score']:.2f}* = "
-                f"{b['importance']:.2f} x {b['recency']:.2f} x {b['relevance']:.2f}\n"
+                f"*{rank}.* block {b['id']} · {b['tier']} · {b['type']} · *{b['score']:.2f}* · "
+                f"importance {b['importance']:.2f} · recency {b['recency']:.2f} · "
+                f"relevance {b['relevance']:.2f}\n"
                 f"{escape(clip(b['content'], 1500))}"
             )
         )

@@ -44,6 +44,8 @@ UoW = Callable[..., UnitOfWork]
 
 
 def _assemble(uow: UoW, agent: Agent, task: str, **options: object) -> AssembledContext:
+    if "standing_orders" in options:
+        options["settings"] = ContextSettings(standing_orders=options.pop("standing_orders"))
     with uow(readonly=True) as u:
         fresh = u.session.get(Agent, agent.id)
         assert fresh is not None
@@ -134,19 +136,93 @@ def test_archived_and_superseded_blocks_never_appear(uow: UoW, world: World) -> 
     assert _ids(seen) == [kept]
 
 
-def test_an_important_coaching_note_with_no_word_in_common_surfaces_ahead_of_trivial_matches(
+def test_a_coaching_note_phrased_differently_is_found_through_the_lexicon(
     uow: UoW, world: World
 ) -> None:
     note = _coach(uow, world, "Lead with the compliance angle for healthcare buyers")
-    trivial = [
-        _learn(uow, world, world.sdr, f"Drafted outreach {n} to a hospital group", importance=0.1)
-        for n in range(5)
-    ]
-    seen = _assemble(uow, world.sdr, "Draft outreach to the CTO of a hospital group")
-    assert _ids(seen)[0] == note
-    assert _by_id(seen)[note].relevance == pytest.approx(0.2)
-    assert set(trivial) <= set(_ids(seen))
-    assert all(_by_id(seen)[block].relevance > 0.2 for block in trivial)
+    _learn(uow, world, world.sdr, "Tuesday sends get more replies", importance=0.9)
+    with clock.frozen_at(T0 + timedelta(days=400)):  # coaching does not age
+        seen = _assemble(uow, world.sdr, "Draft outreach to the CTO of a hospital group")
+    assert _ids(seen) == [note]
+    block = _by_id(seen)[note]
+    assert block.relevance == 1.0 and block.recency == 1.0 and not block.standing_order
+    assert block.synonyms == (("healthcare", "hospital group"),)
+    assert block.reasons() == ["matched 'healthcare' via hospital group"]
+
+
+def test_a_finance_chief_note_is_found_for_a_cfo_task_and_says_so(uow: UoW, world: World) -> None:
+    note = _learn(uow, world, world.sdr, "The finance chief signs anything under 50k alone")
+    plural = _learn(uow, world, world.sdr, "Two CFOs asked for the ROI sheet first")
+    _learn(uow, world, world.sdr, "Chief of staff runs the calendar")
+    seen = _assemble(uow, world.sdr, "Prep the call with the CFO")
+    assert set(_ids(seen)) == {note, plural}
+    assert _by_id(seen)[note].reasons() == ["matched 'finance chief' via CFO"]
+    assert _by_id(seen)[plural].reasons() == []  # its own word, in the plural
+    assert _by_id(seen)[plural].relevance > _by_id(seen)[note].relevance  # exact beats synonym
+
+
+def test_an_irrelevant_important_company_block_does_not_outrank_a_relevant_one(
+    uow: UoW, world: World
+) -> None:
+    with clock.frozen_at(T0), uow() as u:
+        policy = memory.write_company(
+            u.session,
+            world.workspace,
+            "Quarter-end discounts need the CRO's sign-off",
+            by=Actor.member(ADMIN),
+            importance=1.0,
+        ).id
+    stale = _learn(uow, world, world.sdr, "Renewal calls go better with usage data", 0.2)
+    with clock.frozen_at(T0 + timedelta(days=200)):
+        seen = _assemble(uow, world.sdr, "Plan the renewal call", standing_orders=0)
+    assert _ids(seen) == [stale]  # old and unimportant, but the only one about the task
+    assert policy not in _ids(seen)
+
+
+def test_standing_orders_hold_the_most_important_durable_blocks_whatever_the_task(
+    uow: UoW, world: World
+) -> None:
+    first = _coach(uow, world, "Always confirm the meeting time zone", importance=1.0)
+    second = _coach(uow, world, "Never promise a delivery date", importance=0.9)
+    _coach(uow, world, "Use short subject lines", importance=0.85)  # a third: no slot
+    _coach(uow, world, "Say hello", importance=0.5)  # below the standing orders' minimum
+    learning = _learn(uow, world, world.sdr, "Pilot pricing questions come in week two", 1.0)
+    match = _learn(uow, world, world.sdr, "Pilots convert when the champion attends", 0.1)
+
+    seen = _assemble(uow, world.sdr, "Set up the pilot with their champion")
+    assert _ids(seen) == [match, learning, first, second]
+    assert [b.standing_order for b in seen.blocks] == [False, False, True, True]
+    assert _by_id(seen)[first].reasons() == ["standing order"]
+    assert _by_id(seen)[first].relevance == 0 and _by_id(seen)[first].score == 0
+    data = seen.as_dict()["blocks"]
+    assert [block["standing_order"] for block in data] == [False, False, True, True]
+
+    # A standing order the task is about takes its place by relevance, not a slot.
+    seen = _assemble(uow, world.sdr, "confirm the time zone")
+    assert _ids(seen)[0] == first and not _by_id(seen)[first].standing_order
+    assert _by_id(seen)[second].standing_order and len(seen.blocks) == 2
+
+
+def test_tokens_match_as_written_not_by_stem_or_prefix(uow: UoW, world: World) -> None:
+    aes = _learn(uow, world, world.sdr, "Data is encrypted with AES-256 at rest")
+    signed = _learn(uow, world, world.sdr, "They signed the order form on Friday")
+    subject = _learn(uow, world, world.sdr, "Short subject lines get more opens")
+    service = _learn(uow, world, world.sdr, "Pitch the cardiology service line director")
+    plural = _learn(uow, world, world.sdr, "Renewals slip when the champion leaves")
+
+    def found(task: str) -> set[int]:
+        return set(_ids(_assemble(uow, world.sdr, task, standing_orders=0)))
+
+    assert found("Ask the AE about the deal") == set()  # not "AES"
+    assert found("Sign up for the webinar") == set()  # not "signed"
+    assert found("AES-256 question") == {aes}
+    seen = _assemble(uow, world.sdr, "Which service line buys first?")
+    assert _ids(seen)[0] == service  # the phrase outranks a word of it found alone
+    assert _by_id(seen)[service].relevance > 2 * _by_id(seen).get(
+        subject, service
+    ).relevance or subject not in _ids(seen)
+    assert found("renewal risk") == {plural}  # plural and singular are one word
+    assert signed not in found("signing bonus")
 
 
 def test_the_done_when_coaching_note_ranks_first_among_ordinary_blocks(
@@ -162,7 +238,6 @@ def test_the_done_when_coaching_note_ranks_first_among_ordinary_blocks(
 @pytest.mark.parametrize(
     ("block_type", "days"),
     [
-        (BlockType.COACHING, 90),
         (BlockType.OBJECTION_RESPONSE, 60),
         (BlockType.PATTERN, 45),
         (BlockType.LEARNING, 30),
@@ -172,7 +247,8 @@ def test_the_done_when_coaching_note_ranks_first_among_ordinary_blocks(
 def test_a_block_one_half_life_old_has_recency_one_half(
     uow: UoW, world: World, block_type: BlockType, days: int
 ) -> None:
-    block = _coach(uow, world, "Mention the audit trail", type=block_type)
+    # Outside the durable types (coaching, company policy), a block ages.
+    block = _learn(uow, world, world.sdr, "Mention the audit trail", type=block_type)
     with clock.frozen_at(T0 + timedelta(days=days)):
         seen = _assemble(uow, world.sdr, "audit trail")
     assert _by_id(seen)[block].recency == pytest.approx(0.5, abs=0.01)
@@ -181,38 +257,57 @@ def test_a_block_one_half_life_old_has_recency_one_half(
     assert _by_id(seen)[block].recency == pytest.approx(0.25, abs=0.01)
 
 
-def test_company_blocks_halve_in_a_year_and_workspaces_set_their_own_half_lives(
+def test_company_learnings_halve_in_a_year_coaching_and_policy_do_not_age(
     uow: UoW, world: World
 ) -> None:
     with clock.frozen_at(T0), uow() as u:
         company = memory.write_company(
-            u.session, world.workspace, "Our SOC 2 report is public", by=Actor.member(ADMIN)
+            u.session,
+            world.workspace,
+            "Our SOC 2 report is public",
+            by=Actor.member(ADMIN),
+            type="learning",
+        ).id
+        policy = memory.write_company(
+            u.session, world.workspace, "Send the SOC 2 report on request", by=Actor.member(ADMIN)
         ).id
     coaching = _coach(uow, world, "Mention the SOC 2 report")
+    learning = _learn(uow, world, world.sdr, "They read the SOC 2 report")
     with clock.frozen_at(T0 + timedelta(days=365)):
         seen = _assemble(uow, world.sdr, "SOC 2")
     assert _by_id(seen)[company].recency == pytest.approx(0.5, abs=0.01)
-    assert _by_id(seen)[coaching].recency == pytest.approx(0.5 ** (365 / 90), abs=0.01)
+    assert _by_id(seen)[policy].recency == 1.0
+    assert _by_id(seen)[coaching].recency == 1.0  # valid until superseded or archived
 
     with uow() as u:
         workspace = u.session.get(Workspace, world.workspace.id)
         assert workspace is not None
-        workspace.settings = {"context": {"half_life_days": {"coaching": 10}}}
+        workspace.settings = {"context": {"half_life_days": {"learning": 10}}}
     with clock.frozen_at(T0 + timedelta(days=10)):
         seen = _assemble(uow, world.sdr, "SOC 2")
-    assert _by_id(seen)[coaching].recency == pytest.approx(0.5, abs=0.01)
+    assert _by_id(seen)[learning].recency == pytest.approx(0.5, abs=0.01)
     assert _by_id(seen)[company].recency == pytest.approx(0.5 ** (10 / 365), abs=0.01)
 
 
+def test_the_score_is_relevance_moved_by_bounded_priors() -> None:
+    settings = ContextSettings()
+    assert settings.score(1.0, 1.0, 1.0) == pytest.approx(1.0)
+    assert settings.score(1.0, 1.0, 0.0) == 0.0  # no relevance, no score
+    # Priors at their best move a block by 2.5x at most: a far better match always wins.
+    assert settings.score(0.0, 0.0, 0.8) > settings.score(1.0, 1.0, 0.3)
+    assert settings.score(0.9, 1.0, 0.5) > settings.score(0.1, 0.1, 0.5)
+
+
 def test_workspace_settings_merge_with_the_defaults_and_bad_ones_are_refused() -> None:
-    settings = ContextSettings.parse({"half_life_days": {"coaching": 10}, "relevance_floor": 0.3})
+    settings = ContextSettings.parse({"half_life_days": {"coaching": 10}, "standing_orders": 3})
     assert settings.half_life(Tier.PERSONAL, BlockType.COACHING) == 10
     assert settings.half_life(Tier.TEAM, BlockType.LEARNING) == 30
     assert settings.half_life(Tier.COMPANY, BlockType.COACHING) == 365
+    assert settings.standing_orders == 3
     for bad, field in [
         ({"half_life_days": {"coaching": 0}}, "half_life_days"),
         ({"half_life_days": {"gossip": 3}}, "half_life_days"),
-        ({"relevance_floor": 1.5}, "relevance_floor"),
+        ({"importance_weight": 3}, "importance_weight"),
         ({"floor": 0.1}, "floor"),
     ]:
         with pytest.raises(InvalidInput) as error:
@@ -229,7 +324,7 @@ def test_admins_change_a_workspaces_settings_others_are_refused_and_audited(
         configure(
             u.session,
             workspace,
-            {"half_life_days": {"coaching": 120}, "relevance_floor": 0.25},
+            {"half_life_days": {"coaching": 120}, "recency_weight": 0.25},
             by=Actor.member(ADMIN),
         )
     with uow() as u:
@@ -240,11 +335,11 @@ def test_admins_change_a_workspaces_settings_others_are_refused_and_audited(
         )
     assert settings.half_life(Tier.PERSONAL, BlockType.COACHING) == 120  # kept
     assert settings.half_life(Tier.PERSONAL, BlockType.LEARNING) == 10
-    assert settings.relevance_floor == 0.25
+    assert settings.recency_weight == 0.25
 
     for changes, by, error in [
-        ({"relevance_floor": 0.1}, MANAGER, PermissionDenied),
-        ({"relevance_floor": 2}, Actor.member(ADMIN), InvalidInput),
+        ({"recency_weight": 0.1}, MANAGER, PermissionDenied),
+        ({"recency_weight": 5}, Actor.member(ADMIN), InvalidInput),
         ({"half_life_days": {"coaching": -1}}, Actor.member(ADMIN), InvalidInput),
     ]:
         with pytest.raises(error):
@@ -257,6 +352,34 @@ def test_admins_change_a_workspaces_settings_others_are_refused_and_audited(
             e.outcome for e in audit.recent(u.session, workspace) if e.action == "context.configure"
         ]
     assert outcomes == ["refused", "ok", "ok"]
+
+
+def test_settings_saved_under_the_former_formula_still_load_and_are_mapped(
+    uow: UoW, world: World
+) -> None:
+    old = {
+        "relevance_floor": 0.3,
+        "importance_exponent": 0,
+        "recency_exponent": 2,
+        "relevance_exponent": 1,
+        "half_life_days": {"learning": 10},
+    }
+    settings = ContextSettings.parse(old)
+    assert settings.importance_weight == 0  # an exponent of 0 ignored the factor
+    assert settings.recency_weight == ContextSettings().recency_weight
+    assert settings.half_life(Tier.PERSONAL, BlockType.LEARNING) == 10
+    with uow() as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        workspace.settings = {"context": old}
+    _coach(uow, world, "Mention the audit trail")
+    assert len(_assemble(uow, world.sdr, "audit").blocks) == 1
+    with uow() as u:
+        workspace = u.session.get(Workspace, world.workspace.id)
+        assert workspace is not None
+        configure(u.session, workspace, {"standing_orders": 1}, by=Actor.member(ADMIN))
+        assert "relevance_floor" not in workspace.settings["context"]  # rewritten on change
+        assert workspace.settings["context"]["importance_weight"] == 0
 
 
 def test_blocks_are_taken_best_first_within_the_limit_and_the_token_budget(
@@ -329,7 +452,7 @@ def test_the_search_index_follows_edits_archive_and_promotion(uow: UoW, world: W
         edited = u.session.get(MemoryBlock, block)
         assert edited is not None
         edited.content = "Procurement wants a penetration test report"
-    assert relevance(world.sdr, "questionnaire", block) == pytest.approx(0.2)
+    assert relevance(world.sdr, "questionnaire", block) is None
     assert relevance(world.sdr, "penetration", block) == pytest.approx(1.0)
 
     with uow() as u:
@@ -352,43 +475,40 @@ def test_the_search_index_follows_edits_archive_and_promotion(uow: UoW, world: W
     assert relevance(world.ae, "penetration", promoted) is None
 
 
-def test_an_account_named_in_the_task_is_fully_relevant(uow: UoW, world: World) -> None:
-    by_name = _learn(
-        uow,
-        world,
-        world.sdr,
-        "Their board meets in March",
-        type=BlockType.ACCOUNT_CONTEXT,
-        subject={"company": "Northwind Health, Inc.", "domain": "northwind.example"},
-    )
-    by_domain = _learn(
-        uow,
-        world,
-        world.sdr,
-        "Uses Epic for records",
-        type=BlockType.ACCOUNT_CONTEXT,
-        subject={"company": "Contoso", "domain": "contoso-care.example"},
-    )
+def test_an_account_named_in_the_task_by_any_alias_is_fully_relevant(
+    uow: UoW, world: World
+) -> None:
+    def account(text: str, company: str, domain: str | None = None) -> int:
+        subject = {"company": company, **({"domain": domain} if domain else {})}
+        return _learn(uow, world, world.sdr, text, type=BlockType.ACCOUNT_CONTEXT, subject=subject)
 
-    def relevances(task: str) -> tuple[float, float]:
-        blocks = _by_id(_assemble(uow, world.sdr, task))
-        return blocks[by_name].relevance, blocks[by_domain].relevance
+    northwind = account("Board meets in March", "Northwind Health Systems, Inc.", "nwh.example")
+    contoso = account("Uses Epic for records", "Contoso", "contoso-care.example")
+    blue = account("Budget opens in April", "Blue Ridge Clinics")
+    fabrikam = account("Renewal is in May", "Fabrikam - Health & Care (UK)")
 
-    assert relevances("Follow up with Northwind Health Inc about renewal") == (1.0, 0.2)
-    assert relevances("Email the CIO at www.contoso-care.example today") == (0.2, 1.0)
-    assert relevances("Follow up with Northwind about renewal") == (0.2, 0.2)
-    assert relevances("Research Contosox and northwind.example.org") == (0.2, 0.2)
+    def named(task: str) -> dict[int, str | None]:
+        seen = _assemble(uow, world.sdr, task, standing_orders=0)
+        return {b.id: b.named_as for b in seen.blocks if b.relevance == 1.0 and b.named_as}
 
-    punctuated = _learn(
-        uow,
-        world,
-        world.sdr,
-        "Renewal is in May",
-        type=BlockType.ACCOUNT_CONTEXT,
-        subject={"company": "Fabrikam - Health & Care (UK)"},
-    )
-    blocks = _by_id(_assemble(uow, world.sdr, "Call fabrikam health care uk about pricing"))
-    assert blocks[punctuated].relevance == 1.0
+    assert named("Follow up with Northwind Health Systems Inc about renewal") == {
+        northwind: "northwind health systems inc"
+    }
+    assert named("Follow up with Northwind Health about it") == {northwind: "northwind health"}
+    assert named("Prep the NHS call") == {northwind: "NHS"}  # initials, in capitals
+    assert named("Ask Northwind for the deck") == {northwind: "northwind"}
+    assert named("the northwind trade winds") == {}  # a short form must be capitalised
+    assert named("Email the CIO at www.contoso-care.example today") == {
+        contoso: "contoso-care.example"
+    }
+    assert named("contoso care renewal") == {contoso: "contoso care"}  # the domain's label
+    assert named("Check nwh.example") == {northwind: "nwh.example"}
+    assert named("Blue skies for the pilot") == {}  # "Blue" starts too many names
+    assert named("Blue Ridge renewal") == {blue: "blue ridge"}
+    assert named("Research Contosox and northwind.example.org") == {}
+    assert named("Call fabrikam health care uk about pricing") == {
+        fabrikam: "fabrikam health care uk"
+    }
 
 
 @pytest.mark.parametrize(
@@ -424,8 +544,8 @@ def test_assembly_counts_no_usage_and_record_usage_counts_one_cycle(uow: UoW, wo
         }
         assert counted == {first: (2, later + timedelta(hours=1)), second: (1, later)}
     # Usage is not reinforcement: recency still runs from the last edit.
-    with clock.frozen_at(T0 + timedelta(days=90)):
-        assert _by_id(_assemble(uow, world.sdr, "audit"))[first].recency == pytest.approx(0.5)
+    with clock.frozen_at(T0 + timedelta(days=30)):
+        assert _by_id(_assemble(uow, world.sdr, "audit"))[second].recency == pytest.approx(0.5)
 
 
 def test_limit_and_budget_outside_their_range_are_refused(uow: UoW, world: World) -> None:

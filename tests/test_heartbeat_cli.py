@@ -58,7 +58,7 @@ def test_cycles_show_explains_what_shaped_the_cycle(team: Run) -> None:
     shown = team("cycles", "show", str(cycle["id"]))
     assert shown.code == 0, shown.err
     assert re.search(
-        r"#1 coaching \(personal\) score 0\.\d\d = importance 0\.90 x recency", shown.out
+        r"#1 coaching \(personal\) score 0\.\d\d: importance 0\.90, recency", shown.out
     )
     assert "complete_task [applied]" in shown.out
     assert "handoff_task [applied] ok: task 2 handed to ae-emea" in shown.out

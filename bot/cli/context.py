@@ -22,6 +22,11 @@ from core.directory import get_agent
 from core.errors import InvalidInput
 from core.permissions import Actor
 
+SCORE_LINE = (
+    "score = relevance x (1 + wi x importance + wr x recency) / (1 + wi + wr); "
+    "standing orders are there whatever the task"
+)
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(context)
@@ -55,9 +60,8 @@ def context(
     workspace: str | None,
     as_json: bool,
 ) -> None:
-    """The memory an agent would see for a task, best first, with each score's components.
-
-    score = importance x recency x relevance. Looking does not count as usage.
+    """The memory an agent would see for a task, best first, with each score's components
+    and why each block is there. Looking does not count as usage.
     """
     with use_case(workspace, readonly=True) as (session, ws):
         agent = get_agent(session, ws, handle)
@@ -82,14 +86,17 @@ def _explained(assembled: AssembledContext, budget: int) -> str:
             block.relevance,
             block.score,
             shorten(block.content, 60),
+            "; ".join(block.reasons()),
         )
         for rank, block in enumerate(assembled.blocks, start=1)
     ]
-    headers = ["#", "id", "tier", "type", "importance", "recency", "relevance", "score", "content"]
+    headers = [
+        "#", "id", "tier", "type", "importance", "recency", "relevance", "score", "content", "why",
+    ]  # fmt: skip
     count = len(assembled.blocks)
     summary = (
         f"{count} block{'s' if count != 1 else ''} for {assembled.agent}, "
-        f"{assembled.tokens} of {budget} tokens. score = importance x recency x relevance"
+        f"{assembled.tokens} of {budget} tokens. {SCORE_LINE}"
     )
     return f"{table(headers, rows)}\n\n{summary}"
 
@@ -98,20 +105,24 @@ def _explained(assembled: AssembledContext, budget: int) -> str:
 @click.option("--half-life", "half_lives", multiple=True, metavar="TYPE=DAYS", help="Repeatable.")
 @click.option("--company-half-life", type=float, default=None, metavar="DAYS")
 @click.option(
-    "--floor", type=float, default=None, help="Relevance of a block with no word in common."
+    "--weight", "weights", multiple=True, metavar="PRIOR=X",
+    help="Weight of the importance or recency prior (defaults 1 and 0.5). Repeatable.",
+)  # fmt: skip
+@click.option(
+    "--standing-orders", type=int, default=None, help="Slots for the most important coaching."
 )
 @click.option(
-    "--exponent", "exponents", multiple=True, metavar="FACTOR=X",
-    help="Weight of importance, recency or relevance in the product (default 1). Repeatable.",
-)  # fmt: skip
+    "--synonym-weight", type=float, default=None, help="What a lexicon synonym counts (0..1)."
+)
 @click.option("--by", default=None, help="Who changes them: an admin's Slack user id.")
 @workspace_option
 @json_option
 def context_settings(
     half_lives: tuple[str, ...],
     company_half_life: float | None,
-    floor: float | None,
-    exponents: tuple[str, ...],
+    weights: tuple[str, ...],
+    standing_orders: int | None,
+    synonym_weight: float | None,
     by: str | None,
     workspace: str | None,
     as_json: bool,
@@ -122,10 +133,14 @@ def context_settings(
         changes["half_life_days"] = dict(_pair(item, "half-life") for item in half_lives)
     if company_half_life is not None:
         changes["company_half_life_days"] = company_half_life
-    if floor is not None:
-        changes["relevance_floor"] = floor
-    for factor, value in (_pair(item, "exponent") for item in exponents):
-        changes[f"{factor}_exponent"] = value
+    for prior, value in (_pair(item, "weight") for item in weights):
+        if prior not in ("importance", "recency"):
+            raise InvalidInput("weight", f"{prior!r} is not importance or recency")
+        changes[f"{prior}_weight"] = value
+    if standing_orders is not None:
+        changes["standing_orders"] = standing_orders
+    if synonym_weight is not None:
+        changes["synonym_weight"] = synonym_weight
     if changes and not by:
         raise click.UsageError("--by is required to change the settings")
     if changes:
@@ -144,7 +159,9 @@ def context_settings(
     ]
     items.append(("half-life company tier", f"{data['company_half_life_days']:g} days"))
     items += [
-        (key.replace("_", " "), value) for key, value in data.items() if "half_life" not in key
+        (key.replace("_", " "), ", ".join(value) if isinstance(value, list) else value)
+        for key, value in data.items()
+        if "half_life" not in key
     ]
     click.echo(pairs(items))
 

@@ -192,7 +192,7 @@ def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
             ]
         )
     )
-    click.echo("\nMemory that shaped it (score = importance x recency x relevance):")
+    click.echo("\nMemory that shaped it (score: relevance, moved by importance and recency):")
     for line in memory_lines(view) or ["(no blocks)"]:
         click.echo(f"  {line}")
     click.echo("\nTool calls:")

@@ -1,16 +1,20 @@
 """Context assembly: what an agent knows at the start of a cycle, and why.
 
-The score of each active block the agent may read (its Personal Brain, its team's Team
-Brain, the Company Brain), every component in 0..1:
+Each active block the agent may read (its Personal Brain, its team's Team Brain, the Company
+Brain) has three components in 0..1, importance, recency and relevance, and a score where
+relevance leads (the formula and why: core/context/settings.py):
 
-    score     = importance^a x recency^b x relevance^c     (exponents a, b, c in ContextSettings)
-    recency   = 0.5 ^ (days since updated_at / half-life of its type; company tier: its own)
-    relevance = floor + (1 - floor) x bm25 / best bm25 of the agent's blocks  (1: named account)
+    score = relevance x (1 + wi x importance + wr x recency) / (1 + wi + wr)
 
-where bm25 sums the idf, among the agent's blocks, of the task's words the block holds
-(core/context/search.py), and an account_context block whose company or domain the task
-names is fully relevant. Blocks are then taken best first, near-duplicates dropped, within
-the limit and the token budget.
+Relevance is BM25 over the agent's blocks by concept, the sales lexicon's synonyms counting
+a bit less than the task's own words (core/context/search.py, lexicon.py); an account note
+whose account the task names, by any of its aliases, is fully relevant (accounts.py).
+
+The context is then: a few standing orders (the most important coaching and company policy,
+whatever the task), and blocks that share something with the task, best first; a block
+with no relevance takes no other slot. Near-duplicates are dropped, within the limit and the
+token budget. Each block says why it is there: a standing order, a synonym it matched
+("matched 'finance chief' via CFO"), the name the task gave its account.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from core import clock
-from core.context.search import scored_candidates, words
+from core.context.lexicon import Synonyms, words
+from core.context.search import Query, named_accounts, scored_candidates
 from core.context.settings import WORKSPACE_KEY, ContextSettings
 from core.errors import InvalidInput
 from core.models import Agent, BlockType, MemoryBlock, SourceKind, Tier, Workspace
@@ -62,6 +67,20 @@ class ScoredBlock:
     tokens: int
     # The content (or, for a promotion, the block it was copied from) came from outside.
     from_outside: bool = False
+    # Here whatever the task: one of the most important durable blocks.
+    standing_order: bool = False
+    # (the lexicon term the block holds, the task's words it stands for)
+    synonyms: tuple[tuple[str, str], ...] = ()
+    # For an account note: the name by which the task named its account.
+    named_as: str | None = None
+
+    def reasons(self) -> list[str]:
+        """Why the block is here, beyond the words it shares with the task."""
+        found = ["standing order"] if self.standing_order else []
+        if self.named_as:
+            found.append(f"account named as '{self.named_as}'")
+        found += [f"matched '{term}' via {said}" for term, said in self.synonyms]
+        return found
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +95,9 @@ class ScoredBlock:
             "source_kind": self.source_kind.value,
             "from_outside": self.from_outside,
             "tokens": self.tokens,
+            "standing_order": self.standing_order,
+            "matched": [{"found": term, "via": said} for term, said in self.synonyms],
+            "named_as": self.named_as,
         }
 
     @classmethod
@@ -138,15 +160,19 @@ def assemble_context(
     if settings is None:
         settings = _settings_of(session, agent.workspace_id)
     now = clock.now()
+    query = Query.of(task, settings)
+    named = named_accounts(session, agent, task)
     # Dedupe and the budget pass over some candidates; fetch more only when they ran out.
     fetch = limit + 10
     while True:
-        rows = scored_candidates(session, agent, task, settings, now, fetch)
-        chosen = take_best(rows, limit, token_budget, settings.duplicate_jaccard)
-        if len(chosen) == limit or len(rows) < fetch or _budget_left(chosen, token_budget) < 1:
+        rows = scored_candidates(session, agent, query, named, settings, now, fetch)
+        earned = [row for row in rows if not row.standing]
+        chosen, standing = _take(rows, earned, limit, token_budget, settings.duplicate_jaccard)
+        if len(chosen) == limit or len(earned) < fetch or _budget_left(chosen, token_budget) < 1:
             break
         fetch *= 4
     outside = _from_outside(session, chosen)
+    synonyms = Synonyms(query.concepts)
     blocks = [
         ScoredBlock(
             id=row.id,
@@ -160,6 +186,9 @@ def assemble_context(
             source_kind=SourceKind(row.source_kind),
             tokens=estimate_tokens(row.content),
             from_outside=row.id in outside,
+            standing_order=row.id in standing,
+            synonyms=synonyms.found(row.content) if row.relevance > 0 else (),
+            named_as=named.get((row.subject_company or "", row.subject_domain or "")),
         )
         for row in chosen
     ]
@@ -193,6 +222,20 @@ def _settings_of(session: Session, workspace_id: int) -> ContextSettings:
         return ContextSettings.of(workspace)
     stored = session.scalar(select(Workspace.settings).where(Workspace.id == workspace_id))
     return ContextSettings.parse((stored or {}).get(WORKSPACE_KEY))
+
+
+def _take(
+    rows: Sequence[Any], earned: Sequence[Any], limit: int, token_budget: int, jaccard: float
+) -> tuple[list[Any], set[int]]:
+    """The chosen rows best first, and the ids of those there as standing orders: a standing
+    order that the task's relevance already brings into the top `limit` needs no slot."""
+    by_merit = {row.id for row in earned[:limit]}
+    reserved = [row for row in rows if row.standing and row.id not in by_merit]
+    chosen = take_best([*reserved, *earned], limit, token_budget, jaccard)
+    standing = {row.id for row in reserved} & {row.id for row in chosen}
+    # Standing orders the task is not about score 0: the most important of them first.
+    chosen.sort(key=lambda row: (row.score, row.importance, row.id), reverse=True)
+    return chosen, standing
 
 
 def _budget_left(chosen: Sequence[Any], token_budget: int) -> int:

@@ -1,10 +1,29 @@
-"""How context assembly weighs memory: half-lives, the relevance floor and the exponents."""
+"""How context assembly weighs memory: the whole formula, per workspace.
+
+    score     = relevance x (1 + wi x importance + wr x recency) / (1 + wi + wr)
+    relevance = sum over the task's concepts a block holds of weight x idf, / the best
+                block's sum (1 for an account note whose account the task names; 0 if none)
+    recency   = 1 for durable knowledge (coaching; policy on the Company Brain) until it is
+                superseded or archived, else 0.5 ^ (days since updated_at / half-life)
+
+Relevance leads: importance and recency are bounded priors (wi = 1, wr = 0.5 by default)
+that move a block's score by at most (1 + wi + wr) = 2.5x, so they reorder blocks of
+similar relevance but never lift a block with no relevance at all. Besides those, a few
+standing-order slots hold the most important durable blocks whatever the task.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -12,6 +31,9 @@ from core.errors import InvalidInput
 from core.models import BlockType, Tier, Workspace
 from core.permissions import Actor, check_admin, principal_for
 
+# How fast knowledge that ages goes stale. Objections and patterns change with the market
+# in months; a learning is one observation; account facts (who is who, the budget cycle)
+# last a sales cycle. Durable types ignore these (see ContextSettings.durable_types).
 DEFAULT_HALF_LIFE_DAYS: dict[BlockType, float] = {
     BlockType.COACHING: 90.0,
     BlockType.OBJECTION_RESPONSE: 60.0,
@@ -21,6 +43,22 @@ DEFAULT_HALF_LIFE_DAYS: dict[BlockType, float] = {
 }
 # The key of this object in Workspace.settings.
 WORKSPACE_KEY = "context"
+# Keys of the former formula (importance^a x recency^b x relevance^c with a relevance floor)
+# that workspaces may still have stored: read, mapped, never an error.
+LEGACY_KEYS = ("relevance_floor", "importance_exponent", "recency_exponent", "relevance_exponent")
+
+
+def mapped_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Stored settings in today's keys. A workspace that set an exponent to 0 asked to
+    ignore that factor: its weight becomes 0. The floor and other exponents have no
+    counterpart (relevance leads and an unrelated block takes no slot) and are dropped."""
+    if not any(key in data for key in LEGACY_KEYS):
+        return data
+    mapped = {key: value for key, value in data.items() if key not in LEGACY_KEYS}
+    for factor in ("importance", "recency"):
+        if data.get(f"{factor}_exponent") == 0:
+            mapped.setdefault(f"{factor}_weight", 0.0)
+    return mapped
 
 
 class ContextSettings(BaseModel):
@@ -34,16 +72,44 @@ class ContextSettings(BaseModel):
     half_life_days: dict[BlockType, float] = Field(
         default_factory=lambda: dict(DEFAULT_HALF_LIFE_DAYS)
     )
-    # Company knowledge fades slowly whatever its type.
+    # Company knowledge that ages (learnings, account notes) fades slowly whatever its type.
     company_half_life_days: float = Field(default=365.0, gt=0)
-    # A block with no word in common with the task keeps this much relevance, so that an
-    # important coaching note can still surface.
-    relevance_floor: float = Field(default=0.2, ge=0, le=1)
-    importance_exponent: float = Field(default=1.0, ge=0, le=10)
-    recency_exponent: float = Field(default=1.0, ge=0, le=10)
-    relevance_exponent: float = Field(default=1.0, ge=0, le=10)
+    # Knowledge that stays true until someone says otherwise (supersedes or archives it): a
+    # manager's coaching, and the Company Brain's playbook (patterns, objection responses).
+    # The seed's coaching note "can inform 20-30 future cycles over the next quarter"; the
+    # calendar alone says nothing about whether it still holds.
+    durable_types: list[BlockType] = Field(default_factory=lambda: [BlockType.COACHING])
+    company_durable_types: list[BlockType] = Field(
+        default_factory=lambda: [
+            BlockType.COACHING,
+            BlockType.PATTERN,
+            BlockType.OBJECTION_RESPONSE,
+        ]
+    )
+    # The priors' weights: bounded, so that importance and freshness together swing a score
+    # by 2.5x at most: they order blocks that match about as well (one shared word more or
+    # less, which full-text relevance on a few sentences barely tells apart) and never
+    # outrank a block that matches far better. Importance weighs twice recency: it is a
+    # person's or the analysis's judgement of the block, recency only the calendar (and
+    # durable blocks have full recency anyway).
+    importance_weight: float = Field(default=1.0, ge=0, le=2)
+    recency_weight: float = Field(default=0.5, ge=0, le=2)
+    # Slots that go to the most important durable blocks whatever the task (a manager's
+    # "always do X"); every other slot must share a concept with the task or name its account.
+    standing_orders: int = Field(default=2, ge=0, le=10)
+    standing_order_min_importance: float = Field(default=0.8, ge=0, le=1)
+    # A lexicon synonym counts a bit less than the task's own word: it is a guess at the
+    # same meaning. A word of a lexicon phrase counts alone at half: "service" says less
+    # than "service line".
+    synonym_weight: float = Field(default=0.8, ge=0, le=1)
+    phrase_word_weight: float = Field(default=0.5, ge=0, le=1)
     # Blocks of one type whose word sets overlap this much are one block said twice.
     duplicate_jaccard: float = Field(default=0.8, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _map_legacy_keys(cls, data: Any) -> Any:
+        return mapped_legacy_keys(data) if isinstance(data, dict) else data
 
     @field_validator("half_life_days")
     @classmethod
@@ -54,10 +120,21 @@ class ContextSettings(BaseModel):
         return {**DEFAULT_HALF_LIFE_DAYS, **given}
 
     def half_life(self, tier: Tier, block_type: BlockType) -> float:
-        """Days after which a block's recency has halved."""
+        """Days after which the recency of a block that ages has halved."""
         if tier is Tier.COMPANY:
             return self.company_half_life_days
         return self.half_life_days[block_type]
+
+    def durable(self, tier: Tier, block_type: BlockType) -> bool:
+        """Whether blocks of this type on this tier keep full recency until replaced."""
+        if tier is Tier.COMPANY:
+            return block_type in self.company_durable_types
+        return block_type in self.durable_types
+
+    def score(self, importance: float, recency: float, relevance: float) -> float:
+        """The formula of the module docstring (the candidate query computes it in SQL)."""
+        priors = 1 + self.importance_weight * importance + self.recency_weight * recency
+        return relevance * priors / (1 + self.importance_weight + self.recency_weight)
 
     @classmethod
     def parse(cls, data: dict[str, Any] | None) -> ContextSettings:
@@ -92,6 +169,8 @@ def configure(
         target="workspace:context",
     )
     stored = dict((workspace.settings or {}).get(WORKSPACE_KEY) or {})
+    # Keys of the former formula are rewritten in today's terms when the settings change.
+    stored = mapped_legacy_keys(stored)
     merged = {**stored, **changes}
     if "half_life_days" in changes:
         merged["half_life_days"] = {**stored.get("half_life_days", {}), **changes["half_life_days"]}

@@ -51,9 +51,10 @@ def memory_lines(cycle: dict[str, Any], limit: int | None = None) -> list[str]:
     blocks = cycle["context"].get("blocks", [])
     shown = blocks if limit is None else blocks[:limit]
     lines = [
-        f"#{b['id']} {b['type']} ({b['tier']}) score {b['score']:.2f} = "
-        f"importance {b['importance']:.2f} x recency {b['recency']:.2f} x relevance "
-        f"{b['relevance']:.2f}: {_short(b['content'], 70)}"
+        f"#{b['id']} {b['type']} ({b['tier']}) score {b['score']:.2f}: "
+        f"importance {b['importance']:.2f}, recency {b['recency']:.2f}, relevance "
+        f"{b['relevance']:.2f}{' (standing order)' if b.get('standing_order') else ''}: "
+        f"{_short(b['content'], 70)}"
         for b in shown
     ]
     if limit is not None and len(blocks) > limit:

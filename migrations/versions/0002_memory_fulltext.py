@@ -60,13 +60,14 @@ def _scoped_rows(row: str, tail: str) -> str:
     return f"SELECT id, scope || replace(trim(body), ' ', ' ' || scope) AS body FROM ({stage})"
 
 
-def _upgrade_sqlite() -> None:
+def _upgrade_sqlite(tokenize: str = "porter unicode61 remove_diacritics 2") -> None:
+    """The index and its triggers, with the FTS5 tokenizer given (migration 0007 drops
+    stemming)."""
     old_rows = _scoped_rows("old", "WHERE old.status = 'active'")
     new_rows = _scoped_rows("new", "WHERE new.status = 'active'")
     active_rows = _scoped_rows("b", "FROM memory_blocks b WHERE b.status = 'active'")
     op.execute(
-        "CREATE VIRTUAL TABLE memory_fts USING fts5("
-        "body, content = '', tokenize = 'porter unicode61 remove_diacritics 2')"
+        f"CREATE VIRTUAL TABLE memory_fts USING fts5(body, content = '', tokenize = '{tokenize}')"
     )
     op.execute(f"INSERT INTO memory_fts(rowid, body) {active_rows}")
     op.execute(
@@ -86,10 +87,10 @@ def _upgrade_sqlite() -> None:
     )
 
 
-def _upgrade_postgresql() -> None:
+def _upgrade_postgresql(configuration: str = "english") -> None:
     op.execute(
         "ALTER TABLE memory_blocks ADD COLUMN memory_fts tsvector "
-        "GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content)) STORED"
+        f"GENERATED ALWAYS AS (to_tsvector('{configuration}'::regconfig, content)) STORED"
     )
     op.execute("CREATE INDEX memory_fts_index ON memory_blocks USING gin (memory_fts)")
 

@@ -134,7 +134,10 @@ def test_a_cycle_report_shows_what_shaped_it_within_slacks_limits() -> None:
     assert "sdr-emea · cycle 42" in joined and "Follow up with Northwind" in joined
     assert "task 9 to ae-emea: Warm reply" in joined
     assert "record_learning: importance 0.9 is above 0.7" in joined
-    assert "block 0 · personal · coaching · 0.36 = 0.90 x 0.80 x 0.50" in joined
+    assert (
+        "block 0 · personal · coaching · 0.36 (importance 0.90, recency 0.80, relevance 0.50)"
+        in joined
+    )
     assert "block 5 ·" not in joined  # the top blocks only; the rest via /brain why
     assert "&lt;b&gt;now&lt;/b&gt;" in joined
     assert "`/brain why 42`" in joined and "2 new learnings in the thread" in joined

@@ -179,7 +179,7 @@ def test_show_lists_the_agents_top_blocks_with_their_score_components(
     sections = [b["text"]["text"] for b in reply.json()["blocks"] if b["type"] == "section"]
     assert len(sections) == 1
     assert sections[0].startswith(f"*1.* block {note.id} · personal · coaching · *")
-    assert "= 0.90 x " in sections[0]  # importance x recency x relevance
+    assert "importance 0.90 · recency 1.00 · relevance 1.00" in sections[0]
     assert "Lead with compliance angle" in sections[0]
 
 

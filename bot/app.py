@@ -33,6 +33,7 @@ from bot import installation_store, workspace
 from bot.after_ack import AfterAck
 from bot.listeners import register_listeners
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
+from bot.listeners.payloads import ignore_malformed
 from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
 from core import installations
@@ -147,6 +148,9 @@ def _bolt_app(
         signing_secret=secret,
         request_verification_enabled=not socket_mode,
         client=client,
+        # After the signature, before anything reads the payload: one not of Slack's shape
+        # is acknowledged and ignored (bot/listeners/payloads.py).
+        before_authorize=ignore_malformed,
         oauth_settings=oauth,
         authorize=_cached_authorize(oauth, client) if oauth else None,
         # Checked once at start-up by `serve` (auth.test), not inside a request.

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core import audit
+from core import storable  # noqa: F401 (every session checks what it flushes)
 from core.dialect import configure_sqlite, normalise_url
 from core.errors import InvalidInput, NotFound, Refusal
 from core.models import Workspace

@@ -262,10 +262,7 @@ def archive(
 
 def get_block(session: Session, workspace: Workspace, block_id: int | str) -> MemoryBlock:
     """A block of this workspace by id; blocks of other workspaces do not exist here."""
-    try:
-        number = int(str(block_id).lstrip("#"))
-    except ValueError:
-        raise InvalidInput("block", f"{block_id!r} is not a block id") from None
+    number = rules.record_id(block_id, "block")
     block = session.scalar(
         select(MemoryBlock).where(
             MemoryBlock.id == number, MemoryBlock.workspace_id == workspace.id

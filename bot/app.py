@@ -33,7 +33,7 @@ from bot import installation_store, workspace
 from bot.after_ack import AfterAck
 from bot.listeners import register_listeners
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
-from bot.listeners.payloads import ignore_malformed
+from bot.listeners.payloads import ShapeCheckedApp
 from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
 from core import installations
@@ -142,15 +142,13 @@ def create_app(
 def _bolt_app(
     client: WebClient, secret: str | None, oauth: OAuthSettings | None, socket_mode: bool
 ) -> App:
-    return App(
+    # A payload not of Slack's shape is acknowledged and ignored before anything reads it.
+    return ShapeCheckedApp(
         name="salesbrain",
         logger=log,
         signing_secret=secret,
         request_verification_enabled=not socket_mode,
         client=client,
-        # After the signature, before anything reads the payload: one not of Slack's shape
-        # is acknowledged and ignored (bot/listeners/payloads.py).
-        before_authorize=ignore_malformed,
         oauth_settings=oauth,
         authorize=_cached_authorize(oauth, client) if oauth else None,
         # Checked once at start-up by `serve` (auth.test), not inside a request.

@@ -6,8 +6,8 @@ acknowledged and ignored with one log line. It is a bug at Slack's end or a requ
 with the secret, and a listener written for Slack's shape would fail on it half-way, after
 reading who asked and perhaps answering them.
 
-Runs before authorisation (Bolt's `before_authorize`), so that Bolt's own middleware does
-not read a malformed payload either.
+Checked as Bolt's App dispatches a request (HTTP and Socket Mode alike), before Bolt's own
+middleware reads the payload.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.workspace import OUTCOME
 
@@ -97,17 +97,18 @@ SLACK_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 ABSENT = object()
 
 
-def ignore_malformed(
-    body: dict[str, Any], context: BoltContext, next: Callable[[], None]
-) -> BoltResponse | None:
-    """Bolt middleware: pass a payload of Slack's shape on; acknowledge any other and log it."""
-    problem = malformation(body, context)
-    if problem is None:
-        next()
-        return None
-    log.warning("ignored a malformed request: %s", problem)
-    context[OUTCOME] = "malformed"
-    return BoltResponse(status=200, body="")
+class ShapeCheckedApp(App):
+    """Bolt's App, which acknowledges and ignores a payload not of Slack's shape before Bolt
+    itself, a middleware or a listener reads it (Bolt's own argument injection reads
+    `view.type` of every view submission, for one)."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        problem = malformation(req.body, req.context)
+        if problem is None:
+            return super().dispatch(req)
+        log.warning("ignored a malformed request: %s", problem)
+        req.context[OUTCOME] = "malformed"
+        return BoltResponse(status=200, body="")
 
 
 def malformation(body: dict[str, Any], context: Mapping[str, Any]) -> str | None:

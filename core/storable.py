@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import String, event, inspect
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, UOWTransaction
 
 from core.errors import InvalidInput
@@ -22,12 +23,25 @@ MAX_DEPTH = 20
 
 
 def check_text(value: str, field: str, limit: int | None = None) -> str:
-    """`value` if a database can store it in `field`: no NUL character, at most `limit`."""
+    """`value` if a database can store it in `field`: no NUL character, valid Unicode (no
+    lone surrogate, which JSON's \\ud800 can carry), at most `limit` characters."""
     if NUL in value:
         raise InvalidInput(field, "contains a NUL character (\\x00), which cannot be stored")
+    if not _unicode(value):
+        raise InvalidInput(field, "is not valid Unicode (a lone surrogate), which cannot be stored")
     if limit is not None and len(value) > limit:
         raise InvalidInput(field, f"is {len(value):,} characters; the limit is {limit:,}")
     return value
+
+
+def _unicode(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_document(value: Any, field: str, depth: int = 0) -> None:
@@ -63,3 +77,25 @@ def _refuse_what_cannot_be_stored(
 ) -> None:
     for instance in (*session.new, *session.dirty):
         check_object(instance)
+
+
+def check_parameters(engine: Engine) -> None:
+    """Refuse, on every statement of `engine`, a text parameter no database takes: a lookup by
+    a name holding a NUL character fails on PostgreSQL and finds nothing on SQLite; either
+    way the person is told in one line. Bulk statements (signals) check their rows themselves."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_unstorable_parameters(
+        connection: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        if executemany or not parameters:
+            return
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        for value in values:
+            if type(value) is str and (NUL in value or not _unicode(value)):
+                check_text(value, "input")

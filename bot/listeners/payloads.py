@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -45,6 +46,23 @@ def _number_text(value: Any) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Short:
+    """Text of 1 to `limit` characters: an id of Slack's we store (an event id, a trigger id)."""
+
+    limit: int
+
+    def __call__(self, value: Any) -> bool:
+        return isinstance(value, str) and 0 < len(value) <= self.limit
+
+    def __str__(self) -> str:
+        return f"text of at most {self.limit} characters"
+
+
+# Event and trigger ids are remembered (chat.EventDelivery.event_id, VARCHAR(100)) to handle
+# each delivery once; a trigger id is remembered with a prefix.
+DELIVERY_ID = Short(90)
+
 Check = type | tuple[type, ...] | Callable[[Any], bool]
 # Paths into the payload (keys and list indexes between dots; `*` is every element) and
 # what each must be. A path ending in `?` may be absent (or null).
@@ -54,13 +72,13 @@ SHAPES: dict[str, Shape] = {
     "command": {
         "command": str,
         "text?": str,
-        "trigger_id": str,
+        "trigger_id": DELIVERY_ID,
         "channel_id": str,
         "user_id": str,
         "response_url": str,
     },
     "url_verification": {"challenge": str},
-    "event_callback": {"event": dict, "event.type": str, "event_id?": str},
+    "event_callback": {"event": dict, "event.type": str, "event_id?": DELIVERY_ID},
     "event:reaction_added": {"event.item": dict, "event.item.type?": str, "event.reaction?": str},
     "reaction on a message": {"event.item.channel": str, "event.item.ts": str},
     "event:app_mention": {"event.channel": str, "event.ts": str, "event.thread_ts?": str},
@@ -183,6 +201,8 @@ def _passes(value: Any, check: Check) -> bool:
 
 
 def _name(check: Check) -> str:
+    if isinstance(check, Short):
+        return str(check)
     if isinstance(check, type):
         return check.__name__
     if isinstance(check, tuple):

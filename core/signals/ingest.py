@@ -331,9 +331,9 @@ class _Batch:
         return rows, sorted(self.unreadable + bad, key=lambda row: row.line)
 
     def _check_length(self, name: str, texts: list[str], problems: dict[int, list[str]]) -> None:
-        """Longer than its column, or with a NUL character (no database stores one)."""
+        """Longer than its column, or with what no database stores (a NUL, a lone surrogate)."""
         limit = MAX_ID if name == "id" else OPTIONAL.get(name, 100)
-        if max(map(len, texts), default=0) <= limit and not any(NUL in text for text in texts):
+        if max(map(len, texts), default=0) <= limit and all(map(_plain, texts)):
             return
         for index, text in enumerate(texts):
             try:
@@ -362,6 +362,11 @@ class _Batch:
 
 _TYPE_HINT = f"one of {', '.join(TYPES)}"
 _TIME_HINT = "occurred_at {!r} is not an ISO 8601 time"
+
+
+def _plain(text: str) -> bool:
+    """Text every database stores as it is (anything else is checked with check_text)."""
+    return text.isascii() and NUL not in text
 
 
 def _texts(column: Sequence[str]) -> list[str]:

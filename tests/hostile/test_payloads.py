@@ -35,6 +35,14 @@ EVENTS: dict[str, dict[str, Any]] = {
     "event without a type": {"user": "U0ADMIN", "channel": "C0001"},
     "user id of 40 characters": {**MENTION, "user": "U" + "0" * 39},
     "user id with a NUL": {**MENTION, "user": "U0\x00"},
+    "reaction on a channel with a NUL": {
+        **REACTION,
+        "item": {"type": "message", "channel": "C0\x00", "ts": "1.1"},
+    },
+    "reaction on a channel with a lone surrogate": {
+        **REACTION,
+        "item": {"type": "message", "channel": "C0\ud800", "ts": "1.1"},
+    },
 }
 VIEW = {"id": "V1", "type": "modal", "callback_id": "coach_form", "state": {"values": {}}}
 INTERACTIONS: dict[str, dict[str, Any]] = {
@@ -121,6 +129,14 @@ def test_a_malformed_interaction_is_ignored_with_one_log_line(
     assert len([w for w in probe.logs.warnings() if "malformed" in w]) == 1
     assert probe.outbound() == []
     assert blocks_stored(uow) == 0
+
+
+def test_an_event_id_too_long_to_remember_is_ignored(probe: Probe) -> None:
+    reply = probe.judge(probe.send.event(MENTION, event_id="Ev" + "0" * 200))
+
+    assert reply.status == 200
+    assert probe.logs.tracebacks() == []
+    assert probe.outbound() == []
 
 
 def test_a_command_with_a_team_id_too_long_for_any_column_is_ignored(probe: Probe) -> None:

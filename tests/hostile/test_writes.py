@@ -51,8 +51,20 @@ def test_an_id_out_of_range_is_not_found(probe: Probe, text: str) -> None:
         "task @sdr-emea Call\x00 Dana",
         "emoji " + "b" * 200,
         "role <@U" + "0" * 40 + "> manager emea",
+        "show @sdr-emea\x00",
+        "task @sdr\x00emea Call Dana",
+        "promote 1\x00",
     ],
-    ids=["nul-company", "long-company", "nul-task", "long-emoji", "long-user"],
+    ids=[
+        "nul-company",
+        "long-company",
+        "nul-task",
+        "long-emoji",
+        "long-user",
+        "nul-lookup",
+        "nul-handle",
+        "nul-id",
+    ],
 )
 def test_a_nul_or_an_overlong_field_is_refused_in_one_line_and_stores_nothing(
     probe: Probe, uow: Callable[..., UnitOfWork], text: str
@@ -86,7 +98,8 @@ def test_a_bad_signals_line_is_one_bad_line_and_the_good_lines_are_stored(
         json.dumps({"id": "s3", **GOOD, "company": "Acme\x00"}),
         json.dumps({"id": "s4", **GOOD, "company": "A" * 20_000}),
         json.dumps({"id": "s5" * 200, **GOOD}),
-        json.dumps({"id": "s6", **GOOD}),
+        json.dumps({"id": "s6", **GOOD}).replace('"s6"', '"s6\\ud800"'),  # a lone surrogate
+        json.dumps({"id": "s7", **GOOD}),
     ]
     body = "\n".join(lines).encode()
     headers = {"authorization": f"Bearer {SIGNALS_TOKEN}"}
@@ -94,9 +107,21 @@ def test_a_bad_signals_line_is_one_bad_line_and_the_good_lines_are_stored(
 
     assert reply.status == 422
     answer = reply.json()
-    assert [row["line"] for row in answer["bad"]] == [2, 3, 4, 5]
+    assert [row["line"] for row in answer["bad"]] == [2, 3, 4, 5, 6]
     assert "NUL" in answer["bad"][1]["reason"]
     assert answer["new"] == 2 and count(uow, Signal) == 2
+
+
+@pytest.mark.parametrize("workspace", ["T0001%00", "T" + "0" * 5000, "%F0%9F%98%80"])
+def test_signals_for_a_workspace_no_database_can_name_are_not_found(
+    probe: Probe, uow: Callable[..., UnitOfWork], workspace: str
+) -> None:
+    headers = {"authorization": f"Bearer {SIGNALS_TOKEN}"}
+    body = json.dumps({"id": "s1", **GOOD}).encode()
+    reply = probe.judge(post(probe.send.base_url, f"/signals?workspace={workspace}", body, headers))
+
+    assert reply.status in (400, 404), reply
+    assert count(uow, Signal) == 0
 
 
 def send_twice_at_once(probe: Probe, body: bytes) -> list[Reply]:

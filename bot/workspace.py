@@ -147,7 +147,8 @@ def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -
             workspace,
             user_id,
             workspace_admin=_admin_here(user, team_id),
-            display_name=user.get("real_name") or user.get("name"),
+            # Slack's own name for the person; a name too long for the column is cut, not refused.
+            display_name=str(user.get("real_name") or user.get("name") or "")[:200] or None,
         )
     return True
 

@@ -264,7 +264,9 @@ class _Body:
 
     def lines(self) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        pending, size = "", 0
+        # The unfinished line in pieces: a long line costs its length, not its length squared.
+        pending: list[str] = []
+        size = 0
         while True:
             try:
                 chunk = anyio.from_thread.run(self._chunks.__anext__)
@@ -274,12 +276,16 @@ class _Body:
             if size > self._limit:
                 self.cut_off = True
                 return  # the line cut in two is not imported
-            pending += decoder.decode(chunk)
-            *complete, pending = pending.split("\n")
-            yield from (line + "\n" for line in complete)
-        pending += decoder.decode(b"", final=True)
-        if pending:
-            yield pending
+            first, *complete = decoder.decode(chunk).split("\n")
+            pending.append(first)
+            if complete:
+                *complete, rest = complete
+                yield "".join(pending) + "\n"
+                yield from (line + "\n" for line in complete)
+                pending = [rest]
+        last = "".join(pending) + decoder.decode(b"", final=True)
+        if last:
+            yield last
 
 
 def _signals_too_large(limit: int, imported: dict[str, Any] | None) -> Response:

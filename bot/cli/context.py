@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import (
-    count_option,
-    database_url,
-    json_option,
-    unit_of_work,
-    use_case,
-    workspace_option,
-)
+from bot.cli import database_url, json_option, unit_of_work, use_case, workspace_option
 from bot.cli.directory import db
 from bot.cli.output import emit_json, pairs, shorten, table
 from core import use_cases
@@ -46,8 +39,10 @@ def db_optimize() -> None:
 @click.command()
 @click.argument("handle")
 @click.option("--task", required=True, help="The task the agent is about to work on.")
-@count_option("--limit", DEFAULT_LIMIT, 1000, "At most this many.")
-@count_option("--budget", DEFAULT_TOKEN_BUDGET, 1_000_000, "Token budget of the memory.")
+@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, help="At most this many.")
+@click.option(
+    "--budget", default=DEFAULT_TOKEN_BUDGET, show_default=True, help="Token budget of the memory."
+)
 @click.option("--prompt", is_flag=True, help="Print the memory section as the model gets it.")
 @workspace_option
 @json_option

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app
-from bot.coaching import CoachingQueue
+from bot.listeners.commands.coach import coaching_queue
 from bot.server import create_web_app
 from tests.conftest import World
 from tests.fakes.slack_api import FakeSlack
@@ -98,7 +98,7 @@ def probe(
 ) -> Iterator[Probe]:
     """The Acme workspace of `world` served over HTTP, the signals webhook open."""
     with FakeSlack() as slack:
-        coaching = CoachingQueue(engine)
+        coaching = coaching_queue(engine)
         app = create_app(slack_settings(db_url, slack), engine, coaching=coaching)
         web_app = create_web_app(app, engine, SIGNALS_TOKEN, signals_limit=SIGNALS_LIMIT)
         try:

@@ -33,6 +33,7 @@ from bot import installation_store, workspace
 from bot.after_ack import AfterAck
 from bot.listeners import register_listeners
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
+from bot.listeners.payloads import ShapeCheckedApp
 from bot.reports import SlackSink
 from bot.runner import HeartbeatRunner
 from core import installations
@@ -143,7 +144,8 @@ def create_app(
 def _bolt_app(
     client: WebClient, secret: str | None, oauth: OAuthSettings | None, socket_mode: bool
 ) -> App:
-    return App(
+    # A payload not of Slack's shape is acknowledged and ignored before anything reads it.
+    return ShapeCheckedApp(
         name="salesbrain",
         logger=log,
         signing_secret=secret,

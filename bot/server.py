@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import gc
+import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.workspace import OUTCOME
 from core.errors import DomainError
 from core.permissions import Actor
+from core.settings import SIGNALS_MAX_BYTES
 from core.signals import import_signals
 
 EVENTS_PATH = "/slack/events"
@@ -62,18 +65,34 @@ def create_web_app(
     engine: Engine,
     signals_token: str | None = None,
     *,
+    signals_limit: int = SIGNALS_MAX_BYTES,
     on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> Starlette:
     """The ASGI application serving the Slack app (and, with OAuth, its install pages), and
-    the signals webhook for senders holding `signals_token`. When the server shuts down
-    (SIGTERM, SIGINT), after the last request, each of `on_shutdown` runs (in a thread)."""
+    the signals webhook for senders holding `signals_token` (bodies up to `signals_limit`
+    bytes). When the server shuts down (SIGTERM, SIGINT), after the last request, each of
+    `on_shutdown` runs (in a thread)."""
 
     dispatchers = ThreadPoolExecutor(DISPATCHERS, thread_name_prefix="slack-dispatch")
 
+    secret = _signing_secret(app).encode()
+
     async def slack_events(request: Request) -> Response:
-        if int(request.headers.get("content-length") or 0) > MAX_SLACK_BODY:
+        # Verify first, then parse: nothing of an unsigned body is read as JSON or a form,
+        # and no listener, error handler or outbound call ever sees it.
+        try:
+            raw = await _read_body(request, MAX_SLACK_BODY)
+        except BodyTooLarge:
             return JSONResponse({"error": "request too large"}, status_code=413)
-        bolt_request = to_bolt_request(request, await request.body())
+        problem = _unverified(secret, request, raw)
+        if problem is not None:
+            request.state.reason = problem
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            bolt_request = _bolt_request(request, raw)
+        except MalformedBody as error:
+            request.state.reason = f"malformed: {error}"
+            return JSONResponse({"error": f"malformed request: {error}"}, status_code=400)
         # Bolt's App is synchronous (so are our services): dispatch off the event loop so that
         # one slow request never holds up the acks of the others, in a few threads only.
         loop = asyncio.get_running_loop()
@@ -86,7 +105,7 @@ def create_web_app(
     async def install(request: Request) -> Response:
         flow = app.oauth_flow
         assert flow is not None
-        bolt_request = to_bolt_request(request, await request.body())
+        bolt_request = to_bolt_request(request, b"")  # the OAuth pages read the query only
         return to_starlette_response(
             await run_in_threadpool(flow.handle_installation, bolt_request)
         )
@@ -94,7 +113,7 @@ def create_web_app(
     async def oauth_redirect(request: Request) -> Response:
         flow = app.oauth_flow
         assert flow is not None
-        bolt_request = to_bolt_request(request, await request.body())
+        bolt_request = to_bolt_request(request, b"")  # the OAuth pages read the query only
         request.state.asked = "oauth_redirect"
         return to_starlette_response(await run_in_threadpool(flow.handle_callback, bolt_request))
 
@@ -114,16 +133,21 @@ def create_web_app(
                 status_code=401,
                 headers={"www-authenticate": "Bearer"},
             )
-        lines = _body_lines(request.stream())
+        declared = request.headers.get("content-length") or ""
+        if declared.isdigit() and int(declared) > signals_limit:
+            return _signals_too_large(signals_limit, None)
+        body = _Body(request.stream(), signals_limit)
         try:
             result = await run_in_threadpool(
-                import_signals, engine, request.state.workspace, lines, "jsonl", by=SENDER
+                import_signals, engine, request.state.workspace, body.lines(), "jsonl", by=SENDER
             )
         except DomainError as error:
             status = {2: 400, 3: 403, 4: 404}.get(error.exit_code, 500)
             return JSONResponse({"error": " ".join(error.message.split())}, status_code=status)
         except UnicodeDecodeError as error:
             return JSONResponse({"error": f"the body is not UTF-8 ({error.reason})"}, 400)
+        if body.cut_off:
+            return _signals_too_large(signals_limit, result.as_dict())
         # The good lines are stored either way; 422 says that some were not.
         return JSONResponse(result.as_dict(), status_code=422 if result.bad_total else 200)
 
@@ -147,6 +171,81 @@ def create_web_app(
     return Starlette(routes=routes, middleware=[Middleware(RequestLog)], lifespan=lifespan)
 
 
+class BodyTooLarge(Exception):
+    """The body is longer than the route takes."""
+
+
+class MalformedBody(Exception):
+    """A signed body that is not a Slack payload; says what is wrong with it."""
+
+
+# Slack's headers, exactly: seconds since the epoch, and an HMAC-SHA256 in hex.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+# Slack's own rule: a request signed longer ago (or further ahead) than this is replayed.
+MAX_REQUEST_AGE = 5 * 60
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, counted as it arrives (any transfer encoding): past `limit` bytes the
+    rest is never read."""
+    declared = request.headers.get("content-length") or ""
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _signing_secret(app: App) -> str:
+    # Bolt keeps the secret it verifies with; the server verifies with that very secret, before
+    # Bolt parses the body (Bolt verifies again, after parsing).
+    return str(getattr(app, "_signing_secret", "") or "")
+
+
+def _unverified(secret: bytes, request: Request, raw: bytes) -> str | None:
+    """Why the request is not verifiably Slack's (None when it is): Slack's signature is an
+    HMAC-SHA256 of `v0:<timestamp>:<body>`, the timestamp within five minutes of now."""
+    timestamp = request.headers.get("x-slack-request-timestamp") or ""
+    signature = request.headers.get("x-slack-signature") or ""
+    if not secret:
+        return "unverified: no signing secret"
+    if not TIMESTAMP.fullmatch(timestamp):
+        return "unverified: no timestamp" if not timestamp else "unverified: malformed timestamp"
+    if not SIGNATURE.fullmatch(signature):
+        return "unverified: no signature" if not signature else "unverified: malformed signature"
+    if abs(time.time() - int(timestamp)) > MAX_REQUEST_AGE:
+        return "unverified: stale timestamp"
+    # Over the bytes as they came: a body that is not UTF-8 is verified, then refused (400).
+    signed = b"v0:" + timestamp.encode() + b":" + raw
+    expected = "v0=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return "unverified: forged signature"
+    return None
+
+
+def _bolt_request(request: Request, raw: bytes) -> BoltRequest:
+    """The signed body as Bolt's request; MalformedBody when it is no Slack payload."""
+    try:
+        bolt_request = to_bolt_request(request, raw)
+    except UnicodeDecodeError:
+        raise MalformedBody("the body is not UTF-8") from None
+    except RecursionError:
+        raise MalformedBody("the body nests too deeply") from None
+    except ValueError:
+        raise MalformedBody("the body is not JSON") from None
+    except (TypeError, AttributeError, KeyError, IndexError):
+        # Bolt reads the team, user and channel while building the request: the body is a
+        # JSON value of another shape than Slack's.
+        raise MalformedBody("the body is not a Slack payload") from None
+    return bolt_request
+
+
 def _bearer_matches(request: Request, token: str | None) -> bool:
     scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
     if not token or scheme.lower() != "bearer":
@@ -154,22 +253,47 @@ def _bearer_matches(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _body_lines(chunks: AsyncIterator[bytes]) -> Iterator[str]:
-    """The body's lines, read from the event loop as the import asks for them (run in a
-    worker thread), so that a large upload is never held in memory whole."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    pending = ""
-    while True:
-        try:
-            chunk = anyio.from_thread.run(chunks.__anext__)
-        except StopAsyncIteration:
-            break
-        pending += decoder.decode(chunk)
-        *complete, pending = pending.split("\n")
-        yield from (line + "\n" for line in complete)
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending
+class _Body:
+    """A request body's lines, read from the event loop as the import asks for them (run in a
+    worker thread), so that a large upload is never held in memory whole. Past `limit` bytes
+    reading stops: the lines before are imported, the rest never read (`cut_off`)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], limit: int) -> None:
+        self._chunks, self._limit = chunks, limit
+        self.cut_off = False
+
+    def lines(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        # The unfinished line in pieces: a long line costs its length, not its length squared.
+        pending: list[str] = []
+        size = 0
+        while True:
+            try:
+                chunk = anyio.from_thread.run(self._chunks.__anext__)
+            except StopAsyncIteration:
+                break
+            size += len(chunk)
+            if size > self._limit:
+                self.cut_off = True
+                return  # the line cut in two is not imported
+            first, *complete = decoder.decode(chunk).split("\n")
+            pending.append(first)
+            if complete:
+                *complete, rest = complete
+                yield "".join(pending) + "\n"
+                yield from (line + "\n" for line in complete)
+                pending = [rest]
+        last = "".join(pending) + decoder.decode(b"", final=True)
+        if last:
+            yield last
+
+
+def _signals_too_large(limit: int, imported: dict[str, Any] | None) -> Response:
+    """413: with what was imported before the limit, when the body declared no length."""
+    error = f"the body is over {limit:,} bytes: send the signals in smaller parts"
+    if imported is not None:
+        error += " (the lines before the limit were imported; importing them again is harmless)"
+    return JSONResponse({"error": error, **(imported or {})}, status_code=413)
 
 
 def _ping(engine: Engine) -> None:
@@ -180,16 +304,18 @@ def _ping(engine: Engine) -> None:
 def _describe(request: Request, bolt_request: BoltRequest) -> None:
     """What a Slack request asked for, and from which workspace, for the request log."""
     body: dict[str, Any] = bolt_request.body or {}
+    kind, event, view = body.get("type"), body.get("event"), body.get("view")
     asked = body.get("command")
-    if asked is None and body.get("type") == "event_callback":
-        asked = "event:" + str((body.get("event") or {}).get("type"))
-    elif asked is None and body.get("type") == "block_actions":
-        asked = "action:" + ",".join(a.get("action_id", "?") for a in body.get("actions") or [])
-    elif asked is None and body.get("type") in ("view_submission", "view_closed"):
-        asked = f"{body['type']}:{(body.get('view') or {}).get('callback_id')}"
+    if asked is None and kind == "event_callback" and isinstance(event, dict):
+        asked = "event:" + str(event.get("type"))
+    elif asked is None and kind == "block_actions" and isinstance(body.get("actions"), list):
+        ids = (a.get("action_id", "?") if isinstance(a, dict) else "?" for a in body["actions"])
+        asked = "action:" + ",".join(map(str, ids))
+    elif asked is None and kind in ("view_submission", "view_closed") and isinstance(view, dict):
+        asked = f"{kind}:{view.get('callback_id')}"
     elif asked is None:
-        asked = body.get("type")
-    request.state.asked = asked
+        asked = kind
+    request.state.asked = str(asked)[:100] if asked is not None else None
     request.state.workspace = bolt_request.context.team_id
     request.state.outcome = bolt_request.context.get(OUTCOME)
 
@@ -224,6 +350,8 @@ class RequestLog:
                 "outcome": state.get("outcome") or OUTCOMES.get(status // 100, "other"),
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             }
+            if state.get("reason"):  # why a request was turned away
+                line["reason"] = state["reason"]
             requests_log.info(json.dumps(line))
 
         async def sending(message: Message) -> None:
@@ -289,6 +417,12 @@ def from_environment() -> Starlette:
     coaching, after_ack = coaching_queue(engine), AfterAck()
     runner = heartbeat_runner(settings, engine)
     app = create_app(settings, engine, runner=runner, coaching=coaching, after_ack=after_ack)
-    web_app = create_web_app(app, engine, token, on_shutdown=[after_ack.close, coaching.close])
+    web_app = create_web_app(
+        app,
+        engine,
+        token,
+        signals_limit=settings.signals_max_bytes,
+        on_shutdown=[after_ack.close, coaching.close],
+    )
     _spare_the_collector()
     return web_app

@@ -5,8 +5,8 @@ the signature and authorised the request:
 - the engine goes into the request context, so a listener opens a unit of work for its use
   case with `writer(context)` or `reader(context)`; so do the batcher of /coach notes
   stored after the ack, and the few threads doing slower work after it (a cycle run now);
-- a Slack user seen for the first time becomes a member (Slack's admins and owners admins,
-  asked through `users.info`);
+- a Slack user seen for the first time becomes a member (Slack's admins and owners of this
+  workspace admins, asked through `users.info`);
 - an event id already handled (a Slack retry, a duplicate delivery) is acknowledged and
   not handled again.
 """
@@ -110,7 +110,7 @@ def attach(
         body: dict[str, Any], context: BoltContext, request: BoltRequest, next: Callable[[], None]
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and context.team_id and not _first_delivery(engine, context.team_id, event_id):
+        if event_id and context.team_id and not first_delivery(engine, context.team_id, event_id):
             retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
             log.info("event %s already handled (delivery retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
@@ -146,13 +146,26 @@ def _enrol_once(engine: Engine, client: WebClient, team_id: str, user_id: str) -
             uow.session,
             workspace,
             user_id,
-            workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
-            display_name=user.get("real_name") or user.get("name"),
+            workspace_admin=_admin_here(user, team_id),
+            # Slack's own name for the person; a name too long for the column is cut, not refused.
+            display_name=str(user.get("real_name") or user.get("name") or "")[:200] or None,
         )
     return True
 
 
-def _first_delivery(engine: Engine, team_id: str, event_id: str) -> bool:
+def _admin_here(user: dict[str, Any], team_id: str) -> bool:
+    """Slack's admins and owners of this very workspace. A user of another workspace (Slack
+    Connect, an external or stranger user) may be an admin there: here they are a member
+    until an admin of this workspace says otherwise."""
+    if not (user.get("is_admin") or user.get("is_owner")) or user.get("is_stranger"):
+        return False
+    grid = user.get("enterprise_user")
+    teams = grid.get("teams") if isinstance(grid, dict) else None
+    return user.get("team_id") == team_id or (isinstance(teams, list) and team_id in teams)
+
+
+def first_delivery(engine: Engine, team_id: str, event_id: str) -> bool:
+    """Record a delivery (an event id, a command's trigger id); False when seen before."""
     with UnitOfWork(engine) as uow:
         workspace = uow.workspaces.find(team_id)
         return workspace is None or deliveries.first_delivery(uow.session, workspace, event_id)

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, storable  # storable: every session checks what it flushes
 from core.dialect import configure_sqlite, normalise_url
 from core.errors import InvalidInput, NotFound, Refusal
 from core.models import Workspace
@@ -28,9 +28,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         configure_sqlite(engine)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    storable.check_parameters(engine)
+    return engine
 
 
 @lru_cache(maxsize=8)

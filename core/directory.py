@@ -36,9 +36,7 @@ def create_workspace(
     session: Session, slack_team_id: str, name: str, *, by: Actor = OPERATOR
 ) -> Workspace:
     """Register a Slack workspace."""
-    slack_team_id = (slack_team_id or "").strip()
-    if not slack_team_id:
-        raise InvalidInput("team_id", "is empty")
+    slack_team_id = rules.team_id(slack_team_id)
     name = rules.content(name, "name", limit=200)
     if Workspaces(session).find(slack_team_id) is not None:
         raise InvalidInput("team_id", f"workspace {slack_team_id} already exists")
@@ -176,7 +174,7 @@ def create_agent(
         role=agent_role,
         objective=rules.content(objective, "objective") if objective else "",
         model=_model_id(model, force) if model else DEFAULT_MODEL,
-        report_channel=(channel or "").strip() or None,
+        report_channel=rules.channel_id(channel) if channel and channel.strip() else None,
         status=AgentStatus.ACTIVE,
         next_run_at=clock.now(),
     )
@@ -268,7 +266,7 @@ def update_agent(
         agent.interval_minutes = rules.interval_minutes(every)
         changes.append(f"every={agent.interval_minutes}m")
     if channel is not None:
-        agent.report_channel = channel.strip() or None
+        agent.report_channel = rules.channel_id(channel) if channel.strip() else None
         changes.append(f"channel={agent.report_channel}")
     if objective is not None:
         agent.objective = rules.content(objective, "objective")

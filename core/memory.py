@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit, clock, rules
@@ -145,21 +146,37 @@ def promote(
     check_promote(principal, block, target, team_id)
     existing = _promotion_in_lineage(session, block, target)
     if existing is not None:
-        moved = (
-            existing.status is BlockStatus.ACTIVE
-            and existing.promoted_from_id == block.id
-            and existing.content != block.content
-        )
-        hint = f", which no longer says what it says: refresh block {existing.id}"
-        raise AlreadyDone(
-            f"block {block.id} was already promoted to the {target.value} brain as block "
-            f"{existing.id} ({existing.status.value})" + (hint if moved else ""),
-            workspace_id=workspace.id,
-            actor=str(by),
-            origin=by.origin,
-            action="promote",
-            target=f"block:{block.id}",
-        )
+        raise _already_promoted(workspace, block, existing, by)
+    try:
+        # A savepoint: a concurrent promotion of the same block (PostgreSQL lets two run at
+        # once) may store its copy first; the unique (promoted_from_id, tier) then refuses
+        # this one, and the person is told about the winner's copy.
+        with session.begin_nested():
+            promoted = _promoted_copy(session, workspace, block, target, team_id, by)
+    except IntegrityError:
+        existing = _promotion_in_lineage(session, block, target)
+        if existing is None:
+            raise
+        raise _already_promoted(workspace, block, existing, by) from None
+    audit.record(
+        session,
+        workspace,
+        by,
+        "promote",
+        f"block:{block.id}",
+        f"to {target.value} as block:{promoted.id}",
+    )
+    return promoted
+
+
+def _promoted_copy(
+    session: Session,
+    workspace: Workspace,
+    block: MemoryBlock,
+    target: Tier,
+    team_id: int | None,
+    by: Actor,
+) -> MemoryBlock:
     promoted = _stored(
         session,
         new_block(
@@ -181,15 +198,27 @@ def promote(
     promoted.promoted_from_id = block.id
     promoted.promoted_by = by.ref
     session.flush()
-    audit.record(
-        session,
-        workspace,
-        by,
-        "promote",
-        f"block:{block.id}",
-        f"to {target.value} as block:{promoted.id}",
-    )
     return promoted
+
+
+def _already_promoted(
+    workspace: Workspace, block: MemoryBlock, existing: MemoryBlock, by: Actor
+) -> AlreadyDone:
+    moved = (
+        existing.status is BlockStatus.ACTIVE
+        and existing.promoted_from_id == block.id
+        and existing.content != block.content
+    )
+    hint = f", which no longer says what it says: refresh block {existing.id}"
+    return AlreadyDone(
+        f"block {block.id} was already promoted to the {existing.tier.value} brain as block "
+        f"{existing.id} ({existing.status.value})" + (hint if moved else ""),
+        workspace_id=workspace.id,
+        actor=str(by),
+        origin=by.origin,
+        action="promote",
+        target=f"block:{block.id}",
+    )
 
 
 def refresh(
@@ -262,10 +291,7 @@ def archive(
 
 def get_block(session: Session, workspace: Workspace, block_id: int | str) -> MemoryBlock:
     """A block of this workspace by id; blocks of other workspaces do not exist here."""
-    try:
-        number = int(str(block_id).lstrip("#"))
-    except ValueError:
-        raise InvalidInput("block", f"{block_id!r} is not a block id") from None
+    number = rules.record_id(block_id, "block")
     block = session.scalar(
         select(MemoryBlock).where(
             MemoryBlock.id == number, MemoryBlock.workspace_id == workspace.id

@@ -7,11 +7,17 @@ import re
 from enum import StrEnum
 from typing import TypeVar
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
+from core.storable import check_text
 
 MAX_CONTENT = 4000
+# Ids are 64-bit on PostgreSQL and SQLite alike: a number past this names nothing stored.
+MAX_RECORD_ID = 2**63 - 1
 HANDLE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# Slack's ids: a workspace T… (an Enterprise Grid org E…), a channel C…, G… or D….
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{1,31}")
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,31}")
 INTERVAL = re.compile(r"(\d+)\s*(m|min|h|d)?")
 
 E = TypeVar("E", bound=StrEnum)
@@ -22,9 +28,25 @@ def content(value: str, field: str = "content", limit: int = MAX_CONTENT) -> str
     text = (value or "").strip()
     if not text:
         raise InvalidInput(field, "is empty")
-    if len(text) > limit:
-        raise InvalidInput(field, f"is {len(text):,} characters; the limit is {limit:,}")
-    return text
+    return check_text(text, field, limit)
+
+
+def record_id(value: int | str, field: str) -> int:
+    """A stored record's id, such as 12 or #12: not a number is bad input; a number no
+    record can have (0, negative, past 64 bits) is not found, on every database."""
+    text = str(value).strip().removeprefix("#")
+    try:
+        number = int(text)
+    except ValueError:
+        raise InvalidInput(field, f"{clip(text)!r} is not a {field} id") from None
+    if not 1 <= number <= MAX_RECORD_ID:
+        raise NotFound(f"{field} {clip(text)} not found")
+    return number
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """Text quoted back in an error, cut short: the error stays one readable line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def importance(value: float, field: str = "importance") -> float:
@@ -54,6 +76,22 @@ def handle(value: str, field: str = "handle") -> str:
         raise InvalidInput(
             field, f"{value!r} is not a handle (lowercase letters, digits, '-', '_'; e.g. sdr-emea)"
         )
+    return value
+
+
+def team_id(value: str, field: str = "team_id") -> str:
+    """A Slack workspace id, such as T0001."""
+    value = (value or "").strip()
+    if not TEAM_ID.fullmatch(value):
+        raise InvalidInput(field, f"{clip(value)!r} is not a Slack workspace id (e.g. T0001)")
+    return value
+
+
+def channel_id(value: str, field: str = "channel") -> str:
+    """A Slack channel id, such as C0123ABCD (a channel's id, not its #name)."""
+    value = (value or "").strip()
+    if not CHANNEL_ID.fullmatch(value):
+        raise InvalidInput(field, f"{clip(value)!r} is not a Slack channel id (e.g. C0123ABCD)")
     return value
 
 

@@ -6,8 +6,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.dialect import normalise_url
+from core.errors import InvalidInput
+
+# The largest body POST /signals reads (SALESBRAIN_SIGNALS_MAX_BYTES); larger ones get 413.
+SIGNALS_MAX_BYTES = 20_000_000
 
 
 def default_database_url() -> str:
@@ -42,12 +50,19 @@ class Settings(BaseSettings):
     )
     # The command line raises an unexpected error with its traceback instead of one line.
     debug: bool = Field(default=False, validation_alias="SALESBRAIN_DEBUG")
+    signals_max_bytes: int = Field(
+        default=SIGNALS_MAX_BYTES, gt=0, validation_alias="SALESBRAIN_SIGNALS_MAX_BYTES"
+    )
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:
-        if not url.startswith(("sqlite", "postgresql")):
-            raise ValueError("SALESBRAIN_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        try:
+            backend = make_url(normalise_url(url)).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return url
 
     @property
@@ -60,5 +75,18 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once from the environment."""
-    return Settings()
+    """The process's settings, read once from the environment; InvalidInput naming the
+    variable when one is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise configuration_error(error) from None
+
+
+def configuration_error(error: ValidationError) -> InvalidInput:
+    """The first problem of a configuration, named by its environment variable. The value is
+    not repeated: it may be a secret."""
+    first = error.errors()[0]
+    variable = ".".join(map(str, first["loc"])) or error.title
+    message = first["msg"].removeprefix("Value error, ")
+    return InvalidInput(variable, f"{message} (configuration from the environment)")

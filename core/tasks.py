@@ -93,8 +93,9 @@ def list_tasks(
     return list(session.scalars(query.order_by(Task.created_at, Task.id).limit(limit)))
 
 
-def get_task(session: Session, workspace: Workspace, task_id: int) -> Task:
+def get_task(session: Session, workspace: Workspace, task_id: int | str) -> Task:
     """A task of this workspace by id."""
+    task_id = rules.record_id(task_id, "task")
     task = session.scalar(select(Task).where(Task.id == task_id, Task.workspace_id == workspace.id))
     if task is None:
         raise NotFound(f"task {task_id} not found")

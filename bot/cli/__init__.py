@@ -58,6 +58,13 @@ def workspace_option(command: F) -> F:
     )(command)
 
 
+def count_option(name: str, default: int, most: int, help: str) -> Callable[[F], F]:
+    """A count such as --limit: a whole number from 1 to `most` (-1 or 0 is bad input)."""
+    return click.option(
+        name, type=click.IntRange(1, most), default=default, show_default=True, help=help
+    )
+
+
 def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(command)
 

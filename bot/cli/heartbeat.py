@@ -10,9 +10,18 @@ from typing import Any
 
 import click
 
-from bot.cli import database_url, force_option, json_option, use_case, workspace_option
+from bot.cli import (
+    count_option,
+    database_url,
+    force_option,
+    json_option,
+    session_scope,
+    use_case,
+    workspace_option,
+)
 from bot.cli.output import emit_json, pairs, shorten, table
 from bot.runner import HeartbeatRunner
+from core import rules
 from core.db import engine_for
 from core.heartbeat import outbox
 from core.heartbeat.backends import backend_from_settings
@@ -45,7 +54,7 @@ def heartbeat(once: bool, handle: str | None, workspace: str | None) -> None:
     settings = HeartbeatSettings()
     backend = backend_from_settings(get_settings(), settings)
     workspace_id = None
-    if workspace:
+    if workspace is not None:
         with use_case(workspace, readonly=True) as (_, found):
             workspace_id = found.id
     runner = HeartbeatRunner(
@@ -56,13 +65,13 @@ def heartbeat(once: bool, handle: str | None, workspace: str | None) -> None:
         workspace_id=workspace_id,
         on_cycle=_print_result,
     )
-    if handle:
-        runner.run_agent(workspace, handle)
+    if handle is not None:  # `--agent ""` names no agent: it is not "every agent, forever"
+        runner.run_agent(workspace, rules.handle(handle, "agent"))
     elif once:
         runner.run_once()
     else:
         _run_until_stopped(runner, backend.name)
-    _mention_waiting_reports()
+    _mention_waiting_reports(workspace_id)
 
 
 def _run_until_stopped(runner: HeartbeatRunner, backend: str) -> None:
@@ -88,9 +97,10 @@ def _run_until_stopped(runner: HeartbeatRunner, backend: str) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _mention_waiting_reports() -> None:
-    with use_case(None, readonly=True) as (session, _):
-        waiting = outbox.pending_count(session)
+def _mention_waiting_reports(workspace_id: int | None) -> None:
+    """Reports of the workspace run (or of all) still waiting for Slack."""
+    with session_scope(readonly=True) as session:
+        waiting = outbox.pending_count(session, workspace_id)
     if waiting:
         click.echo(f"{waiting} report(s) wait in the outbox for their Slack channel")
 
@@ -102,7 +112,7 @@ def cycles() -> None:
 
 @cycles.command("list")
 @click.option("--agent", default=None, help="Only this agent's cycles.")
-@click.option("--limit", type=int, default=50, show_default=True, help="How many, newest first.")
+@count_option("--limit", 50, 1000, "How many, newest first.")
 @workspace_option
 @json_option
 def cycles_list(agent: str | None, limit: int, workspace: str | None, as_json: bool) -> None:

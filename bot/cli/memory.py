@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bot.cli import json_option, unit_of_work, use_case, workspace_option
+from bot.cli import count_option, json_option, unit_of_work, use_case, workspace_option
 from bot.cli.output import emit_json, pairs, shorten, table
 from core import audit, memory, tasks, use_cases
 from core.coaching import CoachingNote
@@ -121,7 +121,7 @@ def memory_group() -> None:
 @click.option(
     "--status", default="active", show_default=True, help="active, archived, superseded or all."
 )
-@click.option("--limit", default=200, show_default=True, help="At most this many, newest first.")
+@count_option("--limit", 200, 100_000, "At most this many, newest first.")
 @workspace_option
 @json_option
 def memory_list(
@@ -293,7 +293,7 @@ def task_list(agent: str | None, status: str, workspace: str | None, as_json: bo
 
 
 @click.command("audit")
-@click.option("--limit", default=50, show_default=True, help="How many events, newest first.")
+@count_option("--limit", 50, 100_000, "How many events, newest first.")
 @workspace_option
 @json_option
 def audit_log(limit: int, workspace: str | None, as_json: bool) -> None:

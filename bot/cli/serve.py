@@ -104,7 +104,10 @@ def _serve(
         Multiprocess(server.config, sockets=[socket]).run()
         return
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
-    serve_http(create_web_app(app, engine, token, on_shutdown=on_shutdown), host, port)
+    web_app = create_web_app(
+        app, engine, token, signals_limit=settings.signals_max_bytes, on_shutdown=on_shutdown
+    )
+    serve_http(web_app, host, port)
 
 
 def _register_bot_workspace(settings: Settings, engine: Engine) -> None:

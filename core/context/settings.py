@@ -67,7 +67,8 @@ class ContextSettings(BaseModel):
     Only what a workspace sets differs from the defaults; half-lives merge per type.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Infinity and NaN are no number of days (and no JSON).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     half_life_days: dict[BlockType, float] = Field(
         default_factory=lambda: dict(DEFAULT_HALF_LIFE_DAYS)

@@ -320,7 +320,9 @@ def _attempt(sink: Sink, envelope: Envelope) -> Delivery:
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
 
 
-def pending_count(session: Session) -> int:
-    """Messages still waiting for delivery."""
+def pending_count(session: Session, workspace_id: int | None = None) -> int:
+    """Messages still waiting for delivery (of one workspace, or of all)."""
     waiting = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+    if workspace_id is not None:
+        waiting = waiting.where(OutboxMessage.workspace_id == workspace_id)
     return session.scalar(waiting) or 0

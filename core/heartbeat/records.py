@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import rules
 from core.directory import get_agent
 from core.errors import InvalidInput, NotFound
 from core.heartbeat.models import Cycle, CycleStatus
@@ -78,10 +79,7 @@ def list_cycles(
 
 def get_cycle(session: Session, workspace: Workspace, cycle_id: int | str) -> tuple[Cycle, str]:
     """One cycle of this workspace by id, with the agent's handle."""
-    try:
-        number = int(str(cycle_id).lstrip("#"))
-    except ValueError:
-        raise InvalidInput("cycle", f"{cycle_id!r} is not a cycle id") from None
+    number = rules.record_id(cycle_id, "cycle")
     row = session.execute(
         select(Cycle, Agent.handle)
         .join(Agent, Agent.id == Cycle.agent_id)

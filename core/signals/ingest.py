@@ -33,6 +33,7 @@ from core.errors import InvalidInput
 from core.models import Agent, Workspace
 from core.permissions import Actor
 from core.signals.models import Signal, SignalType
+from core.storable import NUL, check_text
 
 BATCH_SIZE = 5_000
 # A file that is bad throughout would otherwise make a report as large as the file.
@@ -244,6 +245,9 @@ def _jsonl_records(lines: Iterable[str]) -> Iterator[Record]:
         except ValueError as error:
             yield number, f"not JSON ({getattr(error, 'msg', error)})"
             continue
+        except RecursionError:
+            yield number, "JSON nested too deeply"
+            continue
         if not isinstance(value, dict):
             yield number, f"not a JSON object but {type(value).__name__}"
             continue
@@ -327,14 +331,16 @@ class _Batch:
         return rows, sorted(self.unreadable + bad, key=lambda row: row.line)
 
     def _check_length(self, name: str, texts: list[str], problems: dict[int, list[str]]) -> None:
+        """Longer than its column, or with what no database stores (a NUL, a lone surrogate)."""
         limit = MAX_ID if name == "id" else OPTIONAL.get(name, 100)
-        if max(map(len, texts), default=0) <= limit:
+        if max(map(len, texts), default=0) <= limit and all(map(_plain, texts)):
             return
         for index, text in enumerate(texts):
-            if len(text) > limit:
-                problems.setdefault(index, []).append(
-                    f"{name} is {len(text):,} characters; the limit is {limit:,}"
-                )
+            try:
+                check_text(text, name, limit)
+            except InvalidInput as problem:
+                reason = problem.message.removeprefix(f"{name}: ")
+                problems.setdefault(index, []).append(f"{name} {reason}")
 
     def _convert(
         self,
@@ -356,6 +362,11 @@ class _Batch:
 
 _TYPE_HINT = f"one of {', '.join(TYPES)}"
 _TIME_HINT = "occurred_at {!r} is not an ISO 8601 time"
+
+
+def _plain(text: str) -> bool:
+    """Text every database stores as it is (anything else is checked with check_text)."""
+    return text.isascii() and NUL not in text
 
 
 def _texts(column: Sequence[str]) -> list[str]:

@@ -165,7 +165,9 @@ class FakeSlack:
             return {"ok": True, "view": {"id": "V0001", **(_json(args.get("view")) or {})}}
         if method == "users.info":
             user = self.users.get(str(args.get("user")), {})
-            return {"ok": True, "user": {"id": args.get("user"), "name": "someone", **user}}
+            # Slack names the user's own workspace: this one, unless the test says otherwise.
+            own = {"id": args.get("user"), "name": "someone", "team_id": self.team_id}
+            return {"ok": True, "user": {**own, **user}}
         if method == "chat.getPermalink":
             return {
                 "ok": True,

@@ -13,7 +13,7 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot import blocks
 from bot.listeners.errors import tell_after_the_ack
-from bot.workspace import LATER, RUNNER, actor, reader, writer
+from bot.workspace import ENGINE, LATER, RUNNER, actor, first_delivery, reader, writer
 from core import use_cases
 from core.errors import InvalidInput
 from core.heartbeat.replay import replay
@@ -25,6 +25,7 @@ USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # What follows the ack of a subcommand with work after it when the server is stopping (a
 # restart, a deploy; Socket Mode delivers commands until the end).
 STOPPING = "salesbrain is restarting, so this was not done: ask again in a minute."
+REPEATED = "This command was delivered before and carried out then: nothing more was done."
 
 Run = Callable[[BoltContext, str, Actor], blocks.Message]
 After = Callable[[BoltContext, Respond, str], None]
@@ -35,6 +36,12 @@ class Subcommand:
     run: Run
     # Slow work (running a cycle) done after the ack; its result follows in the channel.
     after: After | None = None
+    writes: bool = False
+
+    @property
+    def once(self) -> bool:
+        """A write, or work after the ack: done once however often the command is delivered."""
+        return self.writes or self.after is not None
 
 
 def brain_command(
@@ -46,10 +53,17 @@ def brain_command(
     if subcommand is None:
         raise InvalidInput("/brain", f"unknown command {word!r}; one of {', '.join(SUBCOMMANDS)}")
     words = rest.strip()
-    reply = subcommand.run(context, words, actor(context))
+    # The same signed command again (a replay, a repeated delivery) is not applied again: its
+    # trigger id is recorded first (a command that then fails is not applied by a replay
+    # either; a person asking again sends a new trigger id).
+    delivery = f"command:{command.get('trigger_id')}"
+    repeated = subcommand.once and not first_delivery(
+        context[ENGINE], str(context.team_id), delivery
+    )
+    reply = blocks.line(REPEATED) if repeated else subcommand.run(context, words, actor(context))
     # The ack first: what the work says after it must not reach Slack before it.
     ack(response_type="ephemeral", **reply)
-    if subcommand.after is not None:
+    if subcommand.after is not None and not repeated:
         after = partial(_after_the_ack, subcommand.after, context, respond, words)
         if not context[LATER].offer(after):
             respond(response_type="ephemeral", replace_original=False, **blocks.line(STOPPING))
@@ -198,11 +212,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "why": Subcommand(_why),
     "run": Subcommand(_run, after=_run_cycle),
     "replay": Subcommand(_replay, after=_replay_cycle),
-    "promote": Subcommand(_promote),
-    "forget": Subcommand(_forget),
-    "refresh": Subcommand(_refresh),
-    "company": Subcommand(_company),
-    "task": Subcommand(_task),
-    "role": Subcommand(_role),
-    "emoji": Subcommand(_emoji),
+    "promote": Subcommand(_promote, writes=True),
+    "forget": Subcommand(_forget, writes=True),
+    "refresh": Subcommand(_refresh, writes=True),
+    "company": Subcommand(_company, writes=True),
+    "task": Subcommand(_task, writes=True),
+    "role": Subcommand(_role, writes=True),
+    "emoji": Subcommand(_emoji, writes=True),
 }

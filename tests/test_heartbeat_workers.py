@@ -154,7 +154,9 @@ def test_workers_run_each_agent_once_per_period_and_take_over_a_killed_workers_a
     assert {c.status for c in all_cycles} == {CycleStatus.SUCCEEDED}
     assert not any(f":{doomed.pid}/" in (c.worker or "") for c in all_cycles)
     assert len({(c.worker or "").split("/")[0] for c in all_cycles}) == 3
-    assert len(learnings) == AGENTS and set(learnings.values()) == {2}, "memory was duplicated"
+    # Both cycles of an agent record the same learning: the second confirms the first
+    # (a restatement stores no new block), so one block each, never a duplicate.
+    assert len(learnings) == AGENTS and set(learnings.values()) == {1}, "memory was duplicated"
     first_runs = {}
     for cycle in sorted(all_cycles, key=lambda c: c.started_at, reverse=True):
         first_runs[cycle.agent_id] = cycle.started_at

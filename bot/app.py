@@ -40,7 +40,7 @@ from core import installations
 from core.db import UnitOfWork
 from core.errors import InvalidInput
 from core.heartbeat.backends import backend_from_settings
-from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.config import heartbeat_settings
 from core.heartbeat.outbox import ConsoleSink
 from core.lifecycle import end_of_life
 from core.models import DEFAULT_MODEL, Workspace
@@ -232,7 +232,7 @@ def _oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
 
 def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
     """The heartbeat runner of a server: reports go to Slack (console without a channel)."""
-    heartbeat = HeartbeatSettings()
+    heartbeat = heartbeat_settings()
     return HeartbeatRunner(
         engine,
         backend_from_settings(settings, heartbeat),

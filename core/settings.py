@@ -83,10 +83,11 @@ def get_settings() -> Settings:
         raise configuration_error(error) from None
 
 
-def configuration_error(error: ValidationError) -> InvalidInput:
-    """The first problem of a configuration, named by its environment variable. The value is
-    not repeated: it may be a secret."""
+def configuration_error(error: ValidationError, prefix: str = "") -> InvalidInput:
+    """The first problem of a configuration, named by its environment variable (a settings
+    class read with an env_prefix passes it). The value is not repeated: it may be a secret."""
     first = error.errors()[0]
-    variable = ".".join(map(str, first["loc"])) or error.title
+    field = ".".join(map(str, first["loc"]))
+    variable = (prefix + field.upper() if prefix else field) or error.title
     message = first["msg"].removeprefix("Value error, ")
     return InvalidInput(variable, f"{message} (configuration from the environment)")

@@ -25,7 +25,7 @@ from core import rules
 from core.db import engine_for
 from core.heartbeat import outbox
 from core.heartbeat.backends import backend_from_settings
-from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.config import heartbeat_settings
 from core.heartbeat.cycle import CycleResult
 from core.heartbeat.records import cycle_view, get_cycle, list_cycles
 from core.heartbeat.replay import Reasoning, call_line, replay, replayable
@@ -51,7 +51,7 @@ def _print_result(result: CycleResult) -> None:
 @workspace_option
 def heartbeat(once: bool, handle: str | None, workspace: str | None) -> None:
     """Run agents' heartbeat cycles: all due agents, continuously, until stopped."""
-    settings = HeartbeatSettings()
+    settings = heartbeat_settings()
     backend = backend_from_settings(get_settings(), settings)
     workspace_id = None
     if workspace is not None:
@@ -222,7 +222,7 @@ def cycles_replay(
     cycle_id: str, model: str, force: bool, workspace: str | None, as_json: bool
 ) -> None:
     """Re-run a cycle's reasoning on another model over the same memory; writes nothing."""
-    settings = HeartbeatSettings()
+    settings = heartbeat_settings()
     with use_case(workspace, readonly=True) as (session, ws):
         cycle = replayable(session, ws, cycle_id, model, force=force)
     backend = backend_from_settings(get_settings(), settings)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import configuration_error
+
+ENV_PREFIX = "SALESBRAIN_HEARTBEAT_"
 
 
 class HeartbeatSettings(BaseSettings):
     """Read from SALESBRAIN_HEARTBEAT_* variables; tests build their own with short timings."""
 
-    model_config = SettingsConfigDict(env_prefix="SALESBRAIN_HEARTBEAT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # The scheduler looks for due agents this often (a finished cycle also looks at once).
     tick_seconds: float = Field(default=30.0, gt=0)
@@ -48,3 +52,12 @@ class HeartbeatSettings(BaseSettings):
     outbox_retry_max_seconds: float = Field(default=3600.0, gt=0)
     outbox_claim_seconds: float = Field(default=120.0, gt=0)
     outbox_batch: int = Field(default=50, ge=1, le=1000)
+
+
+def heartbeat_settings() -> HeartbeatSettings:
+    """The heartbeat's settings from the environment; InvalidInput naming the variable when
+    one is wrong (a bad value is one line, not a traceback)."""
+    try:
+        return HeartbeatSettings()
+    except ValidationError as error:
+        raise configuration_error(error, prefix=ENV_PREFIX) from None

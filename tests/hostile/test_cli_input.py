@@ -66,7 +66,13 @@ def test_bad_input_is_one_line_exit_2_and_stores_nothing(
 
 
 @pytest.mark.parametrize(
-    "variable", [("SALESBRAIN_DATABASE_URL", "banana"), ("SALESBRAIN_LLM", "banana")]
+    "variable",
+    [
+        ("SALESBRAIN_DATABASE_URL", "banana"),
+        ("SALESBRAIN_LLM", "banana"),
+        ("SALESBRAIN_HEARTBEAT_LEASE_SECONDS", "-1"),
+        ("SALESBRAIN_HEARTBEAT_CONCURRENCY", "many"),
+    ],
 )
 def test_a_bad_configuration_names_the_variable(
     run: Run,  # noqa: F811
@@ -75,7 +81,7 @@ def test_a_bad_configuration_names_the_variable(
 ) -> None:
     monkeypatch.setenv(*variable)
     get_settings.cache_clear()
-    result = run("agent", "list")
+    result = run("heartbeat", "--once")
     get_settings.cache_clear()
 
     assert result.code == 2

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.models import Agent, AgentRole, BlockType, Team, Workspace
+from core.db import make_engine
+from core.models import Agent, AgentRole, BlockType, MemoryBlock, Team, Workspace
+from migrations import schema
 
 # Databases the benchmarks build and reuse (git-ignored).
 DATA = Path(__file__).parent / "data"
@@ -154,3 +159,21 @@ def new_workspace(
         session.flush()
         roster.append((team, agents))
     return workspace, roster
+
+
+def empty_database(url: str | None, name: str) -> Engine:
+    """An engine on an empty, migrated database: `url`, or a new SQLite file bench/data/NAME.db.
+    A labelled set is built from nothing, so a database that holds blocks exits 2."""
+    if url is None:
+        DATA.mkdir(parents=True, exist_ok=True)
+        path = DATA / f"{name}.db"
+        for leftover in DATA.glob(f"{path.name}*"):
+            leftover.unlink()
+        url = f"sqlite:///{path}"
+    schema.upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        if connection.scalar(select(func.count()).select_from(MemoryBlock)):
+            print(f"{url} is not empty: give an empty database", file=sys.stderr)
+            sys.exit(2)
+    return engine

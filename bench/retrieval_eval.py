@@ -47,23 +47,22 @@ import os
 import random
 import re
 import statistics
-import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench import sales_memory
-from bench.generated import DATA, NOW
+from bench.generated import NOW, empty_database
 from bench.sales_memory import ACCOUNTS, AGENTS, TEAMS, TOPICS, Note, Topic
 from core import clock, directory
 from core.context import assemble_context, estimate_tokens
-from core.db import UnitOfWork, make_engine
+from core.db import UnitOfWork
 from core.models import (
     Agent,
     BlockStatus,
@@ -74,7 +73,6 @@ from core.models import (
     Tier,
     Workspace,
 )
-from migrations import schema
 
 LIMIT = 10
 NO_BUDGET = 100_000  # never binds: ten blocks are a few hundred tokens
@@ -770,20 +768,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    if args.url is None:
-        DATA.mkdir(parents=True, exist_ok=True)
-        path = DATA / f"retrieval_eval_{args.seed}.db"
-        for leftover in DATA.glob(f"{path.name}*"):
-            leftover.unlink()
-        url = f"sqlite:///{path}"
-    else:
-        url = args.url
-    schema.upgrade(url)
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        if connection.scalar(select(func.count()).select_from(MemoryBlock)):
-            print(f"{url} is not empty: give an empty database", file=sys.stderr)
-            sys.exit(2)
+    engine = empty_database(args.url, f"retrieval_eval_{args.seed}")
     memory = build(engine, args.seed, args.topics, args.scale)
     report = evaluate(engine, memory, args.seed)
     dialect = engine.dialect.name

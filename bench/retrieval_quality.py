@@ -49,12 +49,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench.context_scale import readable_blocks
-from bench.generated import DATA, FUNCTION_WORDS, NOW, VOCABULARY, new_workspace
+from bench.generated import FUNCTION_WORDS, NOW, VOCABULARY, empty_database, new_workspace
 from bench.retrieval_eval import BASELINES, BM25, top_ids
 from bench.retrieval_eval import readable_blocks as candidates_of
 from core import clock
 from core.context import ContextSettings, assemble_context
-from core.db import UnitOfWork, make_engine
+from core.db import UnitOfWork
 from core.models import (
     Agent,
     BlockStatus,
@@ -65,7 +65,6 @@ from core.models import (
     Tier,
     Workspace,
 )
-from migrations import schema
 
 TOPICS, CORE_WORDS, ALT_WORDS = 12, 8, 6
 GENERIC = ["draft", "outreach", "email", "follow"]
@@ -361,19 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    if args.url is None:
-        DATA.mkdir(parents=True, exist_ok=True)
-        path = DATA / f"retrieval_quality_{args.seed}.db"
-        for leftover in DATA.glob(f"{path.name}*"):
-            leftover.unlink()
-        url = f"sqlite:///{path}"
-    else:
-        url = args.url
-    schema.upgrade(url)
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        if connection.scalar(select(func.count()).select_from(MemoryBlock)):
-            sys.exit(f"{url} is not empty: give an empty database")
+    engine = empty_database(args.url, f"retrieval_quality_{args.seed}")
     tasks = build(engine, args.seed, args.agents, args.decoys)
     with engine.connect() as connection:
         blocks = connection.scalar(select(func.count()).select_from(MemoryBlock)) or 0

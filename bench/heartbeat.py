@@ -40,14 +40,15 @@ from core import clock, directory  # noqa: E402
 from core.db import make_engine, unit_of_work  # noqa: E402
 from core.heartbeat.backends.anthropic import AnthropicBackend, make_client  # noqa: E402
 from core.heartbeat.config import HeartbeatSettings  # noqa: E402
-from core.heartbeat.models import Cycle, CycleStatus  # noqa: E402
 from core.heartbeat.prompt import system_prompt  # noqa: E402
-from core.models import (  # noqa: E402
+from core.models import (  # noqa: E402  # noqa: E402
     Agent,
     AgentRole,
     AgentStatus,
     BlockStatus,
     BlockType,
+    Cycle,
+    CycleStatus,
     MemoryBlock,
     SourceKind,
     Task,

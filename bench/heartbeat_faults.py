@@ -43,8 +43,14 @@ from core.heartbeat import leases  # noqa: E402
 from core.heartbeat.backends.anthropic import AnthropicBackend, make_client  # noqa: E402
 from core.heartbeat.config import HeartbeatSettings  # noqa: E402
 from core.heartbeat.cycle import run_cycle  # noqa: E402
-from core.heartbeat.models import Cycle  # noqa: E402
-from core.models import Agent, BlockType, MemoryBlock, Task, Tier  # noqa: E402
+from core.models import (  # noqa: E402
+    Agent,
+    BlockType,
+    Cycle,
+    MemoryBlock,
+    Task,
+    Tier,
+)
 from core.permissions import Actor  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from tests.fakes import anthropic_api as fake_api  # noqa: E402

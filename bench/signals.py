@@ -31,10 +31,9 @@ from sqlalchemy import func, select
 from core import directory
 from core.clock import now
 from core.db import UnitOfWork, make_engine
-from core.models import Agent, MemoryBlock
+from core.models import Agent, MemoryBlock, Signal
 from core.signals import analyze, analyze_agent, import_signals
 from core.signals.ingest import COLUMNS, _Batch, _csv_records
-from core.signals.models import Signal
 from core.signals.simulation import Campaign, as_csv, simulate
 from migrations import schema
 

@@ -26,13 +26,14 @@ from core.errors import InvalidInput
 from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
 from core.heartbeat.config import HeartbeatSettings
-from core.heartbeat.models import Cycle, CycleStatus
 from core.heartbeat.replay import replay, replayable
 from core.lifecycle import model_status
 from core.models import (
     DEFAULT_MODEL,
     Agent,
     AuditEvent,
+    Cycle,
+    CycleStatus,
     MemoryBlock,
     SourceKind,
     Task,

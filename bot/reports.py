@@ -29,10 +29,9 @@ from sqlalchemy.engine import Engine
 from bot import blocks
 from core import report_messages
 from core.db import UnitOfWork
-from core.heartbeat.models import Cycle
 from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
 from core.heartbeat.records import cycle_view
-from core.models import Agent, BlockType, MemoryBlock, Workspace
+from core.models import Agent, BlockType, Cycle, MemoryBlock, Workspace
 
 # Slack answers these when retrying cannot help: the report is marked failed.
 PERMANENT = frozenset(

@@ -6,28 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from core import clock
-from core.models import Base, Workspace, utcnow
+from core.models import EventDelivery, Workspace
 
 # Slack retries an event for up to about an hour; a day of ids is plenty to recognise one.
 DELIVERY_MEMORY = timedelta(days=1)
-
-
-class EventDelivery(Base):
-    """A chat event already handled: a retry or duplicate of it is acknowledged, not applied."""
-
-    __tablename__ = "event_deliveries"
-    __table_args__ = (Index("ix_event_deliveries_received", "workspace_id", "received_at"),)
-
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
-    )
-    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def first_delivery(session: Session, workspace: Workspace, event_id: str) -> bool:

@@ -4,35 +4,17 @@ one of them addresses exactly that block, and the reaction that promotes it."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core import audit, clock, memory
 from core.errors import InvalidInput
-from core.models import Base, MemoryBlock, Tier, Workspace, utcnow
+from core.models import MemoryBlock, ReportMessage, Tier, Workspace
 from core.permissions import Actor, check_admin, principal_for
 
 DEFAULT_PROMOTE_EMOJI = "brain"
 EMOJI_NAME = re.compile(r"[a-z0-9_+'-]{1,100}")
-
-
-class ReportMessage(Base):
-    """A posted message of a cycle report that shows one learning block."""
-
-    __tablename__ = "report_messages"
-
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
-    )
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    ts: Mapped[str] = mapped_column(String(32), primary_key=True)
-    thread_ts: Mapped[str | None] = mapped_column(String(32))
-    block_id: Mapped[int] = mapped_column(
-        ForeignKey("memory_blocks.id", ondelete="CASCADE"), index=True
-    )
-    posted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def promote_emoji(workspace: Workspace) -> str:

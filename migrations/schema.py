@@ -15,14 +15,8 @@ from core.models import Base
 
 
 def metadata() -> MetaData:
-    """Every table salesbrain owns (importing each model module registers its tables)."""
-    # Imported for their tables, each registered on the metadata as its module loads.
-    import bot.installation_store  # noqa: F401  (slack_sdk's tables for installs' tokens)
-    import core.context
-    import core.deliveries
-    import core.heartbeat.models
-    import core.report_messages
-    import core.signals.models  # noqa: F401
+    """Every table salesbrain owns: core.models, and slack_sdk's tables for installs' tokens."""
+    import bot.installation_store  # noqa: F401  (registers its tables on the metadata)
 
     return Base.metadata
 

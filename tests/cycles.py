@@ -14,9 +14,8 @@ from core.heartbeat.backends import Backend
 from core.heartbeat.backends.anthropic import AnthropicBackend, make_client
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import run_cycle
-from core.heartbeat.models import Cycle, OutboxMessage
 from core.heartbeat.records import cycle_view, get_cycle
-from core.models import Agent, MemoryBlock, Task, Workspace
+from core.models import Agent, Cycle, MemoryBlock, OutboxMessage, Task, Workspace
 from core.settings import Settings
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate

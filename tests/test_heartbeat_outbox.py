@@ -12,14 +12,14 @@ from core import clock
 from core.db import unit_of_work
 from core.heartbeat import outbox
 from core.heartbeat.config import HeartbeatSettings
-from core.heartbeat.models import (
+from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
+from core.models import (
     Cycle,
     CycleStatus,
     CycleTrigger,
     OutboxMessage,
     OutboxStatus,
 )
-from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
 from tests.conftest import World
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -13,9 +13,8 @@ from core import clock
 from core.db import unit_of_work
 from core.errors import InvalidInput, NotFound
 from core.heartbeat.backends.offline import OfflineBackend
-from core.heartbeat.models import Cycle, OutboxMessage
 from core.heartbeat.replay import Replay, replay, replayable
-from core.models import Agent, AuditEvent, MemoryBlock, Task
+from core.models import Agent, AuditEvent, Cycle, MemoryBlock, OutboxMessage, Task
 from tests.conftest import World
 from tests.cycles import FAST, import_question_subject_effect, run_now
 from tests.fakes.anthropic_api import FakeAnthropic, finish, message, tool_use

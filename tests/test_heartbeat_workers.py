@@ -23,8 +23,7 @@ from sqlalchemy import func, insert, select, update
 
 from core import clock, directory
 from core.db import make_engine, unit_of_work
-from core.heartbeat.models import Cycle, CycleStatus
-from core.models import Agent, AgentRole, AgentStatus, MemoryBlock
+from core.models import Agent, AgentRole, AgentStatus, Cycle, CycleStatus, MemoryBlock
 from migrations import schema
 from tests.conftest import create_postgres_database, drop_postgres_database, unique_name
 from tests.fakes.anthropic_api import FakeAnthropic

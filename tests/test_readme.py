@@ -27,9 +27,8 @@ import pytest
 
 from bot.cli import main
 from core.clock import frozen_at
-from core.models import BlockType
+from core.models import BlockType, SignalType
 from core.settings import get_settings
-from core.signals.models import SignalType
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

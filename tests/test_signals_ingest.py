@@ -15,9 +15,8 @@ from sqlalchemy.engine import Engine
 
 from core.db import UnitOfWork
 from core.errors import InvalidInput
-from core.models import AuditEvent, MemoryBlock
+from core.models import AuditEvent, MemoryBlock, Signal
 from core.signals import analyze, import_signals
-from core.signals.models import Signal
 from core.signals.simulation import Campaign, as_csv, as_jsonl, simulate
 from tests.conftest import World
 

@@ -13,9 +13,9 @@ from bot.cli import database_url, json_option, use_case, workspace_option
 from bot.cli.output import emit_json, shorten, table
 from core.db import engine_for
 from core.errors import InvalidInput
+from core.models import SignalType
 from core.signals import StaleCopy, analyze, import_signals, review_team, stale_copies
 from core.signals.ingest import ImportResult
-from core.signals.models import SignalType
 from core.views import Names, block_dict
 
 # Bad rows printed for a person; --json lists them all (up to the service's own cap).

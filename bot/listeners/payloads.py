@@ -59,7 +59,7 @@ class Short:
         return f"text of at most {self.limit} characters"
 
 
-# Event and trigger ids are remembered (chat.EventDelivery.event_id, VARCHAR(100)) to handle
+# Event and trigger ids are remembered (core.models.EventDelivery.event_id, VARCHAR(100)) to handle
 # each delivery once; a trigger id is remembered with a prefix.
 DELIVERY_ID = Short(90)
 

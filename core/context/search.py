@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Index, Row, text
+from sqlalchemy import Row, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -35,42 +35,7 @@ from core.context.accounts import AccountNames
 from core.context.lexicon import STOPWORDS, Concept, Phrase, phrase_variants, sales_lexicon
 from core.context.settings import ContextSettings
 from core.db import UnitOfWork
-from core.models import Agent, BlockType, MemoryBlock, Tier
-
-# The candidate query reads each tier's active blocks from these indexes (migration 0004) alone:
-# visiting the table rows of the ~500 blocks an agent reads would cost more than the rest.
-_COVERED = (
-    MemoryBlock.type,
-    MemoryBlock.importance,
-    MemoryBlock.updated_at,
-    MemoryBlock.subject_company,
-    MemoryBlock.subject_domain,
-)
-CONTEXT_INDEXES = (
-    Index(
-        "ix_memory_blocks_context_personal",
-        MemoryBlock.agent_id,
-        MemoryBlock.tier,
-        MemoryBlock.status,
-        MemoryBlock.workspace_id,
-        *_COVERED,
-    ),
-    Index(
-        "ix_memory_blocks_context_team",
-        MemoryBlock.team_id,
-        MemoryBlock.tier,
-        MemoryBlock.status,
-        MemoryBlock.workspace_id,
-        *_COVERED,
-    ),
-    Index(
-        "ix_memory_blocks_context_company",
-        MemoryBlock.workspace_id,
-        MemoryBlock.tier,
-        MemoryBlock.status,
-        *_COVERED,
-    ),
-)
+from core.models import Agent, BlockType, Tier
 
 # Joins the account keys the task names into one parameter (a character no name holds).
 _SEPARATOR = "\x1f"

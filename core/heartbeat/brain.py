@@ -27,6 +27,7 @@ from core.models import (
     AgentRole,
     BlockStatus,
     BlockType,
+    Finding,
     MemoryBlock,
     SourceKind,
     Task,
@@ -35,7 +36,6 @@ from core.models import (
     Workspace,
 )
 from core.signals import PromotionCandidate, StaleCopy, review_team, stale_copies
-from core.signals.models import Finding
 from core.tasks import open_tasks
 from core.views import iso
 

@@ -29,7 +29,6 @@ from core.heartbeat.backends import Backend, ModelCallFailed, Usage
 from core.heartbeat.brain import Brain, assemble_brain
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.leases import Claim
-from core.heartbeat.models import Cycle, CycleStatus, CycleTrigger
 from core.heartbeat.records import cycle_view
 from core.heartbeat.report import render_report
 from core.heartbeat.tools import (
@@ -43,7 +42,17 @@ from core.heartbeat.tools import (
     audit_refusals,
 )
 from core.lifecycle import ModelState, retired_message
-from core.models import Agent, AgentStatus, MemoryBlock, Team, Tier, Workspace
+from core.models import (
+    Agent,
+    AgentStatus,
+    Cycle,
+    CycleStatus,
+    CycleTrigger,
+    MemoryBlock,
+    Team,
+    Tier,
+    Workspace,
+)
 from core.signals import analyze_agent, has_new_signals
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,7 @@ from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, or_, selec
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from core.heartbeat.models import CycleTrigger
-from core.models import Agent, AgentStatus
+from core.models import Agent, AgentStatus, CycleTrigger
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from core import clock
 from core.db import unit_of_work
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.leases import lease_owner
-from core.heartbeat.models import Cycle, OutboxMessage, OutboxStatus
+from core.models import Cycle, OutboxMessage, OutboxStatus
 
 CONSOLE = "console"
 OUTBOX = cast(Table, OutboxMessage.__table__)

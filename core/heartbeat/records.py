@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 from core import rules
 from core.directory import get_agent
 from core.errors import InvalidInput, NotFound
-from core.heartbeat.models import Cycle, CycleStatus
 from core.lifecycle import ModelState, end_of_life, model_status, upgrade_hint
-from core.models import Agent, Workspace
+from core.models import Agent, Cycle, CycleStatus, Workspace
 from core.views import iso
 
 

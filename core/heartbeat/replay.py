@@ -20,11 +20,10 @@ from core.heartbeat.backends import Backend, ModelCallFailed, Usage
 from core.heartbeat.brain import Brain, recorded_brain
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import block_facts
-from core.heartbeat.models import Cycle, CycleStatus
 from core.heartbeat.records import get_cycle
 from core.heartbeat.tools import ACCEPTED, APPLIED, Toolbox
 from core.lifecycle import check_choosable
-from core.models import Agent, Workspace
+from core.models import Agent, Cycle, CycleStatus, Workspace
 from core.permissions import Actor, check_direct, principal_for
 
 

@@ -28,9 +28,8 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.directory import get_agent
-from core.models import Agent, AgentRole, MemoryBlock, Team, Workspace
+from core.models import Agent, AgentRole, AnalysisMark, MemoryBlock, Signal, Team, Workspace
 from core.signals.consolidation import Change, Scope, consolidate
-from core.signals.models import AnalysisMark, Signal
 from core.signals.stats import Thresholds
 from core.signals.tally import Tally, tally_signals
 

@@ -25,14 +25,16 @@ from core.models import (
     Agent,
     BlockStatus,
     BlockType,
+    Finding,
     MemoryBlock,
+    Signal,
+    SignalType,
     SourceKind,
     Team,
     Tier,
     Workspace,
 )
 from core.permissions import Actor, check_write_learning, principal_for
-from core.signals.models import Finding, Signal, SignalType
 from core.signals.stats import Group, Stratum, Thresholds, Verdict, judge
 from core.signals.tally import MEASURES, OBJECTIONS, Measure, Tally
 

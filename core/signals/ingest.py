@@ -30,9 +30,8 @@ from core.db import UnitOfWork
 from core.dialect import insert_new_only
 from core.directory import resolve_workspace
 from core.errors import InvalidInput
-from core.models import Agent, Workspace
+from core.models import Agent, Signal, SignalType, Workspace
 from core.permissions import Actor
-from core.signals.models import Signal, SignalType
 from core.storable import NUL, check_text
 
 BATCH_SIZE = 5_000

@@ -25,9 +25,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.directory import get_team
-from core.models import Agent, BlockStatus, MemoryBlock, SourceKind, Team, Tier, Workspace
+from core.models import Agent, BlockStatus, Finding, MemoryBlock, SourceKind, Team, Tier, Workspace
 from core.signals.consolidation import percent
-from core.signals.models import Finding
 from core.signals.stats import Thresholds, Verdict, one_sided, wilson, z_score
 
 

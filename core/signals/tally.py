@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import CTE, ColumnElement, String, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from core.models import Workspace
-from core.signals.models import Signal, SignalType
+from core.models import Signal, SignalType, Workspace
 
 
 @dataclass(frozen=True)

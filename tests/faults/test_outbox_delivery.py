@@ -19,9 +19,7 @@ from core import clock, directory
 from core.db import unit_of_work
 from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
-from core.heartbeat.models import Cycle, OutboxStatus
-from core.models import Workspace
-from core.report_messages import ReportMessage
+from core.models import Cycle, OutboxStatus, ReportMessage, Workspace
 from tests.conftest import World
 from tests.cycles import FAST, run_now
 from tests.fakes.slack_api import FakeSlack

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from core.db import UnitOfWork
-from core.signals.models import Signal
+from core.models import Signal
 from tests.fakes.slack_requests import Reply
 from tests.hostile.conftest import SIGNALS_LIMIT, Probe
 from tests.hostile.raw import chunked, post

@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 
 from core import directory
 from core.db import UnitOfWork
-from core.models import MemberRole, MemoryBlock, Task, Tier
-from core.signals.models import Signal
+from core.models import MemberRole, MemoryBlock, Signal, Task, Tier
 from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.fakes.slack_requests import Reply
 from tests.hostile.conftest import Probe

@@ -18,7 +18,7 @@ from core import clock, directory, memory, report_messages
 from core.db import UnitOfWork
 from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
-from core.heartbeat.models import Cycle, OutboxMessage, OutboxStatus
+from core.models import Cycle, OutboxMessage, OutboxStatus
 from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.cycles import FAST, run_now
 from tests.fakes.slack_api import FakeSlack

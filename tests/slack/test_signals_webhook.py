@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from core.db import UnitOfWork
-from core.signals.models import Signal
+from core.models import Signal
 from tests.conftest import World
 from tests.fakes.slack_requests import Reply, SlackSender
 from tests.slack.conftest import SIGNALS_TOKEN

@@ -11,8 +11,7 @@ from sqlalchemy.engine import Engine
 
 from core.db import UnitOfWork
 from core.heartbeat.backends.offline import OfflineBackend
-from core.heartbeat.models import Cycle, OutboxMessage
-from core.models import Agent, AuditEvent, MemoryBlock, Task
+from core.models import Agent, AuditEvent, Cycle, MemoryBlock, OutboxMessage, Task
 from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.cycles import run_now
 from tests.fakes.slack_api import FakeSlack

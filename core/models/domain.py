@@ -1,4 +1,4 @@
-"""The domain as SQLAlchemy typed models: workspaces, teams, members, agents, memory, tasks."""
+"""Workspaces, teams, members, agents, memory blocks, tasks and the audit log."""
 
 from __future__ import annotations
 
@@ -8,49 +8,17 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core import clock
-from core.dialect import JSONDocument, UTCDateTime
-
-# SQLite batch migrations need every constraint to have a name.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return clock.now()
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONDocument}
-
-
-def _enum(enum_class: type[StrEnum]) -> Enum:
-    """Store an enum as its value in a plain string column (no native PostgreSQL enum)."""
-    return Enum(
-        enum_class,
-        native_enum=False,
-        create_constraint=False,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-    )
+from core.models.base import Base, enum_column, utcnow
 
 
 class Tier(StrEnum):
@@ -158,7 +126,7 @@ class Member(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     slack_user_id: Mapped[str] = mapped_column(String(32))
-    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole))
+    role: Mapped[MemberRole] = mapped_column(enum_column(MemberRole))
     display_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -182,12 +150,14 @@ class Agent(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     handle: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[AgentRole] = mapped_column(_enum(AgentRole))
+    role: Mapped[AgentRole] = mapped_column(enum_column(AgentRole))
     objective: Mapped[str] = mapped_column(Text, default="")
     model: Mapped[str] = mapped_column(String(100), default=DEFAULT_MODEL)
     interval_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_INTERVAL_MINUTES)
     report_channel: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[AgentStatus] = mapped_column(_enum(AgentStatus), default=AgentStatus.ACTIVE)
+    status: Mapped[AgentStatus] = mapped_column(
+        enum_column(AgentStatus), default=AgentStatus.ACTIVE
+    )
     next_run_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None]
@@ -213,19 +183,21 @@ class MemoryBlock(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    tier: Mapped[Tier] = mapped_column(_enum(Tier))
+    tier: Mapped[Tier] = mapped_column(enum_column(Tier))
     # Owner: the agent for personal blocks, the team for team blocks, none for company.
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    type: Mapped[BlockType] = mapped_column(_enum(BlockType))
+    type: Mapped[BlockType] = mapped_column(enum_column(BlockType))
     content: Mapped[str] = mapped_column(Text)
     importance: Mapped[float] = mapped_column(Float)
-    source_kind: Mapped[SourceKind] = mapped_column(_enum(SourceKind))
+    source_kind: Mapped[SourceKind] = mapped_column(enum_column(SourceKind))
     source_ref: Mapped[str | None] = mapped_column(String(500))
     source_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[BlockStatus] = mapped_column(_enum(BlockStatus), default=BlockStatus.ACTIVE)
+    status: Mapped[BlockStatus] = mapped_column(
+        enum_column(BlockStatus), default=BlockStatus.ACTIVE
+    )
     status_reason: Mapped[str | None] = mapped_column(Text)
     promoted_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("memory_blocks.id", ondelete="SET NULL")
@@ -242,6 +214,43 @@ class MemoryBlock(Base):
     subject_segment: Mapped[str | None] = mapped_column(String(100))
 
 
+# Context assembly (core/context/search.py) reads each tier's active blocks from these indexes
+# (migration 0004) alone: visiting the table rows of the ~500 blocks an agent reads would cost
+# more than the rest.
+_COVERED = (
+    MemoryBlock.type,
+    MemoryBlock.importance,
+    MemoryBlock.updated_at,
+    MemoryBlock.subject_company,
+    MemoryBlock.subject_domain,
+)
+CONTEXT_INDEXES = (
+    Index(
+        "ix_memory_blocks_context_personal",
+        MemoryBlock.agent_id,
+        MemoryBlock.tier,
+        MemoryBlock.status,
+        MemoryBlock.workspace_id,
+        *_COVERED,
+    ),
+    Index(
+        "ix_memory_blocks_context_team",
+        MemoryBlock.team_id,
+        MemoryBlock.tier,
+        MemoryBlock.status,
+        MemoryBlock.workspace_id,
+        *_COVERED,
+    ),
+    Index(
+        "ix_memory_blocks_context_company",
+        MemoryBlock.workspace_id,
+        MemoryBlock.tier,
+        MemoryBlock.status,
+        *_COVERED,
+    ),
+)
+
+
 class Task(Base):
     """Work for an agent: given by a person, or handed off by another agent."""
 
@@ -253,7 +262,7 @@ class Task(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus), default=TaskStatus.OPEN)
+    status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus), default=TaskStatus.OPEN)
     created_by: Mapped[str] = mapped_column(String(100))
     from_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     outcome: Mapped[str | None] = mapped_column(Text)

@@ -10,7 +10,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dialect import JSONDocument
-from core.models import Base, _enum, utcnow
+from core.models.base import Base, enum_column, utcnow
 
 
 class CycleStatus(StrEnum):
@@ -44,8 +44,8 @@ class Cycle(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    status: Mapped[CycleStatus] = mapped_column(_enum(CycleStatus))
-    trigger: Mapped[CycleTrigger] = mapped_column(_enum(CycleTrigger))
+    status: Mapped[CycleStatus] = mapped_column(enum_column(CycleStatus))
+    trigger: Mapped[CycleTrigger] = mapped_column(enum_column(CycleTrigger))
     # The task the cycle worked on: an open task, else the agent's objective (task_id empty).
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
     task: Mapped[str] = mapped_column(Text)
@@ -90,7 +90,9 @@ class OutboxMessage(Base):
     # Where the report goes: "slack:C0001" for the agent's channel, "console" without one.
     destination: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(
+        enum_column(OutboxStatus), default=OutboxStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(100))

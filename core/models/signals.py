@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, S
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, _enum, utcnow
+from core.models.base import Base, enum_column, utcnow
 
 # Signals are the one table that grows by millions of rows: 64-bit ids on PostgreSQL,
 # SQLite's INTEGER PRIMARY KEY (the rowid, already 64-bit) there.
@@ -40,7 +40,7 @@ class Signal(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(200))
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    type: Mapped[SignalType] = mapped_column(_enum(SignalType))
+    type: Mapped[SignalType] = mapped_column(enum_column(SignalType))
     occurred_at: Mapped[datetime]
     thread: Mapped[str | None] = mapped_column(String(200))
     prospect_email: Mapped[str | None] = mapped_column(String(320))

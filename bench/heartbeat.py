@@ -40,7 +40,7 @@ from core import clock, directory  # noqa: E402
 from core.db import make_engine, unit_of_work  # noqa: E402
 from core.heartbeat.backends.anthropic import AnthropicBackend, make_client  # noqa: E402
 from core.heartbeat.config import HeartbeatSettings  # noqa: E402
-from core.heartbeat.prompt import system_prompt  # noqa: E402
+from core.heartbeat.prompt import shared_prompt  # noqa: E402
 from core.models import (  # noqa: E402  # noqa: E402
     Agent,
     AgentRole,
@@ -173,7 +173,7 @@ def baseline(url: str, calls: int, concurrency: int) -> float:
     request = {
         "model": "claude-sonnet-5-5",
         "max_tokens": 1024,
-        "system": [{"type": "text", "text": system_prompt(AgentRole.SDR)}],
+        "system": [{"type": "text", "text": shared_prompt(())}],
         "messages": [{"role": "user", "content": "Task: write first-touch emails"}],
     }
     started = time.perf_counter()

@@ -16,7 +16,10 @@ from core.coaching import Coaching
 from core.context import AssembledContext
 from core.errors import DomainError
 from core.heartbeat.replay import call_line
+from core.heartbeat.report import usage_line
 from core.home import AgentLine, BrainLine, Home
+from core.pricing import dollars
+from core.usage import Bill, BillLine
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -185,7 +188,32 @@ def home_view(home: Home) -> dict[str, Any]:
         blocks += [section(_brain_text(b, usage=True)) for b in home.coaching] or [
             section("You have not coached yet: `/coach @agent <note>`.")
         ]
+    if home.spend is not None:
+        blocks += spend_section(home.spend)
     return {"type": "home", "blocks": fit(blocks, VIEW_BLOCKS, "More: `/brain agents`.")}
+
+
+def spend_section(bill: Bill) -> list[Block]:
+    """The App Home's "Spend this week": each team's cycles, tokens, cache share and cost."""
+    blocks: list[Block] = [divider(), header("Spend this week")]
+    if not bill.lines:
+        return [*blocks, section("No cycles yet this week.")]
+    lines = [f"*{escape(line.name)}* · {_spend_text(line)}" for line in bill.lines]
+    if len(bill.lines) > 1:
+        lines.append(f"*all* · {_spend_text(bill.total)}")
+    blocks.append(section("\n".join(lines)))
+    blocks.append(note(f"since {when(bill.since)} · `salesbrain usage --by agent` for each agent"))
+    return blocks
+
+
+def _spend_text(line: BillLine) -> str:
+    if line.cycles == line.offline_cycles:
+        return f"{line.cycles} cycles · offline: no tokens billed"
+    unpriced = f" (+{line.unpriced_cycles} cycles unpriced)" if line.unpriced_cycles else ""
+    return (
+        f"{line.cycles} cycles · {dollars(line.cost_usd)}{unpriced} · "
+        f"{line.prompt_tokens:,} tokens in, {line.cache_share:.0%} from cache"
+    )
 
 
 def context_message(assembled: AssembledContext) -> Message:
@@ -235,6 +263,8 @@ def cycle_report(cycle: dict[str, Any], learnings: int) -> Message:
             f"{cycle['duration_ms'] / 1000:.1f} s"
         ),
     ]
+    if cycle["status"] != "skipped":
+        blocks.append(note(f"tokens: {usage_line(cycle)}"))
     if cycle["status"] == "failed":
         blocks.append(
             section(

@@ -22,7 +22,8 @@ from core.models import (
     Tier,
     Workspace,
 )
-from core.permissions import Actor, principal_for
+from core.permissions import Actor, Principal, principal_for
+from core.usage import Bill, week_bill
 
 TOP_BLOCKS = 5
 MAX_AGENTS = 30
@@ -65,6 +66,8 @@ class Home:
     # Only managers and admins coach; for everyone else this stays empty.
     coaching: list[BrainLine]
     is_coach: bool
+    # Managers: their teams' token spend this week; admins: every team's. None for members.
+    spend: Bill | None = None
 
 
 def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
@@ -99,7 +102,13 @@ def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
         company_blocks=_top(session, workspace, Tier.COMPANY, frozenset()),
         coaching=_coaching_by(session, workspace, actor) if is_coach else [],
         is_coach=is_coach,
+        spend=_spend(session, workspace, principal) if is_coach else None,
     )
+
+
+def _spend(session: Session, workspace: Workspace, principal: Principal) -> Bill:
+    teams = None if principal.role is MemberRole.ADMIN else principal.managed_team_ids
+    return week_bill(session, workspace, teams)
 
 
 def _agent_line(agent: Agent, open_tasks: int) -> AgentLine:

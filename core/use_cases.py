@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from core import audit, coaching, directory, memory, report_messages, tasks
+from core import audit, clock, coaching, directory, memory, report_messages, tasks
+from core import usage as usage_bill
 from core.coaching import CoachingNote, Outcome
 from core.context import AssembledContext, assemble_context
 from core.context import settings as context_settings
@@ -28,6 +29,7 @@ from core.home import Home, home_for
 from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
 from core.permissions import Actor, check_direct, principal_for
 from core.tasks import open_tasks
+from core.usage import Bill
 
 
 @contextmanager
@@ -228,6 +230,15 @@ def replayable(
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.named_or_only(team_id)
         return replay.replayable(uow.session, workspace, cycle_id, model, by=by)
+
+
+def usage(uow: UnitOfWork, team_id: str | None, since: str, by: str) -> Bill:
+    """The token bill of the workspace's cycles since `since` (7d, 24h, a date), per agent
+    or per team."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        start = usage_bill.since_from(since, clock.now())
+        return usage_bill.bill(uow.session, workspace, since=start, by=usage_bill.grouping(by))
 
 
 def agent_named(uow: UnitOfWork, team_id: str | None, words: str) -> tuple[Agent, str]:

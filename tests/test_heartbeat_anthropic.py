@@ -104,8 +104,9 @@ def test_a_full_tool_use_cycle_writes_what_the_model_decided(
     first, second = fake.requests
     assert "sk-test" in first.headers.get("x-api-key", first.headers.get("authorization", ""))
     system = first.body["system"]
-    assert system[0]["cache_control"] == {"type": "ephemeral"}
-    assert "sales development representative" in system[0]["text"]
+    # The stable prefix (tools, the manual) is cached for an hour; the role and memory follow.
+    assert system[0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert "# Your role\nYou are a sales development representative" in system[1]["text"]
     assert "Lead with the compliance angle" in system[1]["text"]
     assert "Lead with the compliance angle" not in system[0]["text"]
     # The prospect's words reach the model only inside a labelled data section.
@@ -114,10 +115,13 @@ def test_a_full_tool_use_cycle_writes_what_the_model_decided(
     opened = re.search(r"<<<DATA (\w+) \(task", prompt)
     assert opened is not None and opened.start() < prompt.index("ignore your rules")
     assert prompt.index("ignore your rules") < prompt.index(f"<<<END DATA {opened[1]} (task")
+    # Every role is offered every tool (one prefix for the team); the toolbox judges calls.
     assert {t["name"] for t in first.body["tools"]} == {
         "record_learning",
         "handoff_task",
         "complete_task",
+        "propose_promotion",
+        "refresh_team_copy",
         "finish_cycle",
     }
     results = second.tool_results

@@ -1,4 +1,4 @@
-"""`salesbrain heartbeat | cycles list | cycles show | cycles replay | demo`"""
+"""`salesbrain heartbeat | cycles list | cycles show | cycles replay | usage | demo`"""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from bot.cli import (
     force_option,
     json_option,
     session_scope,
+    unit_of_work,
     use_case,
     workspace_option,
 )
 from bot.cli.output import emit_json, pairs, shorten, table
 from bot.runner import HeartbeatRunner
-from core import rules
+from core import rules, use_cases
 from core.db import engine_for
 from core.heartbeat import outbox
 from core.heartbeat.backends import backend_from_settings
@@ -29,12 +30,14 @@ from core.heartbeat.config import heartbeat_settings
 from core.heartbeat.cycle import CycleResult
 from core.heartbeat.records import cycle_view, get_cycle, list_cycles
 from core.heartbeat.replay import Reasoning, call_line, replay, replayable
-from core.heartbeat.report import memory_lines, render_report
+from core.heartbeat.report import memory_lines, render_report, usage_line
+from core.pricing import dollars
 from core.settings import get_settings
+from core.usage import BillLine
 
 
 def register(cli: click.Group) -> None:
-    for command in (heartbeat, cycles, demo):
+    for command in (heartbeat, cycles, usage, demo):
         cli.add_command(command)
 
 
@@ -133,8 +136,8 @@ def cycles_list(agent: str | None, limit: int, workspace: str | None, as_json: b
             (v["started_at"] or "")[:16].replace("T", " "),
             f"{v['model']} ({v['backend']})",
             f"{v['duration_ms']:.0f}",
-            v["tokens"]["input"] + v["tokens"]["output"],
-            shorten(v["task"]["text"], 50),
+            shorten(usage_line(v), 60),
+            shorten(v["task"]["text"], 40),
         )
         for v in views
     ]
@@ -154,6 +157,7 @@ LIST_FIELDS = (
     "model_ms",
     "overhead_ms",
     "tokens",
+    "cost_usd",
     "task",
     "report",
     "new_block_ids",
@@ -199,6 +203,7 @@ def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
                     f"cache read, {tokens['cache_write']} cache write; {view['model_calls']} "
                     f"call(s), {view['retries']} retries",
                 ),
+                ("cost", usage_line(view)),
             ]
         )
     )
@@ -252,6 +257,45 @@ def cycles_replay(
     )
     for title, side in ((f"cycle {result.cycle_id}", before), ("replay", after)):
         _replay_side(title, side)
+
+
+@click.command()
+@click.option("--since", default="7d", show_default=True, help="7d, 24h, 2w or a date.")
+@click.option("--by", "by", default="agent", show_default=True, help="agent or team.")
+@workspace_option
+@json_option
+def usage(since: str, by: str, workspace: str | None, as_json: bool) -> None:
+    """The token bill: cycles, tokens, the share read from cache and the cost."""
+    bill = use_cases.usage(unit_of_work(readonly=True), workspace, since, by)
+    if as_json:
+        emit_json({"usage": bill.as_dict()})
+        return
+    rows = [_bill_row(line) for line in bill.lines]
+    if len(bill.lines) > 1:
+        rows.append(_bill_row(bill.total))
+    click.echo(
+        table([bill.by, "cycles", "tokens in", "from cache", "out", "cost"], rows)
+        if rows
+        else "no cycles in this period"
+    )
+    when = bill.since.strftime("%Y-%m-%d %H:%M UTC")
+    notes = [f"since {when}; prices of core/data/model_prices.toml"]
+    if bill.total.offline_cycles:
+        notes.append(f"{bill.total.offline_cycles} offline cycle(s): no tokens billed")
+    if bill.total.unpriced_cycles:
+        notes.append(f"{bill.total.unpriced_cycles} cycle(s) on a model with no price: not costed")
+    click.echo("\n" + "; ".join(notes))
+
+
+def _bill_row(line: BillLine) -> tuple[object, ...]:
+    return (
+        line.name,
+        line.cycles,
+        f"{line.prompt_tokens:,}",
+        f"{line.cache_share:.0%}",
+        f"{line.output_tokens:,}",
+        dollars(line.cost_usd) + ("+" if line.unpriced_cycles else ""),
+    )
 
 
 def _replay_side(title: str, side: Reasoning) -> None:

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.context import AssembledContext, assemble_context, render_memory_section
 from core.context.render import defuse, fenced, new_fence
+from core.context.settings import ContextSettings
 from core.heartbeat.config import HeartbeatSettings
-from core.heartbeat.prompt import DEFAULT_OBJECTIVES, data_section
+from core.heartbeat.prompt import DEFAULT_OBJECTIVES, CompanyOrder, data_section, role_prompt
 from core.heartbeat.tools import Standing
 from core.lifecycle import ModelStatus, model_status
 from core.models import (
@@ -108,6 +109,8 @@ class Brain:
     assembled_at: datetime = field(default_factory=clock.now)
     # The model's state on the day of the cycle: a retired model is not called.
     model_status: ModelStatus | None = None
+    # The Company Brain's standing orders, in the prompt's cached prefix (core/heartbeat/prompt.py).
+    company_orders: tuple[CompanyOrder, ...] = ()
     # The id on this cycle's data fences: drawn per cycle, so no stored text can know it.
     fence: str = field(default_factory=new_fence)
 
@@ -129,6 +132,7 @@ class Brain:
         """Every block that reached the agent this cycle (for usage counts), once each."""
         ids = [block.id for block in self.context.blocks]
         ids += [note.id for note in (*self.new_coaching, *self.findings)]
+        ids += [order.id for order in self.company_orders]
         return list(dict.fromkeys(ids))
 
     def as_record(self) -> dict[str, Any]:
@@ -144,6 +148,7 @@ class Brain:
             "outcomes": [outcome.task_id for outcome in self.outcomes],
             "candidates": [candidate.block_id for candidate in self.candidates],
             "stale": [copy.block_id for copy in self.stale],
+            "company_orders": [order.id for order in self.company_orders],
             # Everything else the model was given, as given: a replay reasons over it again.
             "brain": {
                 "role": self.role.value,
@@ -159,6 +164,7 @@ class Brain:
                 "candidates": [asdict(candidate) for candidate in self.candidates],
                 "stale": [asdict(copy) for copy in self.stale],
                 "own_learnings": sorted(self.own_learnings),
+                "company_orders": [asdict(order) for order in self.company_orders],
             },
         }
 
@@ -192,6 +198,7 @@ def recorded_brain(
         candidates=tuple(PromotionCandidate(**c) for c in kept["candidates"]),
         stale=tuple(StaleCopy(**c) for c in kept["stale"]),
         own_learnings=frozenset(kept["own_learnings"]),
+        company_orders=tuple(CompanyOrder(**o) for o in kept.get("company_orders", [])),
     )
 
 
@@ -253,7 +260,24 @@ def assemble_brain(
         assembled_at=clock.now(),
         # Read here, outside any write transaction: the first read parses the SDK's files.
         model_status=model_status(agent.model),
+        company_orders=company_orders(session, workspace),
     )
+
+
+def company_orders(session: Session, workspace: Workspace) -> tuple[CompanyOrder, ...]:
+    """The Company Brain blocks that people wrote as policy (importance at least the standing
+    order threshold), most important first, within COMPANY_ORDERS_CHARS. Only people's words:
+    a block copied from an agent's learning or an import is outside text, fenced in the memory
+    section with the cycle's own fence id, which a cached prefix cannot hold."""
+    threshold = ContextSettings.of(workspace).standing_order_min_importance
+    rows = session.execute(_COMPANY_ORDERS, {"workspace_id": workspace.id, "least": threshold})
+    orders, room = [], COMPANY_ORDERS_CHARS
+    for block_id, block_type, content in rows:
+        room -= len(content)
+        if room < 0:
+            break
+        orders.append(CompanyOrder(block_id, BlockType(block_type).value, content))
+    return tuple(orders)
 
 
 def _task_note(task: Task, handles: dict[int, str]) -> TaskNote:
@@ -309,6 +333,20 @@ _HANDOFFS_DONE = (
     .order_by(Task.completed_at, Task.id)
     .limit(10)
 )
+# The Company Brain's standing orders: at most this much text (about 1,500 tokens) in all.
+COMPANY_ORDERS_CHARS = 6000
+_COMPANY_ORDERS = (
+    select(MemoryBlock.id, MemoryBlock.type, MemoryBlock.content)
+    .where(
+        MemoryBlock.workspace_id == bindparam("workspace_id"),
+        MemoryBlock.tier == Tier.COMPANY,
+        MemoryBlock.status == BlockStatus.ACTIVE,
+        MemoryBlock.source_kind == SourceKind.SLACK_USER,
+        MemoryBlock.importance >= bindparam("least"),
+    )
+    .order_by(MemoryBlock.importance.desc(), MemoryBlock.id)
+    .limit(50)
+)
 # Since the agent's last cycle (its first cycle sees them all).
 _NEW_BLOCKS_SINCE = _NEW_BLOCKS.where(MemoryBlock.updated_at > bindparam("since"))
 _HANDOFFS_DONE_SINCE = _HANDOFFS_DONE.where(Task.completed_at > bindparam("since"))
@@ -351,11 +389,14 @@ def memory_prompt(brain: Brain) -> str:
     candidates and copies quote imported data: their text is fenced like any outside text."""
     fence = brain.fence
     teammates = "\n".join(f"- {h} ({role})" for h, role in sorted(brain.teammates.items()))
+    in_prefix = {order.id for order in brain.company_orders}
+    shown = [block for block in brain.context.blocks if block.id not in in_prefix]
     sections = [
+        role_prompt(brain.role),
         f"# You\nYou are {brain.handle} on team {brain.team_slug}. "
         f"Objective: {defuse(brain.objective)}",
         "# Teammates\n" + (teammates or "- none"),
-        render_memory_section(brain.context, fence),
+        render_memory_section(replace(brain.context, blocks=shown), fence),
     ]
     if brain.new_coaching:
         lines = ["# New coaching since your last cycle"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,6 +38,9 @@ class HeartbeatSettings(BaseSettings):
     model_max_retries: int = Field(default=3, ge=0, le=10)
     max_turns: int = Field(default=6, ge=1, le=20)
     max_tokens: int = Field(default=1024, ge=64, le=32_000)
+    # The lifetime of the prompt's cached prefix: "1h" keeps it alive between hourly cycles
+    # (see core/heartbeat/backends/anthropic.py); "5m" suits agents that wake more often.
+    prompt_cache_ttl: Literal["5m", "1h"] = "1h"
     # Learnings one cycle may record; the model's calls beyond it are refused and recorded.
     max_learnings_per_cycle: int = Field(default=3, ge=0, le=50)
 

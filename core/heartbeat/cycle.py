@@ -25,7 +25,7 @@ from core.context import record_usage
 from core.db import unit_of_work
 from core.errors import DomainError
 from core.heartbeat import leases, outbox
-from core.heartbeat.backends import Backend, ModelCallFailed, Usage
+from core.heartbeat.backends import OFFLINE, Backend, ModelCallFailed, Usage
 from core.heartbeat.brain import Brain, assemble_brain
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.leases import Claim
@@ -53,6 +53,7 @@ from core.models import (
     Tier,
     Workspace,
 )
+from core.pricing import cost_usd
 from core.signals import analyze_agent, has_new_signals
 
 log = logging.getLogger(__name__)
@@ -329,6 +330,7 @@ def _cycle_values(
         "cache_write_tokens": usage.cache_write_tokens,
         "model_calls": usage.calls,
         "retries": usage.retries,
+        "cost_usd": cycle_cost(backend, brain.model, usage),
         "report": report.summary if report else reasoned.text,
         "actions": list(report.actions) if report else [],
         "worker": claim.owner,
@@ -341,6 +343,14 @@ def _cycle_values(
         "finished_at": None,
         "duration_ms": 0.0,
     }
+
+
+def cycle_cost(backend: str, model: str, usage: Usage) -> float | None:
+    """What the cycle's model calls cost: nothing offline (no tokens are billed), else its
+    tokens at the price table's prices, None when the model has none."""
+    if backend == OFFLINE:
+        return 0.0
+    return cost_usd(model, usage.counts())
 
 
 def _calls_as_stored(status: CycleStatus, toolbox: Toolbox) -> dict[str, Any]:

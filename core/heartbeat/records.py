@@ -12,6 +12,7 @@ from core.directory import get_agent
 from core.errors import InvalidInput, NotFound
 from core.lifecycle import ModelState, end_of_life, model_status, upgrade_hint
 from core.models import Agent, Cycle, CycleStatus, Workspace
+from core.pricing import cache_share
 from core.views import iso
 
 
@@ -38,7 +39,13 @@ def cycle_view(cycle: Cycle, handle: str) -> dict[str, Any]:
             "output": cycle.output_tokens,
             "cache_read": cycle.cache_read_tokens,
             "cache_write": cycle.cache_write_tokens,
+            # Of all input tokens (fresh, written to and read from the prompt cache).
+            "cache_share": round(
+                cache_share(cycle.input_tokens, cycle.cache_read_tokens, cycle.cache_write_tokens),
+                4,
+            ),
         },
+        "cost_usd": cycle.cost_usd,
         "model_calls": cycle.model_calls,
         "retries": cycle.retries,
         "context": cycle.context,

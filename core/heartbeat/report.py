@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.heartbeat.backends import OFFLINE
+from core.pricing import dollars
+
 TOP_BLOCKS = 3
 
 
@@ -41,9 +44,24 @@ def render_report(cycle: dict[str, Any]) -> str:
             ],
         )
         lines += _section("Memory that shaped it", memory_lines(cycle, TOP_BLOCKS))
+    if cycle["status"] != "skipped":
+        lines.append(f"Tokens: {usage_line(cycle)}")
     if cycle.get("upgrade_hint"):
         lines.append(f"Warning: {cycle['upgrade_hint']}")
     return "\n".join(lines)
+
+
+def usage_line(cycle: dict[str, Any]) -> str:
+    """What the cycle's model calls used and cost: "3,120 in, 84% from cache, 240 out ·
+    $0.0021"; an offline cycle says it was billed nothing."""
+    if cycle["backend"] == OFFLINE:
+        return "offline: no tokens billed"
+    tokens = cycle["tokens"]
+    prompt = tokens["input"] + tokens["cache_read"] + tokens["cache_write"]
+    cost = "no price for this model" if cycle["cost_usd"] is None else dollars(cycle["cost_usd"])
+    return (
+        f"{prompt:,} in, {tokens['cache_share']:.0%} from cache, {tokens['output']:,} out · {cost}"
+    )
 
 
 def memory_lines(cycle: dict[str, Any], limit: int | None = None) -> list[str]:

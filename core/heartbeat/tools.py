@@ -96,14 +96,23 @@ DEFAULT_MAX_LEARNINGS = 3
 def tool_definitions(role: AgentRole) -> tuple[dict[str, Any], ...]:
     """The tools as the Messages API takes them; the team's upkeep is offered to directors."""
     offered = [n for n in TOOLS if n not in DIRECTORS_ONLY or role is AgentRole.DIRECTOR]
-    return tuple(
-        {
-            "name": name,
-            "description": (TOOLS[name].__doc__ or name).strip(),
-            "input_schema": TOOLS[name].model_json_schema(),
-        }
-        for name in offered
-    )
+    return tuple(_definition(name) for name in offered)
+
+
+@cache
+def every_tool_definition() -> tuple[dict[str, Any], ...]:
+    """Every tool, whatever the role: what a cycle offers, so that the tools (the start of the
+    cached prompt prefix) are the same for every agent; a call the role may not make is
+    refused by the toolbox, as any call is checked."""
+    return tuple(_definition(name) for name in TOOLS)
+
+
+def _definition(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": (TOOLS[name].__doc__ or name).strip(),
+        "input_schema": TOOLS[name].model_json_schema(),
+    }
 
 
 ACCEPTED, REFUSED, APPLIED, DISCARDED = "accepted", "refused", "applied", "discarded"

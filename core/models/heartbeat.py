@@ -59,6 +59,8 @@ class Cycle(Base):
     cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
     model_calls: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)
+    # US dollars at the prices of the day (core/pricing.py); None when the model had no price.
+    cost_usd: Mapped[float | None] = mapped_column(Float)
     # Every tool call the model made, with its input and outcome (applied or refused).
     tool_calls: Mapped[list[Any]] = mapped_column(JSONDocument, default=list)
     report: Mapped[str] = mapped_column(Text, default="")

@@ -74,6 +74,106 @@ class Request:
 
 _ids = itertools.count(1)
 
+# Token counts are an approximation, documented as such: about 4 characters a token (of the
+# JSON the request carries, tool schemas included). Real tokenizers count more for the same
+# text (Claude Sonnet 5's about 30% more), so a prefix the fake finds long enough to cache
+# is long enough for the real API too. The backend never estimates: it reads `usage`.
+CHARS_PER_TOKEN = 4
+
+# The shortest prefix the API caches, by model family (longest matching id prefix wins), as
+# read on 2026-12-01: 512 tokens for Opus 5, Fable 5 and Mythos 5; 1,024 for Sonnet 5,
+# Opus 4.8, Sonnet 4.x and Opus 4/4.1; 2,048 for Opus 4.7; 4,096 for Opus 4.5/4.6 and
+# Haiku 4.5. Models of a family not listed take their family's (claude-sonnet-5-5: 1,024);
+# Haiku 5.5 is assumed like Haiku 4.5. A shorter prefix is silently not cached.
+MIN_CACHEABLE = {
+    "claude-opus-5": 512,
+    "claude-fable-5": 512,
+    "claude-mythos-5": 512,
+    "claude-sonnet-5": 1024,
+    "claude-opus-4-8": 1024,
+    "claude-opus-4-7": 2048,
+    "claude-opus-4-6": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-sonnet-4": 1024,
+    "claude-opus-4": 1024,
+    "claude-haiku-5": 4096,
+    "claude-haiku-4-5": 4096,
+}
+DEFAULT_MIN_CACHEABLE = 1024
+TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
+
+
+def tokens(text_: str) -> int:
+    return len(text_) // CHARS_PER_TOKEN
+
+
+def min_cacheable(model: str) -> int:
+    family = max((m for m in MIN_CACHEABLE if model.startswith(m)), key=len, default=None)
+    return MIN_CACHEABLE[family] if family else DEFAULT_MIN_CACHEABLE
+
+
+class PromptCache:
+    """The API's prompt cache, as its documentation describes it, simplified.
+
+    A request is read in the API's order: tools, then system blocks, then the messages'
+    content blocks. A block with `cache_control` is a breakpoint: the prefix up to and with it
+    can be cached, per model, when it is at least the model's minimum length. The latest
+    breakpoint whose prefix is cached (and alive) is read, and its lifetime starts again;
+    the breakpoints after it are written, each for its own TTL ("5m" by default, or "1h").
+    Simplified: any earlier breakpoint can be hit (the API looks back 20 blocks at most).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._expires: dict[str, float] = {}
+
+    def use(self, body: dict[str, Any], now: float) -> tuple[int, dict[str, int]]:
+        """Cache tokens read, and written per TTL, by this request."""
+        breakpoints = _breakpoints(body)
+        written = {"5m": 0, "1h": 0}
+        with self._lock:
+            hit = next(
+                (
+                    i
+                    for i in range(len(breakpoints) - 1, -1, -1)
+                    if self._expires.get(breakpoints[i][0], 0.0) > now
+                ),
+                None,
+            )
+            read = 0
+            if hit is not None:
+                key, read, ttl = breakpoints[hit]
+                self._expires[key] = now + TTL_SECONDS[ttl]
+            covered = read
+            for key, length, ttl in breakpoints[(hit + 1 if hit is not None else 0) :]:
+                if length < min_cacheable(str(body.get("model", ""))):
+                    continue  # too short: silently not cached, billed as input
+                written[ttl] += length - covered
+                covered = length
+                self._expires[key] = now + TTL_SECONDS[ttl]
+        return read, written
+
+
+def _breakpoints(body: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """Each breakpoint's cache key, prefix length in tokens and TTL, in prompt order."""
+    system = body.get("system") or []
+    blocks: list[dict[str, Any]] = [*body.get("tools", [])]
+    blocks += [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+    for turn in body.get("messages", []):
+        content = turn["content"]
+        blocks += [{"type": "text", "text": content}] if isinstance(content, str) else content
+    digest = hashlib.sha256(str(body.get("model", "")).encode())
+    found, length = [], 0
+    for block in blocks:
+        control = block.get("cache_control")
+        bare = {k: v for k, v in block.items() if k != "cache_control"}
+        serialized = json.dumps(bare, sort_keys=True)
+        digest.update(serialized.encode())
+        length += tokens(serialized)
+        if control:
+            found.append((digest.copy().hexdigest(), length, control.get("ttl", "5m")))
+    return found
+
 
 def tool_use(name: str, **arguments: Any) -> dict[str, Any]:
     return {"type": "tool_use", "id": f"toolu_{next(_ids):06d}", "name": name, "input": arguments}
@@ -152,6 +252,7 @@ class FakeAnthropic:
         *,
         latency: float = 0.0,
         hang_seconds: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.responder = responder
         self.latency = latency
@@ -160,7 +261,9 @@ class FakeAnthropic:
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._cached_prefixes: set[str] = set()
+        # The fake's own clock for cache lifetimes: a test on a simulated clock passes its own.
+        self.clock = clock
+        self.cache = PromptCache()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -198,24 +301,19 @@ class FakeAnthropic:
                 return self._script.popleft()
         return self.responder(request)
 
-    def _usage(self, request: Request, reply: Reply) -> dict[str, int]:
-        """Token counts in the API's shape; a cache_control'd system prefix is cached once."""
-        system = request.body.get("system")
-        cached = ""
-        if isinstance(system, list):
-            cached = "".join(b.get("text", "") for b in system if b.get("cache_control"))
-        prefix = hashlib.sha256(cached.encode()).hexdigest() if cached else ""
-        with self._lock:
-            seen = prefix in self._cached_prefixes
-            if prefix:
-                self._cached_prefixes.add(prefix)
-        prefix_tokens = len(cached) // 4
-        total = len(json.dumps(request.body)) // 4
+    def _usage(self, request: Request, reply: Reply) -> dict[str, Any]:
+        """Token counts in the API's shape, prompt caching included (see PromptCache)."""
+        read, written = self.cache.use(request.body, self.clock())
+        total = tokens(json.dumps(request.body))
         return {
-            "input_tokens": max(1, total - prefix_tokens),
-            "output_tokens": max(1, len(json.dumps(reply.body.get("content", []))) // 4),
-            "cache_creation_input_tokens": 0 if seen else prefix_tokens,
-            "cache_read_input_tokens": prefix_tokens if seen else 0,
+            "input_tokens": max(1, total - read - sum(written.values())),
+            "output_tokens": max(1, tokens(json.dumps(reply.body.get("content", [])))),
+            "cache_creation_input_tokens": sum(written.values()),
+            "cache_read_input_tokens": read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": written["5m"],
+                "ephemeral_1h_input_tokens": written["1h"],
+            },
         }
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

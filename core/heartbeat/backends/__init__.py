@@ -13,7 +13,11 @@ from core.errors import InvalidInput
 from core.heartbeat.brain import Brain
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.tools import Toolbox
+from core.pricing import TokenCounts
 from core.settings import Settings
+
+# The backend that reasons by rule: it calls no model and is billed nothing.
+OFFLINE = "offline"
 
 
 @dataclass
@@ -24,9 +28,21 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    # The part of cache_write_tokens written with the 1-hour TTL (billed higher than 5 minutes).
+    cache_write_1h_tokens: int = 0
     calls: int = 0
     retries: int = 0
     model_ms: float = 0.0
+
+    def counts(self) -> TokenCounts:
+        """The tokens as the price table bills them."""
+        return TokenCounts(
+            input=self.input_tokens,
+            output=self.output_tokens,
+            cache_read=self.cache_read_tokens,
+            cache_write_5m=self.cache_write_tokens - self.cache_write_1h_tokens,
+            cache_write_1h=self.cache_write_1h_tokens,
+        )
 
 
 @dataclass

@@ -1,9 +1,16 @@
 """The `anthropic` backend: the Messages API through the official SDK, with tool use.
 
 A short loop: call the model, run the tools it asked for, send their results back, until it
-calls finish_cycle or the turn limit. The static role prompt goes first with prompt caching
-(identical for every agent of a role, so one cache entry serves them all); the agent's
-memory follows it, then the task.
+calls finish_cycle or the turn limit. The stable prefix goes first with prompt caching: the
+tools, the manual and the Company Brain's standing orders (core/heartbeat/prompt.py), the
+same for every agent of the workspace, so one cache entry serves them all; the agent's role
+and memory follow it, then the task.
+
+The cache entry lives an hour (HeartbeatSettings.prompt_cache_ttl), not the default five
+minutes: agents wake hourly, so a team of five uses its prefix about every 12 minutes. A
+5-minute entry would lapse between two cycles, and every cycle would pay a write (1.25x the
+input price) and never a read: dearer than no cache. A 1-hour write costs 2x once, each use
+reads at 0.1x and starts the hour again, so the entry stays alive while the team works.
 
 The retries are this module's own, not the SDK's, for three reasons: each attempt's timeout
 is bounded by what is left of the agent's lease (so a call never outlives the lease and no
@@ -37,8 +44,8 @@ from anthropic.types import (
 from core.heartbeat.backends import ModelCallFailed, Reasoning, Usage
 from core.heartbeat.brain import Brain, memory_prompt, task_prompt
 from core.heartbeat.config import HeartbeatSettings
-from core.heartbeat.prompt import system_prompt
-from core.heartbeat.tools import REFUSED, Toolbox, tool_definitions
+from core.heartbeat.prompt import shared_prompt
+from core.heartbeat.tools import REFUSED, Toolbox, every_tool_definition
 from core.settings import Settings
 
 # Answers whose tool calls may be cut off mid-input, or that the model did not stand behind.
@@ -83,6 +90,7 @@ class AnthropicBackend:
         self.connect_timeout = heartbeat.model_connect_timeout_seconds
         self.max_turns = heartbeat.max_turns
         self.max_tokens = heartbeat.max_tokens
+        self.cache_ttl = heartbeat.prompt_cache_ttl
 
     @classmethod
     def from_settings(cls, settings: Settings, heartbeat: HeartbeatSettings) -> AnthropicBackend:
@@ -95,8 +103,8 @@ class AnthropicBackend:
         system: list[TextBlockParam] = [
             {
                 "type": "text",
-                "text": system_prompt(brain.role),
-                "cache_control": {"type": "ephemeral"},
+                "text": shared_prompt(brain.company_orders),
+                "cache_control": {"type": "ephemeral", "ttl": self.cache_ttl},
             },
             {"type": "text", "text": memory_prompt(brain)},
         ]
@@ -107,7 +115,7 @@ class AnthropicBackend:
                 description=tool["description"],
                 input_schema=tool["input_schema"],
             )
-            for tool in tool_definitions(brain.role)
+            for tool in every_tool_definition()
         ]
         text = ""
         for _turn in range(self.max_turns):
@@ -181,6 +189,8 @@ class AnthropicBackend:
             usage.output_tokens += answer.usage.output_tokens
             usage.cache_read_tokens += answer.usage.cache_read_input_tokens or 0
             usage.cache_write_tokens += answer.usage.cache_creation_input_tokens or 0
+            by_ttl = answer.usage.cache_creation
+            usage.cache_write_1h_tokens += (by_ttl.ephemeral_1h_input_tokens or 0) if by_ttl else 0
             return answer
         raise AssertionError("unreachable: the last attempt returns or raises")
 

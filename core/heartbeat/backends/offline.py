@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.heartbeat.backends import Reasoning
+from core.heartbeat.backends import OFFLINE, Reasoning
 from core.heartbeat.brain import Brain, Note
 from core.heartbeat.tools import ACCEPTED, Toolbox
 from core.models import AgentRole, BlockType
@@ -83,7 +83,7 @@ class Guide:
 class OfflineBackend:
     """Rule-based reasoning over the brain; the same memory always gives the same answer."""
 
-    name = "offline"
+    name = OFFLINE
 
     def reason(self, brain: Brain, toolbox: Toolbox, *, seconds_left: float) -> Reasoning:
         guide = choose_guide(brain)

@@ -1,0 +1,261 @@
+"""Token cost per cycle: prompt caching against the fake Messages API, prices, the bill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import anthropic
+import pytest
+from anthropic.types import TextBlockParam
+from sqlalchemy.engine import Engine
+
+from bot import blocks as slack_blocks
+from core import clock, directory, memory, use_cases
+from core.db import UnitOfWork, unit_of_work
+from core.heartbeat.backends.offline import OfflineBackend
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.prompt import shared_prompt
+from core.heartbeat.tools import every_tool_definition
+from core.models import DEFAULT_MODEL
+from core.permissions import Actor
+from core.pricing import TokenCounts, cost_usd, table
+from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
+from tests.cycles import anthropic_backend, outbox_of, run_now
+from tests.fakes.anthropic_api import FakeAnthropic, min_cacheable, tokens
+from tests.test_cli import Run, run  # noqa: F401  (fixtures)
+
+START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # a Monday
+HOURLY = HeartbeatSettings(lease_seconds=120, model_timeout_seconds=5, model_max_retries=0)
+
+
+class SimulatedTime:
+    """One clock for the test's cycles and for the fake's cache lifetimes (its threads do
+    not see core.clock's context)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def timestamp(self) -> float:
+        return self.now.timestamp()
+
+
+@pytest.fixture
+def time_() -> Iterator[SimulatedTime]:
+    simulated = SimulatedTime(START)
+    with clock.running_on(lambda: simulated.now):
+        yield simulated
+
+
+@pytest.fixture
+def fake(time_: SimulatedTime) -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(clock=time_.timestamp) as server:
+        yield server
+
+
+def _ask(client: anthropic.Anthropic, system_text: str, ttl: Literal["5m", "1h"] = "5m") -> Any:
+    cached: TextBlockParam = {
+        "type": "text",
+        "text": system_text,
+        "cache_control": {"type": "ephemeral", "ttl": ttl},
+    }
+    return client.messages.create(
+        model=DEFAULT_MODEL,
+        max_tokens=64,
+        system=[cached],
+        messages=[{"role": "user", "content": "Task: one line"}],
+    ).usage
+
+
+@pytest.fixture
+def client(fake: FakeAnthropic) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key="sk-test", base_url=fake.url, max_retries=0)
+
+
+def test_a_prefix_under_the_models_minimum_is_never_cached(client: anthropic.Anthropic) -> None:
+    short = "Short rules. " * 250  # about 800 tokens: under Sonnet's 1,024
+    assert tokens(short) < min_cacheable(DEFAULT_MODEL)
+    for _ in range(2):
+        usage = _ask(client, short)
+        assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
+        assert usage.input_tokens > 700  # billed in full, every time
+
+
+def test_a_prefix_over_the_minimum_is_written_once_then_read(client: anthropic.Anthropic) -> None:
+    long = "Long rules. " * 500
+    first, second = _ask(client, long), _ask(client, long)
+    assert first.cache_creation_input_tokens > 1024 and first.cache_read_input_tokens == 0
+    assert first.cache_creation.ephemeral_5m_input_tokens == first.cache_creation_input_tokens
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert second.cache_creation_input_tokens == 0
+    assert second.input_tokens == first.input_tokens  # only the uncached rest is fresh input
+
+
+def test_a_5_minute_entry_lapses_between_hourly_uses_and_a_1_hour_entry_does_not(
+    client: anthropic.Anthropic, time_: SimulatedTime
+) -> None:
+    five, hour = "Five minute rules. " * 400, "One hour rules. " * 400
+    _ask(client, five, "5m"), _ask(client, hour, "1h")
+    time_.now += timedelta(minutes=12)  # the next agent of a team of five on hourly heartbeats
+    assert _ask(client, five, "5m").cache_read_input_tokens == 0
+    again = _ask(client, hour, "1h")
+    assert again.cache_read_input_tokens > 0 and again.cache_creation_input_tokens == 0
+    time_.now += timedelta(minutes=59)  # each read starts the hour again
+    assert _ask(client, hour, "1h").cache_read_input_tokens > 0
+    time_.now += timedelta(minutes=61)
+    assert _ask(client, hour, "1h").cache_read_input_tokens == 0
+
+
+def test_the_stable_prefix_is_long_enough_to_cache_on_the_default_model() -> None:
+    import json
+
+    prefix = json.dumps(list(every_tool_definition())) + shared_prompt(())
+    # Twice the minimum: a real tokenizer counts more than the fake's 4 characters a token.
+    assert tokens(prefix) >= 2 * min_cacheable(DEFAULT_MODEL)
+
+
+def _team_of_five(engine: Engine, world: World) -> list[str]:
+    """EMEA's sdr, ae and director, plus a marketing and an ad manager; a company policy."""
+    with unit_of_work(engine) as session:
+        for handle, role in (("mm-emea", "marketing_manager"), ("ads-emea", "ad_manager")):
+            directory.create_agent(session, world.workspace, handle, team="emea", role=role)
+        memory.write_company(
+            session,
+            world.workspace,
+            "Never offer a discount above 10% without the director's approval",
+            by=Actor.member(ADMIN),
+            type="coaching",
+            importance=0.9,
+        )
+    return ["sdr-emea", "ae-emea", "dir-emea", "mm-emea", "ads-emea"]
+
+
+def _hours_of_cycles(
+    engine: Engine, world: World, fake: FakeAnthropic, time_: SimulatedTime, hours: int
+) -> list[dict[str, Any]]:
+    """Each agent of the team once an hour, 12 minutes apart (as their jitter spreads them)."""
+    handles = _team_of_five(engine, world)
+    backend = anthropic_backend(fake.url, HOURLY)
+    cycles = []
+    for hour in range(hours):
+        for slot, handle in enumerate(handles):
+            time_.now = START + timedelta(hours=hour, minutes=12 * slot, seconds=37 * hour)
+            cycle = run_now(engine, world.workspace, handle, backend, HOURLY)
+            assert cycle["status"] == "succeeded", cycle["error"]
+            cycles.append(cycle)
+    return cycles
+
+
+def test_a_team_of_five_on_hourly_heartbeats_reads_most_of_its_input_from_cache(
+    engine: Engine, world: World, fake: FakeAnthropic, time_: SimulatedTime
+) -> None:
+    cycles = _hours_of_cycles(engine, world, fake, time_, hours=3)
+
+    first, *steady = cycles
+    assert first["tokens"]["cache_write"] > 0 and first["tokens"]["cache_read"] == 0
+    # Every other cycle, whatever the agent's role, reads the prefix the first one wrote.
+    shares = [cycle["tokens"]["cache_share"] for cycle in steady]
+    assert min(shares) >= 0.70, shares
+    assert all(cycle["tokens"]["cache_write"] == 0 for cycle in steady)
+    # The prefix holds the Company Brain's policy; the role and the memory come after it.
+    request = fake.requests[0].body
+    assert "Never offer a discount above 10%" in request["system"][0]["text"]
+    assert request["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert "# Your role" in request["system"][1]["text"]
+    assert "Never offer a discount above 10%" not in request["system"][1]["text"]
+    assert {t["name"] for t in request["tools"]} >= {"propose_promotion", "finish_cycle"}
+
+
+def test_a_cycle_stores_its_cost_at_the_price_tables_prices(
+    engine: Engine, world: World, fake: FakeAnthropic, time_: SimulatedTime
+) -> None:
+    backend = anthropic_backend(fake.url, HOURLY)
+    cycle = run_now(engine, world.workspace, "sdr-emea", backend, HOURLY)
+    t = cycle["tokens"]
+    price = table().price(DEFAULT_MODEL)
+    assert price is not None and t["cache_write"] > 0
+    expected = (
+        t["input"] * price.input
+        + t["output"] * price.output
+        + t["cache_write"] * price.cache_write_1h  # the prefix is written for an hour
+    ) / 1_000_000
+    assert cycle["cost_usd"] == pytest.approx(expected)
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None
+    assert f"from cache, {t['output']:,} out · $0.0" in report.text
+
+
+def test_an_offline_cycle_is_billed_nothing_and_says_so(engine: Engine, world: World) -> None:
+    cycle = run_now(engine, world.workspace, "sdr-emea", OfflineBackend())
+    assert cycle["cost_usd"] == 0.0
+    report = outbox_of(engine, cycle["id"])
+    assert report is not None and "Tokens: offline: no tokens billed" in report.text
+
+
+def test_a_dated_model_id_is_priced_as_its_alias_and_an_unknown_model_not_at_all() -> None:
+    tokens_ = TokenCounts(input=1_000_000, output=1_000_000)
+    assert cost_usd("claude-opus-4-5-20251101", tokens_) == cost_usd("claude-opus-4-5", tokens_)
+    assert cost_usd("claude-opus-4-5", tokens_) == pytest.approx(30.0)
+    assert cost_usd("gpt-4", tokens_) is None
+
+
+def test_the_bill_sums_cycles_per_agent_and_per_team_and_managers_see_their_teams_week(
+    engine: Engine,
+    world: World,
+    fake: FakeAnthropic,
+    time_: SimulatedTime,
+    uow: Callable[..., UnitOfWork],
+) -> None:
+    cycles = _hours_of_cycles(engine, world, fake, time_, hours=1)
+    run_now(engine, world.workspace, "sdr-amer", OfflineBackend())
+
+    by_agent = use_cases.usage(uow(readonly=True), "T0001", "7d", "agent")
+    assert {line.name for line in by_agent.lines} == {
+        "sdr-emea", "ae-emea", "dir-emea", "mm-emea", "ads-emea", "sdr-amer"
+    }  # fmt: skip
+    assert by_agent.total.cycles == 6 and by_agent.total.offline_cycles == 1
+    assert by_agent.total.cost_usd == pytest.approx(sum(c["cost_usd"] for c in cycles))
+    by_team = use_cases.usage(uow(readonly=True), "T0001", "24h", "team")
+    assert [(line.name, line.cycles) for line in by_team.lines] == [("emea", 5), ("amer", 1)]
+    assert by_team.lines[0].cache_share > 0.5
+
+    home = use_cases.home(uow(readonly=True), "T0001", Actor.member(EMEA_MANAGER))
+    assert home.spend is not None and [line.name for line in home.spend.lines] == ["emea"]
+    view = slack_blocks.home_view(home)
+    texts = [str(block) for block in view["blocks"]]
+    assert any("Spend this week" in text for text in texts)
+    assert any("*emea* · 5 cycles · $0.0" in text for text in texts)
+    member = use_cases.home(uow(readonly=True), "T0001", Actor.member(MEMBER))
+    assert member.spend is None
+    admin = use_cases.home(uow(readonly=True), "T0001", Actor.member(ADMIN))
+    assert admin.spend is not None and {line.name for line in admin.spend.lines} == {
+        "emea",
+        "amer",
+    }
+
+
+def test_usage_on_the_command_line_reports_the_bill_and_refuses_a_bad_period(
+    run: Run,  # noqa: F811
+) -> None:
+    for args in [
+        ("workspace", "create", "T0001", "--name", "Acme"),
+        ("team", "create", "emea", "--name", "EMEA Sales"),
+        ("agent", "create", "sdr-emea", "--team", "emea", "--role", "sdr"),
+        ("heartbeat", "--agent", "sdr-emea"),
+    ]:
+        assert run(*args).code == 0, args
+    listed = run("cycles", "list")
+    assert "offline: no tokens billed" in listed.out
+    by_team = run("usage", "--by", "team")
+    assert by_team.code == 0, by_team.err
+    assert by_team.out.splitlines()[0].split() == [
+        "team", "cycles", "tokens", "in", "from", "cache", "out", "cost"
+    ]  # fmt: skip
+    assert "1 offline cycle(s): no tokens billed" in by_team.out
+    as_json = run("usage", "--since", "2w", "--json").json()["usage"]
+    assert as_json["by"] == "agent" and as_json["total"]["cycles"] == 1
+    assert as_json["total"]["cost_usd"] == 0
+    bad = run("usage", "--since", "last tuesday")
+    assert bad.code == 2 and bad.err.startswith("error: since: 'last tuesday' is neither")
+    assert run("usage", "--by", "model").code == 2

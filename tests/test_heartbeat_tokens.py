@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import anthropic
@@ -12,7 +12,7 @@ from anthropic.types import TextBlockParam
 from sqlalchemy.engine import Engine
 
 from bot import blocks as slack_blocks
-from core import clock, directory, memory, use_cases
+from core import clock, directory, memory, pricing, use_cases
 from core.db import UnitOfWork, unit_of_work
 from core.heartbeat.backends.offline import OfflineBackend
 from core.heartbeat.config import HeartbeatSettings
@@ -20,7 +20,7 @@ from core.heartbeat.prompt import shared_prompt
 from core.heartbeat.tools import every_tool_definition
 from core.models import DEFAULT_MODEL
 from core.permissions import Actor
-from core.pricing import TokenCounts, cost_usd, table
+from core.pricing import Price, PriceTable, TokenCounts, cost_usd, table
 from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
 from tests.cycles import anthropic_backend, outbox_of, run_now
 from tests.fakes.anthropic_api import FakeAnthropic, min_cacheable, tokens
@@ -194,10 +194,18 @@ def test_an_offline_cycle_is_billed_nothing_and_says_so(engine: Engine, world: W
 
 
 def test_a_dated_model_id_is_priced_as_its_alias_and_an_unknown_model_not_at_all() -> None:
-    tokens_ = TokenCounts(input=1_000_000, output=1_000_000)
-    assert cost_usd("claude-opus-4-5-20251101", tokens_) == cost_usd("claude-opus-4-5", tokens_)
-    assert cost_usd("claude-opus-4-5", tokens_) == pytest.approx(30.0)
-    assert cost_usd("gpt-4", tokens_) is None
+    prices = PriceTable(date(2026, 12, 1), {"claude-opus-4-5": Price(5, 25, 6.25, 10, 0.5)})
+    million = 1_000_000
+    tokens_ = TokenCounts(million, million, million, million, million)
+    with pricing.using(prices):
+        assert cost_usd("claude-opus-4-5-20251101", tokens_) == pytest.approx(46.75)
+        assert cost_usd("claude-opus-4-5", tokens_) == pytest.approx(46.75)
+        assert cost_usd("gpt-4", tokens_) is None
+
+
+def test_the_price_table_in_the_repository_prices_the_default_model() -> None:
+    price = table().price(DEFAULT_MODEL)
+    assert price is not None and price.cache_read < price.input < price.cache_write_1h
 
 
 def test_the_bill_sums_cycles_per_agent_and_per_team_and_managers_see_their_teams_week(

@@ -18,7 +18,9 @@ from core.errors import DomainError
 from core.heartbeat.replay import call_line
 from core.heartbeat.report import usage_line
 from core.home import AgentLine, BrainLine, Home
+from core.models import ProposalKind, ProposalStatus
 from core.pricing import dollars
+from core.proposals import DirectorSettings, ProposalView
 from core.usage import Bill, BillLine
 
 SECTION_LIMIT = 3000
@@ -34,6 +36,12 @@ Message = dict[str, Any]
 COACH_MODAL = "coach_modal"
 COACH_BUTTON = "coach_agent"
 COACH_TYPES = ("coaching", "objection_response", "account_context", "pattern")
+# The buttons on a director's proposal; each carries the proposal id as its value.
+APPROVE_BUTTON, REJECT_BUTTON, RETRACT_BUTTON = (
+    "proposal_approve",
+    "proposal_reject",
+    "proposal_retract",
+)
 
 BRAIN_HELP = [
     ("/coach @agent <note>", "coach an agent (no text: a form)"),
@@ -49,6 +57,7 @@ BRAIN_HELP = [
     ("/brain task @agent <text>", "give an agent a task"),
     ("/brain role @user admin|manager|member [team ...]", "set a role (admins)"),
     ("/brain emoji <name>", "the reaction that promotes a learning (admins)"),
+    ("/brain autonomy [propose|apply]", "whether directors' actions wait for a manager (admins)"),
 ]
 
 
@@ -343,6 +352,79 @@ def learning_reply(block_id: int, content: str, emoji: str, team: str) -> Messag
             note(f"React with :{emoji}: to promote it to team {team}'s Team Brain."),
         ],
     }
+
+
+def proposal_message(proposal: ProposalView, emoji: str, by_user: str | None = None) -> Message:
+    """A director's proposal as it stands: waiting (Approve, Reject, or the promote emoji),
+    applied (Retract), or decided; `by_user` is who just decided, for the line saying so."""
+    director = proposal.proposed_by.partition(":")[2]
+    if proposal.kind is ProposalKind.PROMOTION:
+        what = f"promote block {proposal.source_block_id} to team {proposal.team}'s Team Brain"
+        body = f"*Why:* {escape(clip(proposal.note, 1500))}"
+    else:
+        what = f"coach {proposal.agent}"
+        body = escape(clip(proposal.note, 2000))
+        if proposal.evidence and proposal.evidence.get("note"):
+            body += f"\n*Evidence:* {escape(clip(str(proposal.evidence['note']), 800))}"
+    status = proposal.status
+    title = {
+        ProposalStatus.PENDING: f"*{director} proposes to {what}* · proposal {proposal.id}",
+        ProposalStatus.APPLIED: f"*{director} did: {what}* · proposal {proposal.id}"
+        + (f" · block {proposal.block_id}" if proposal.block_id else ""),
+        ProposalStatus.REJECTED: f"*Rejected: {director}'s proposal to {what}* · "
+        f"proposal {proposal.id}",
+        ProposalStatus.RETRACTED: f"*Retracted: {director}'s {proposal.kind.value}* · "
+        f"proposal {proposal.id} · block {proposal.block_id} archived",
+    }[status]
+    blocks: list[Block] = [section(f"{title}\n{body}")]
+    value = str(proposal.id)
+    if status is ProposalStatus.PENDING:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    _button("Approve", APPROVE_BUTTON, value, "primary"),
+                    _button("Reject", REJECT_BUTTON, value, "danger"),
+                ],
+            }
+        )
+        blocks.append(note(f"A manager of team {proposal.team} approves (or reacts :{emoji}:)."))
+    elif status is ProposalStatus.APPLIED:
+        blocks.append(
+            {"type": "actions", "elements": [_button("Retract", RETRACT_BUTTON, value, "danger")]}
+        )
+    if by_user and status is not ProposalStatus.PENDING:
+        verb = {
+            ProposalStatus.APPLIED: "approved",
+            ProposalStatus.REJECTED: "rejected",
+            ProposalStatus.RETRACTED: "retracted",
+        }[status]
+        blocks.append(note(f"{verb.capitalize()} by <@{by_user}>."))
+    return {
+        "text": f"{director}: {what} (proposal {proposal.id}, {status.value})",
+        "blocks": blocks,
+    }
+
+
+def _button(text: str, action_id: str, value: str, style: str) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+        "style": style,
+    }
+
+
+def director_settings_message(settings: DirectorSettings) -> Message:
+    if settings.autonomy.value == "apply":
+        how = "directors' promotions and coaching apply at once; a manager may retract them"
+    else:
+        how = "directors' promotions and coaching wait for a manager's approval"
+    return line(
+        f"Autonomy is {settings.autonomy.value}: {how}. At most {settings.notes_per_day} "
+        "director note(s) per agent per day."
+    )
 
 
 def why_message(cycle: dict[str, Any]) -> Message:

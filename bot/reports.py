@@ -7,11 +7,14 @@ failure half-way posts only what is still missing, never a message twice. Rate l
 waited out as Slack asks (Retry-After, by the Web API client); other failures leave the
 report queued in the outbox, which retries it with backoff.
 
-Each post carries its cycle (and learning) in its message metadata. A delivery tried before
-(it failed, or its deliverer died between Slack accepting a post and the post being
-recorded) first looks in the channel's recent history and the report's thread for posts it
-does not know about, and records them instead of posting them again (this reads history:
-the channels:history and groups:history scopes of manifest.yml).
+A director's cycle then posts each proposal it made (a promotion, or coaching in the coached
+agent's channel) with its buttons: Approve and Reject while it waits for a manager, Retract
+once applied. Each post carries its cycle (and learning or proposal) in its message metadata.
+A delivery tried before (it failed, or its deliverer died between Slack accepting a post and
+the post being recorded) first looks in the channel's recent history and the report's thread
+(and a proposal's channel) for posts it does not know about, and records them instead of
+posting them again (this reads history: the channels:history and groups:history scopes of
+manifest.yml).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot import blocks
-from core import report_messages
+from core import proposals, report_messages
 from core.db import UnitOfWork
 from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
 from core.heartbeat.records import cycle_view
@@ -52,15 +55,20 @@ PERMANENT = frozenset(
 ClientFor = Callable[[Workspace], WebClient]
 # Message metadata event types: which cycle (and learning) a post shows.
 REPORT_EVENT, LEARNING_EVENT = "salesbrain_report", "salesbrain_learning"
+PROPOSAL_EVENT = "salesbrain_proposal"
 # Recent messages read when looking for a post the outbox did not record.
 HISTORY_LIMIT = 200
 log = logging.getLogger("salesbrain.reports")
 
 
-def _metadata(event: str, cycle_id: int, block_id: int | None = None) -> dict[str, Any]:
+def _metadata(
+    event: str, cycle_id: int, block_id: int | None = None, proposal_id: int | None = None
+) -> dict[str, Any]:
     payload: dict[str, Any] = {"cycle_id": cycle_id}
     if block_id is not None:
         payload["block_id"] = block_id
+    if proposal_id is not None:
+        payload["proposal_id"] = proposal_id
     return {"event_type": event, "event_payload": payload}
 
 
@@ -111,6 +119,7 @@ class SlackSink:
                 session, workspace, channel, [b.id for b in learnings]
             )
             emoji, team = report_messages.promote_emoji(workspace), agent.team.slug
+            made = proposals.for_cycle(session, workspace, cycle.id)
             report_ts = cycle.slack_ts if cycle.slack_channel == channel else None
         try:
             client = self.client_for(workspace)
@@ -137,6 +146,8 @@ class SlackSink:
                     **blocks.learning_reply(block.id, block.content, emoji, team),
                 )
                 self._remember_learning(workspace, channel, str(answer["ts"]), report_ts, block.id)
+            for proposal in made:
+                self._post_proposal(client, workspace, cycle.id, proposal, channel, emoji, envelope)
         except SlackApiError as error:
             code = str(error.response.get("error") or error.response.status_code)
             raise DeliveryFailed(f"Slack: {code}", permanent=code in PERMANENT) from error
@@ -186,6 +197,53 @@ class SlackSink:
             code = error.response.get("error")
             log.warning("reading %s to resume a report delivery failed: %s", channel, code)
         return report_ts
+
+    def _post_proposal(
+        self,
+        client: WebClient,
+        workspace: Workspace,
+        cycle_id: int,
+        proposal: proposals.ProposalView,
+        report_channel: str,
+        emoji: str,
+        envelope: Envelope,
+    ) -> None:
+        """A proposal's own message, in the coached agent's channel (else the report's),
+        posted once: a delivery tried before looks for it in that channel first."""
+        if proposal.slack_ts is not None:
+            return
+        channel = proposal.channel or report_channel
+        ts = (
+            self._find_proposal(client, channel, cycle_id, proposal.id)
+            if envelope.resumed
+            else None
+        )
+        if ts is None:
+            answer = client.chat_postMessage(
+                channel=channel,
+                metadata=_metadata(PROPOSAL_EVENT, cycle_id, proposal_id=proposal.id),
+                **blocks.proposal_message(proposal, emoji),
+            )
+            ts = str(answer["ts"])
+        with UnitOfWork(self.engine) as uow:
+            proposals.remember_message(uow.session, workspace, proposal.id, channel=channel, ts=ts)
+
+    def _find_proposal(
+        self, client: WebClient, channel: str, cycle_id: int, proposal_id: int
+    ) -> str | None:
+        try:
+            history = client.conversations_history(
+                channel=channel, include_all_metadata=True, limit=HISTORY_LIMIT
+            )
+        except SlackApiError as error:
+            log.warning(
+                "reading %s to resume a proposal failed: %s", channel, error.response.get("error")
+            )
+            return None
+        for message in history.get("messages") or []:
+            if _payload(message, PROPOSAL_EVENT, cycle_id).get("proposal_id") == proposal_id:
+                return str(message["ts"])
+        return None
 
     def _remember_learning(
         self, workspace: Workspace, channel: str, ts: str, report_ts: str, block_id: int

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
 from core import audit, deliveries, rules
 from core.directory import agents_by_handle, get_agent, mentioned_agent
 from core.errors import DomainError
-from core.memory import DEFAULT_IMPORTANCE, new_block, source_of
+from core.memory import DEFAULT_IMPORTANCE, DIRECTOR_COACHING_IMPORTANCE, new_block, source_of
 from core.models import Agent, BlockType, MemoryBlock, Tier, Workspace
-from core.permissions import Actor, Principal, check_coach, principal_for
+from core.permissions import Actor, ActorKind, Principal, check_coach, principal_for
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class CoachingNote:
     importance: float | None = None
     source_ref: str | None = None
     delivery: str | None = None
+    # What the note rests on (a director cites findings or impact figures).
+    evidence: dict[str, Any] | None = None
 
 
 class Coaching(NamedTuple):
@@ -114,6 +116,8 @@ def _checked(
         content = rules.content(text, "note")
         default = DEFAULT_IMPORTANCE[block_type]
         weight = rules.importance(default if note.importance is None else note.importance)
+        if note.by.kind is ActorKind.AGENT:  # a director's note ranks below a person's
+            weight = min(weight, DIRECTOR_COACHING_IMPORTANCE)
         if agent is None:
             agent = get_agent(session, workspace, note.agent or "")
         check_coach(principal, agent)
@@ -127,5 +131,6 @@ def _checked(
         content=content,
         importance=weight,
         source=source_of(note.by, note.source_ref),
+        evidence=note.evidence,
     )
     return Coaching(block, agent, note.by)

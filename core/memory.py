@@ -31,6 +31,8 @@ from core.permissions import (
 )
 
 COACHING_IMPORTANCE = 0.9
+# A director agent's coaching ranks below a person's.
+DIRECTOR_COACHING_IMPORTANCE = 0.8
 DEFAULT_IMPORTANCE = {
     BlockType.COACHING: COACHING_IMPORTANCE,
     BlockType.OBJECTION_RESPONSE: 0.8,

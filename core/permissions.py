@@ -2,7 +2,8 @@
 
 | action                     | allowed                                                    |
 | -------------------------- | ---------------------------------------------------------- |
-| coach (personal tier)      | admins, managers of the agent's team, the team's director |
+| coach (personal tier)      | admins, managers of the agent's team, the team's director  |
+|                            | (capped below a person's note, rate limited: proposals.py) |
 | write learning (personal)  | the agent itself (and salesbrain's own signal analysis)    |
 | promote personal -> team   | admins, managers of that team, the team's director agent   |
 | promote / write -> company | admins only                                                |
@@ -11,6 +12,9 @@
 | direct an agent (a task,   | admins, managers of the agent's team, and salesbrain's     |
 | running its cycle now)     | operator at the command line (no --by)                     |
 | roles, settings            | admins only                                                |
+| decide a director's        | admins and managers of the director's team (people only:   |
+| proposal (approve, reject, | an agent never decides on an agent's proposal)             |
+| retract)                   |                                                            |
 """
 
 from __future__ import annotations
@@ -239,4 +243,18 @@ def check_direct(principal: Principal, agent: Agent, doing: str, *, action: str)
         f"{agent.team.slug} may",
         action=action,
         target=f"agent:{agent.handle}",
+    )
+
+
+def check_decide(
+    principal: Principal, team_id: int, team_slug: str, proposal_id: int, doing: str
+) -> None:
+    """Deciding on a director's proposal: admins and the managers of its team, people only."""
+    if principal.agent is None and (principal.is_admin or principal.manages(team_id)):
+        return
+    raise principal.refuse(
+        f"{principal.describe()} may not {doing} proposal {proposal_id}: only admins and "
+        f"managers of team {team_slug} may",
+        action=f"proposal.{doing}",
+        target=f"proposal:{proposal_id}",
     )

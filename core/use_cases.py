@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from core import audit, clock, coaching, directory, memory, report_messages, tasks
+from core import audit, clock, coaching, directory, memory, proposals, report_messages, tasks
 from core import usage as usage_bill
 from core.coaching import CoachingNote, Outcome
 from core.context import AssembledContext, assemble_context
@@ -28,6 +28,7 @@ from core.heartbeat.replay import Replayable
 from core.home import Home, home_for
 from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
 from core.permissions import Actor, check_direct, principal_for
+from core.proposals import DirectorSettings, ProposalView
 from core.tasks import open_tasks
 from core.usage import Bill
 
@@ -78,11 +79,19 @@ def promote(
 
 def promote_by_reaction(
     uow: UnitOfWork, team_id: str, *, channel: str, ts: str, emoji: str, by: Actor
-) -> tuple[Promoted, str | None] | None:
+) -> tuple[Promoted, str | None] | ProposalView | None:
     """The promote emoji on a learning of a report promotes it to the Team Brain: the
-    promotion and the report's thread; None when the reaction is not a promotion."""
+    promotion and the report's thread. On a director's proposal it approves it: the
+    proposal. None when the reaction is neither."""
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.by_team_id(team_id)
+        approved = proposals.approve_by_reaction(
+            uow.session, workspace, channel=channel, ts=ts, emoji=emoji, by=by
+        )
+        if approved is not None:
+            shown = proposals.view(uow.session, approved)
+            uow.commit()
+            return shown
         outcome = report_messages.promote_by_reaction(
             uow.session, workspace, channel=channel, ts=ts, emoji=emoji, by=by
         )
@@ -191,7 +200,81 @@ def configure_context(
         return settings
 
 
+def configure_director(
+    uow: UnitOfWork,
+    team_id: str | None,
+    by: Actor,
+    *,
+    autonomy: str | None = None,
+    notes_per_day: int | str | None = None,
+) -> DirectorSettings:
+    """Change whether directors' promotions and coaching wait for a manager (`propose`) or
+    apply at once (`apply`), and their coaching limit (admins only)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        settings = proposals.configure(
+            uow.session, workspace, by=by, autonomy=autonomy, notes_per_day=notes_per_day
+        )
+        uow.commit()
+        return settings
+
+
+def approve_proposal(
+    uow: UnitOfWork, team_id: str | None, proposal_id: int | str, by: Actor
+) -> ProposalView:
+    """Apply a director's pending proposal (admins and managers of its team)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        proposal = proposals.approve(uow.session, workspace, proposal_id, by=by)
+        shown = proposals.view(uow.session, proposal)
+        uow.commit()
+        return shown
+
+
+def reject_proposal(
+    uow: UnitOfWork,
+    team_id: str | None,
+    proposal_id: int | str,
+    by: Actor,
+    reason: str | None = None,
+) -> ProposalView:
+    """Turn down a director's pending proposal (admins and managers of its team)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        proposal = proposals.reject(uow.session, workspace, proposal_id, by=by, reason=reason)
+        shown = proposals.view(uow.session, proposal)
+        uow.commit()
+        return shown
+
+
+def retract_proposal(
+    uow: UnitOfWork, team_id: str | None, proposal_id: int | str, by: Actor
+) -> ProposalView:
+    """Undo a director's applied proposal, archiving what it wrote (admins and managers of
+    its team)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        proposal = proposals.retract(uow.session, workspace, proposal_id, by=by)
+        shown = proposals.view(uow.session, proposal)
+        uow.commit()
+        return shown
+
+
 # What the surfaces show: read-only, one unit of work each.
+
+
+def director_proposals(
+    uow: UnitOfWork, team_id: str | None, status: str | None = None
+) -> list[ProposalView]:
+    """The workspace's director proposals, newest first (of one status when given)."""
+    with uow:
+        return proposals.list_proposals(uow.session, uow.workspaces.named_or_only(team_id), status)
+
+
+def director_settings(uow: UnitOfWork, team_id: str | None) -> DirectorSettings:
+    """The workspace's autonomy and coaching limit for its directors."""
+    with uow:
+        return DirectorSettings.of(uow.workspaces.named_or_only(team_id))
 
 
 def home(uow: UnitOfWork, team_id: str | None, by: Actor) -> Home:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import clock
+from core import clock, proposals
 from core.db import unit_of_work
 from core.heartbeat import leases
 from core.heartbeat.backends import Backend
@@ -16,6 +16,7 @@ from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import run_cycle
 from core.heartbeat.records import cycle_view, get_cycle
 from core.models import Agent, Cycle, MemoryBlock, OutboxMessage, Task, Workspace
+from core.permissions import Actor
 from core.settings import Settings
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
@@ -80,3 +81,13 @@ def import_question_subject_effect(engine: Engine) -> None:
         effects={"subject_format": {"question": 0.45}},
     )
     assert import_signals(engine, "T0001", as_csv(simulate(campaign))).bad_total == 0
+
+
+def set_autonomy(engine: Engine, autonomy: str, team_id: str = "T0001") -> None:
+    """Let director agents apply at once (`apply`, the seed's behaviour) or propose."""
+    with unit_of_work(engine) as session:
+        workspace = session.scalars(
+            select(Workspace).where(Workspace.slack_team_id == team_id)
+        ).one()
+        # U0ADMIN: the admin of tests.conftest's world.
+        proposals.configure(session, workspace, by=Actor.member("U0ADMIN"), autonomy=autonomy)

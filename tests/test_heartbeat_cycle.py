@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import clock, directory, tasks
+from core import clock, directory, tasks, use_cases
 from core.coaching import coach_one
 from core.context import assemble_context
-from core.db import unit_of_work
+from core.db import UnitOfWork, unit_of_work
 from core.directory import OPERATOR
 from core.heartbeat import leases
 from core.heartbeat.backends import Reasoning
@@ -32,6 +32,7 @@ from tests.cycles import (
     blocks,
     cycles,
     import_question_subject_effect,
+    set_autonomy,
     outbox_of,
     run_now,
 )
@@ -244,8 +245,15 @@ def test_new_findings_become_a_learning_and_the_director_promotes_the_team_patte
 
     assert director["context"]["candidates"]
     [proposal] = [c for c in director["tool_calls"] if c["name"] == "propose_promotion"]
-    assert proposal["status"] == "applied"
-    [promoted] = [b for b in blocks(engine) if b.id == proposal["block_id"]]
+    # The workspace's autonomy is `propose`: the promotion waits for a manager.
+    assert proposal["status"] == "applied" and "block_id" not in proposal
+    assert "waits for a manager's approval" in proposal["result"]
+    assert not [b for b in blocks(engine) if b.tier.value == "team"]
+    [waiting] = use_cases.director_proposals(UnitOfWork(engine), "T0001", "pending")
+    approved = use_cases.approve_proposal(
+        UnitOfWork(engine), "T0001", waiting.id, Actor.member(EMEA_MANAGER)
+    )
+    [promoted] = [b for b in blocks(engine) if b.id == approved.block_id]
     assert (promoted.tier.value, promoted.team_id) == ("team", world.emea.id)
     assert promoted.promoted_by == "dir-emea"
     assert promoted.promoted_from_id == proposal["input"]["block_id"]
@@ -320,6 +328,7 @@ def test_the_director_refreshes_a_team_copy_whose_finding_moved_and_flags_one_th
         id_prefix="a-",
     )
     more = replace(first, seed=7, id_prefix="b-", start=first.start + timedelta(days=20))
+    set_autonomy(engine, "apply")  # the director promotes at once
     reversal = replace(
         first,
         seed=2,

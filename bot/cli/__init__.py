@@ -86,9 +86,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import context, directory, heartbeat, memory, serve, signals
+    from bot.cli import context, directory, heartbeat, memory, proposals, serve, signals
 
-    for module in (directory, memory, context, signals, heartbeat, serve):
+    for module in (directory, memory, context, signals, heartbeat, serve, proposals):
         module.register(cli)
 
 

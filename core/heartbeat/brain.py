@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from core import clock
+from core import clock, proposals
 from core.context import AssembledContext, assemble_context, render_memory_section
 from core.context.render import defuse, fenced, new_fence
 from core.context.settings import ContextSettings
@@ -36,6 +36,7 @@ from core.models import (
     Tier,
     Workspace,
 )
+from core.proposals import CoachingLead, DirectorSettings
 from core.signals import PromotionCandidate, StaleCopy, review_team, stale_copies
 from core.tasks import open_tasks
 from core.views import iso
@@ -106,6 +107,11 @@ class Brain:
     stale: tuple[StaleCopy, ...] = ()
     # The agent's own learnings, read when new findings might repeat one of them.
     own_learnings: frozenset[str] = frozenset()
+    # Directors: findings a teammate could be coached with, the teammates' director notes in
+    # the last 24 hours, and how many a day the workspace allows.
+    coaching_leads: tuple[CoachingLead, ...] = ()
+    notes_today: dict[str, int] = field(default_factory=dict)
+    notes_per_day: int = proposals.DEFAULT_NOTES_PER_DAY
     assembled_at: datetime = field(default_factory=clock.now)
     # The model's state on the day of the cycle: a retired model is not called.
     model_status: ModelStatus | None = None
@@ -126,6 +132,8 @@ class Brain:
             open_task_ids=frozenset(task.id for task in self.open_tasks),
             refreshable_ids=frozenset(c.block_id for c in self.stale if c.action == "refresh"),
             promotable_ids=frozenset(candidate.block_id for candidate in self.candidates),
+            notes_today=dict(self.notes_today),
+            notes_per_day=self.notes_per_day,
         )
 
     def surfaced_block_ids(self) -> list[int]:
@@ -149,6 +157,7 @@ class Brain:
             "candidates": [candidate.block_id for candidate in self.candidates],
             "stale": [copy.block_id for copy in self.stale],
             "company_orders": [order.id for order in self.company_orders],
+            "coaching_leads": [lead.agent for lead in self.coaching_leads],
             # Everything else the model was given, as given: a replay reasons over it again.
             "brain": {
                 "role": self.role.value,
@@ -165,6 +174,9 @@ class Brain:
                 "stale": [asdict(copy) for copy in self.stale],
                 "own_learnings": sorted(self.own_learnings),
                 "company_orders": [asdict(order) for order in self.company_orders],
+                "coaching_leads": [asdict(lead) for lead in self.coaching_leads],
+                "notes_today": self.notes_today,
+                "notes_per_day": self.notes_per_day,
             },
         }
 
@@ -199,6 +211,10 @@ def recorded_brain(
         stale=tuple(StaleCopy(**c) for c in kept["stale"]),
         own_learnings=frozenset(kept["own_learnings"]),
         company_orders=tuple(CompanyOrder(**o) for o in kept.get("company_orders", [])),
+        # Cycles recorded before directors coached have none of these.
+        coaching_leads=tuple(CoachingLead(**lead) for lead in kept.get("coaching_leads", [])),
+        notes_today=dict(kept.get("notes_today", {})),
+        notes_per_day=kept.get("notes_per_day", proposals.DEFAULT_NOTES_PER_DAY),
     )
 
 
@@ -237,6 +253,7 @@ def assemble_brain(
     findings = _with_subjects(
         session, [note for note in news if note.kind is SourceKind.SIGNAL_ANALYSIS]
     )
+    director_brain = _director_brain(session, workspace, agent) if director else {}
     return Brain(
         workspace_id=workspace.id,
         agent_id=agent.id,
@@ -254,8 +271,8 @@ def assemble_brain(
         findings=findings,
         outcomes=_handoff_outcomes(session, agent, handles),
         teammates={handle: AgentRole(role).value for id_, handle, role in team if id_ != agent.id},
-        candidates=(tuple(review_team(session, workspace, agent.team)) if director else ()),
         stale=tuple(stale_copies(session, workspace, agent.team)) if director else (),
+        **director_brain,
         own_learnings=_own_learnings(session, agent) if findings else frozenset(),
         assembled_at=clock.now(),
         # Read here, outside any write transaction: the first read parses the SDK's files.
@@ -278,6 +295,25 @@ def company_orders(session: Session, workspace: Workspace) -> tuple[CompanyOrder
             break
         orders.append(CompanyOrder(block_id, BlockType(block_type).value, content))
     return tuple(orders)
+
+
+def _director_brain(session: Session, workspace: Workspace, agent: Agent) -> dict[str, Any]:
+    """What only a director sees: the team's promotion candidates (less those proposed
+    before), the findings it could coach teammates with, and their notes of the day."""
+    candidates = review_team(session, workspace, agent.team)
+    proposed = proposals.proposed_block_ids(session, agent.team)
+    limit = DirectorSettings.of(workspace).notes_per_day
+    team = session.execute(_TEAM, {"team_id": agent.team_id}).all()
+    return {
+        "candidates": tuple(c for c in candidates if c.block_id not in proposed),
+        "coaching_leads": tuple(proposals.coaching_leads(session, agent.team, candidates, limit)),
+        "notes_today": {
+            handle: proposals.notes_today(session, id_)
+            for id_, handle, _ in team
+            if id_ != agent.id
+        },
+        "notes_per_day": limit,
+    }
 
 
 def _task_note(task: Task, handles: dict[int, str]) -> TaskNote:
@@ -417,6 +453,12 @@ def memory_prompt(brain: Brain) -> str:
             quoted = f"{candidate.content}\n(why: {candidate.reason})"
             lines += [f"- [block {candidate.block_id}]"]
             lines += fenced(fence, f"block {candidate.block_id}", quoted)
+        sections.append("\n".join(lines))
+    if brain.coaching_leads:
+        lines = ["# Findings a teammate could be coached with (coach_agent)"]
+        for lead in brain.coaching_leads:
+            lines += [f"- [block {lead.block_id}] for {lead.agent}"]
+            lines += fenced(fence, f"block {lead.block_id}", lead.note)
         sections.append("\n".join(lines))
     if brain.stale:
         lines = ["# Team Brain copies whose finding moved on"]

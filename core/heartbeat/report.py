@@ -114,10 +114,25 @@ def _action_line(call: dict[str, Any]) -> str:
         return f"confirmed block {call['confirmed_block_id']} (it already says this)"
     if call["name"] == "record_learning":
         return f"recorded learning block {call['block_id']}"
+    if call["name"] == "propose_promotion" and call.get("block_id") is None:
+        return (
+            f"proposed block {arguments['block_id']} for the team brain (a manager approves): "
+            f"{_short(arguments['reason'], 70)}"
+        )
     if call["name"] == "propose_promotion":
         return (
             f"promoted block {arguments['block_id']} to the team brain "
             f"(block {call['block_id']}): {_short(arguments['reason'], 70)}"
+        )
+    if call["name"] == "coach_agent" and call.get("block_id") is None:
+        return (
+            f"proposed coaching for {arguments['agent']} (a manager approves): "
+            f"{_short(arguments['note'], 70)}"
+        )
+    if call["name"] == "coach_agent":
+        return (
+            f"coached {arguments['agent']} (block {call['block_id']}): "
+            f"{_short(arguments['note'], 70)}"
         )
     if call["name"] == "refresh_team_copy":
         return f"refreshed team brain block {arguments['block_id']} from its finding"

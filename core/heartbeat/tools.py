@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from core import memory, restatements, tasks
+from core import memory, proposals, restatements, tasks
 from core.errors import DomainError
 from core.memory import MAX_INFERRED_IMPORTANCE
 from core.models import Agent, AgentRole, AuditEvent, BlockStatus, SourceKind, Tier, Workspace
@@ -65,6 +65,20 @@ class ProposePromotion(ToolInput):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class CoachAgent(ToolInput):
+    """Directors only: coach a teammate on its Personal Brain, citing the finding or figures
+    it rests on. It ranks below a person's coaching, at most one note per agent per day; a
+    manager approves it first unless the workspace lets directors apply at once."""
+
+    agent: str = Field(min_length=1, max_length=64, description="The teammate's handle.")
+    note: str = Field(min_length=1, max_length=MAX_CONTENT, description="The coaching note.")
+    evidence: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="The finding (its block id) or impact figures the note rests on.",
+    )
+
+
 class RefreshTeamCopy(ToolInput):
     """Directors only: bring a Team Brain copy of a finding up to date with the finding (one
     listed as to refresh under "Team Brain copies whose finding moved on")."""
@@ -84,10 +98,11 @@ TOOLS: dict[str, type[ToolInput]] = {
     "handoff_task": HandoffTask,
     "complete_task": CompleteTask,
     "propose_promotion": ProposePromotion,
+    "coach_agent": CoachAgent,
     "refresh_team_copy": RefreshTeamCopy,
     "finish_cycle": FinishCycle,
 }
-DIRECTORS_ONLY = frozenset({"propose_promotion", "refresh_team_copy"})
+DIRECTORS_ONLY = frozenset({"propose_promotion", "coach_agent", "refresh_team_copy"})
 # Learnings one cycle may record (HeartbeatSettings.max_learnings_per_cycle); more are refused.
 DEFAULT_MAX_LEARNINGS = 3
 
@@ -176,6 +191,9 @@ class Standing:
     # these may be proposed: a learning some model wrote (perhaps talked into it by outside
     # text) reaches the Team Brain only when the evidence, or a person, puts it there.
     promotable_ids: frozenset[int] = frozenset()
+    # Directors: the director notes each teammate had in the last 24 hours, and the limit.
+    notes_today: dict[str, int] = field(default_factory=dict)
+    notes_per_day: int = proposals.DEFAULT_NOTES_PER_DAY
 
 
 class Toolbox:
@@ -197,6 +215,7 @@ class Toolbox:
         self._completed: set[int] = set()
         self._proposed: set[int] = set()
         self._refreshed: set[int] = set()
+        self._coached: dict[str, int] = {}
 
     @property
     def finished(self) -> bool:
@@ -288,6 +307,25 @@ class Toolbox:
                 f"(listed: {listed}); a manager may promote it"
             )
         self._proposed.add(proposal.block_id)
+        return None
+
+    def _check_coach_agent(self, coaching: CoachAgent) -> str | None:
+        me = self.standing
+        if me.role is not AgentRole.DIRECTOR:
+            return f"only director agents coach other agents; {me.handle} is {me.role.value}"
+        target = coaching.agent.lstrip("@")
+        if target == me.handle:
+            return "coach your teammates, not yourself"
+        if target not in me.teammates:
+            known = ", ".join(sorted(me.teammates)) or "none"
+            return f"{target!r} is not an agent of team {me.team_slug}; teammates: {known}"
+        written = me.notes_today.get(target, 0) + self._coached.get(target, 0)
+        if written >= me.notes_per_day:
+            return (
+                f"{target} already has {written} director note(s) in the last 24 hours; "
+                f"at most {me.notes_per_day} per agent per day"
+            )
+        self._coached[target] = self._coached.get(target, 0) + 1
         return None
 
     def _check_refresh_team_copy(self, refresh: RefreshTeamCopy) -> str | None:
@@ -430,10 +468,36 @@ def _apply(
         tasks.complete_task(session, workspace, parsed.task_id, parsed.outcome, by=actor)
         return Applied(f"ok: task {parsed.task_id} done", task_id=parsed.task_id)
     if isinstance(parsed, ProposePromotion):
-        promoted = memory.promote(session, workspace, parsed.block_id, Tier.TEAM, by=actor)
+        proposal = proposals.director_promotes(
+            session, workspace, agent, parsed.block_id, parsed.reason, cycle_id=cycle_id
+        )
+        if proposal.block_id is None:
+            return Applied(
+                f"ok: proposal {proposal.id} to promote block {parsed.block_id} waits for a "
+                "manager's approval"
+            )
         return Applied(
-            f"ok: block {parsed.block_id} promoted to the team brain as {promoted.id}",
-            block_id=promoted.id,
+            f"ok: block {parsed.block_id} promoted to the team brain as {proposal.block_id}",
+            block_id=proposal.block_id,
+        )
+    if isinstance(parsed, CoachAgent):
+        proposal = proposals.director_coaches(
+            session,
+            workspace,
+            agent,
+            parsed.agent,
+            parsed.note,
+            evidence=parsed.evidence,
+            cycle_id=cycle_id,
+        )
+        if proposal.block_id is None:
+            return Applied(
+                f"ok: proposal {proposal.id} to coach {parsed.agent} waits for a manager's approval"
+            )
+        return Applied(
+            f"ok: coaching block {proposal.block_id} stored for {parsed.agent} (proposal "
+            f"{proposal.id}; a manager may retract it)",
+            block_id=proposal.block_id,
         )
     if isinstance(parsed, RefreshTeamCopy):
         copy = memory.refresh(session, workspace, parsed.block_id, by=actor)

@@ -1,7 +1,8 @@
 """Every table salesbrain stores, on one metadata with one naming convention.
 
 One module per aggregate: the directory and memory (domain), the heartbeat's cycles and
-outbox, signals and findings, and what the Slack surface remembers. Import from here.
+outbox, signals and findings, directors' proposals, and what the Slack surface remembers.
+Import from here.
 """
 
 from core.models.base import NAMING_CONVENTION, Base, enum_column, utcnow
@@ -27,6 +28,7 @@ from core.models.domain import (
     Workspace,
 )
 from core.models.heartbeat import Cycle, CycleStatus, CycleTrigger, OutboxMessage, OutboxStatus
+from core.models.proposals import Proposal, ProposalKind, ProposalStatus
 from core.models.signals import AnalysisMark, Finding, Signal, SignalId, SignalType
 from core.models.slack import EventDelivery, ReportMessage
 
@@ -54,6 +56,9 @@ __all__ = [
     "MemoryBlock",
     "OutboxMessage",
     "OutboxStatus",
+    "Proposal",
+    "ProposalKind",
+    "ProposalStatus",
     "ReportMessage",
     "Signal",
     "SignalId",

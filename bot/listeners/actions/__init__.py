@@ -1,12 +1,15 @@
-"""Block actions: buttons on the App Home and in reports."""
+"""Block actions: buttons on the App Home, in reports and on directors' proposals."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.blocks import COACH_BUTTON
-from bot.listeners.actions import coach
+from bot.blocks import APPROVE_BUTTON, COACH_BUTTON, REJECT_BUTTON, RETRACT_BUTTON
+from bot.listeners.actions import coach, proposals
 
 
 def register(app: App) -> None:
     app.action(COACH_BUTTON)(coach.open_coach_form)
+    app.action(APPROVE_BUTTON)(proposals.approve)
+    app.action(REJECT_BUTTON)(proposals.reject)
+    app.action(RETRACT_BUTTON)(proposals.retract)

@@ -205,6 +205,17 @@ def _emoji(context: BoltContext, words: str, by: Actor) -> blocks.Message:
     return blocks.line(f"Reacting with :{name}: on a learning of a report now promotes it.")
 
 
+def _autonomy(context: BoltContext, words: str, by: Actor) -> blocks.Message:
+    if not words:
+        return blocks.director_settings_message(
+            use_cases.director_settings(reader(context), context.team_id)
+        )
+    settings = use_cases.configure_director(
+        writer(context), context.team_id, by, autonomy=words.split()[0]
+    )
+    return blocks.director_settings_message(settings)
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(_help),
     "agents": Subcommand(_agents),
@@ -219,4 +230,5 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "task": Subcommand(_task, writes=True),
     "role": Subcommand(_role, writes=True),
     "emoji": Subcommand(_emoji, writes=True),
+    "autonomy": Subcommand(_autonomy, writes=True),
 }

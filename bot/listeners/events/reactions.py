@@ -1,4 +1,5 @@
-"""The promote emoji on a learning of a cycle report promotes it to the agent's Team Brain."""
+"""The promote emoji on a learning of a cycle report promotes it to the agent's Team Brain;
+on a director's proposal it approves the proposal."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from slack_sdk import WebClient
 from bot import blocks
 from bot.workspace import actor, writer
 from core import use_cases
+from core.proposals import ProposalView
 
 
 def promote_learning(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -27,6 +29,13 @@ def promote_learning(event: dict[str, Any], context: BoltContext, client: WebCli
         by=actor(context),
     )
     if outcome is None:
+        return
+    if isinstance(outcome, ProposalView):
+        client.chat_postMessage(
+            channel=item["channel"],
+            thread_ts=item["ts"],
+            text=f"<@{context.user_id}> approved proposal {outcome.id}: {outcome.summary}.",
+        )
         return
     promoted, thread_ts = outcome
     reply = blocks.promoted(

@@ -4,8 +4,8 @@ It is the embedded default (the demo, the tests, a workspace without an API key)
 reasons for real, only by rule instead of by model: it works the task the way the best
 coaching in its context says, completes it, hands it on when the task is a teammate's to
 finish, takes in new signal findings as rules to work by, and, as a director, proposes the
-strongest of its team's learnings for the Team Brain. Change the memory and its answers
-change with it.
+strongest of its team's learnings for the Team Brain and coaches a teammate with a finding
+that holds for another agent. Change the memory and its answers change with it.
 
 It records knowledge, never echoes: the outcome of a task it handed off is the task's
 record (the next brain shows it), not a learning; and a rule taken from a finding quotes
@@ -97,6 +97,7 @@ class OfflineBackend:
         self._learn(brain, toolbox)
         if brain.role is AgentRole.DIRECTOR:
             self._promote(brain, toolbox)
+            self._coach(brain, toolbox)
             self._refresh(brain, toolbox)
         subject = f"“{brain.task.title}”" if brain.task else f"the objective “{brain.objective}”"
         summary = f"Worked on {subject} {approach}." + "".join(
@@ -161,6 +162,14 @@ class OfflineBackend:
             if call.status == ACCEPTED:
                 return  # one promotion per cycle: the strongest that may go
 
+    def _coach(self, brain: Brain, toolbox: Toolbox) -> None:
+        for lead in brain.coaching_leads:  # the strongest finding first
+            call = toolbox.call(
+                "coach_agent", {"agent": lead.agent, "note": lead.note, "evidence": lead.evidence}
+            )
+            if call.status == ACCEPTED:
+                return  # one note per cycle: a manager reads each
+
     def _refresh(self, brain: Brain, toolbox: Toolbox) -> None:
         for copy in brain.stale:
             if copy.action == "refresh":
@@ -219,6 +228,8 @@ def _action(name: str, arguments: dict[str, object]) -> str:
         return f"learned: {gist(str(arguments.get('content')), 80)}"
     if name == "propose_promotion":
         return f"proposed block {arguments.get('block_id')} for the team brain"
+    if name == "coach_agent":
+        return f"coached {arguments.get('agent')}: {gist(str(arguments.get('note')), 80)}"
     if name == "refresh_team_copy":
         return f"refreshed team brain block {arguments.get('block_id')} from its finding"
     return name

@@ -130,3 +130,28 @@ def test_the_team_upkeep_tools_are_offered_to_directors_only() -> None:
     schema = director["record_learning"]["input_schema"]
     assert schema["properties"]["importance"]["maximum"] == 0.7
     assert set(schema["required"]) == {"content", "importance"}
+
+
+def test_a_director_coaches_teammates_only_within_the_days_limit() -> None:
+    director = _toolbox(AgentRole.DIRECTOR, "dir-emea")
+    director.standing = replace(
+        director.standing,
+        teammates={"sdr-emea": "sdr", "ae-emea": "account_executive"},
+        notes_today={"sdr-emea": 1},
+    )
+    note = {"note": "Ask a question in the subject", "evidence": "finding block 10"}
+
+    assert director.call("coach_agent", {"agent": "@ae-emea", **note}).status == ACCEPTED
+    assert "at most 1 per agent per day" in _refusal(director, "coach_agent", agent="ae-emea", **note)
+    assert "already has 1" in _refusal(director, "coach_agent", agent="sdr-emea", **note)
+    assert "not an agent of team emea" in _refusal(
+        director, "coach_agent", agent="sdr-amer", **note
+    )
+    assert "not yourself" in _refusal(director, "coach_agent", agent="dir-emea", **note)
+    assert "evidence" in _refusal(director, "coach_agent", agent="ae-emea", note="x")
+    assert "only director agents" in _refusal(_toolbox(), "coach_agent", agent="ae-emea", **note)
+
+
+def test_coach_agent_is_offered_to_directors_only() -> None:
+    assert "coach_agent" in {t["name"] for t in tool_definitions(AgentRole.DIRECTOR)}
+    assert "coach_agent" not in {t["name"] for t in tool_definitions(AgentRole.SDR)}

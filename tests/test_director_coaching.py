@@ -54,7 +54,8 @@ def test_the_offline_director_turns_an_sdrs_finding_into_coaching_a_manager_appr
     assert coached["status"] == "applied" and "waits for a manager" in coached["result"]
     assert director["context"]["coaching_leads"] == ["ae-emea"]
     report = outbox_of(engine, director["id"])
-    assert report is not None and "proposed coaching for ae-emea (a manager approves)" in report.text
+    assert report is not None
+    assert "proposed coaching for ae-emea (a manager approves)" in report.text
     assert _coaching(engine) == []
 
     [waiting] = [
@@ -130,7 +131,8 @@ def test_the_anthropic_director_coaches_its_teammate_and_is_refused_outside_its_
     assert (note.agent_id, note.source_by, note.importance) == (world.sdr.id, "dir-emea", 0.8)
     with unit_of_work(engine, readonly=True) as session:
         refused = session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused"))
-        assert [(e.actor, e.action) for e in refused] == [("agent:dir-emea", "tool.coach_agent")] * 2
+        pairs = [(e.actor, e.action) for e in refused]
+    assert pairs == [("agent:dir-emea", "tool.coach_agent")] * 2
     [applied] = use_cases.director_proposals(UnitOfWork(engine), "T0001", "applied")
     assert (applied.block_id, applied.status) == (note.id, ProposalStatus.APPLIED)
 

@@ -32,9 +32,9 @@ from tests.cycles import (
     blocks,
     cycles,
     import_question_subject_effect,
-    set_autonomy,
     outbox_of,
     run_now,
+    set_autonomy,
 )
 
 OFFLINE = OfflineBackend()

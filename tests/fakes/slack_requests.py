@@ -146,6 +146,36 @@ class SlackSender:
             }
         )
 
+    def message_action(
+        self,
+        user: str,
+        action_id: str,
+        value: str,
+        *,
+        channel: str,
+        ts: str,
+        name: str | None = None,
+    ) -> Reply:
+        """A button on a message in a channel; its response URL is named `name` (given the
+        name of an earlier click, the same click again, as a replayed request would be)."""
+        name = name or f"a{next(self._ids)}"
+        reply = self.interaction(
+            {
+                "type": "block_actions",
+                "user": {"id": user, "team_id": self.team_id},
+                "trigger_id": f"trigger-{name}",
+                "container": {"type": "message", "channel_id": channel, "message_ts": ts},
+                "channel": {"id": channel, "name": "sales"},
+                "message": {"type": "message", "ts": ts, "text": ""},
+                "response_url": self.slack.response_url(name),
+                "actions": [
+                    {"type": "button", "action_id": action_id, "block_id": "b", "value": value}
+                ],
+            }
+        )
+        reply.response_url = name
+        return reply
+
     def submit(self, user: str, view: dict[str, Any], values: dict[str, str]) -> Reply:
         """Submit a modal with `values` (block id -> entered or chosen value)."""
         state = {}

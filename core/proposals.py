@@ -45,7 +45,6 @@ from core.permissions import (
     principal_for,
 )
 from core.report_messages import promote_emoji
-from core.rules import MAX_CONTENT
 from core.signals import PromotionCandidate
 
 
@@ -176,6 +175,7 @@ def director_coaches(
     *,
     evidence: str | None,
     cycle_id: int | None,
+    finding: int | None = None,
 ) -> Proposal:
     """A director's coaching note for a teammate: a pending proposal, or (autonomy `apply`)
     stored at once through the coaching service. Refused outside its team and over the limit."""
@@ -194,6 +194,7 @@ def director_coaches(
             action="coach",
             target=f"agent:{target.handle}",
         )
+    rests_on = memory.get_block(session, workspace, finding).id if finding is not None else None
     proposal = _proposal(
         session,
         workspace,
@@ -201,6 +202,7 @@ def director_coaches(
         director,
         cycle_id,
         agent_id=target.id,
+        source_block_id=rests_on,
         note=text,
         importance=DIRECTOR_COACHING_IMPORTANCE,
         evidence={"note": evidence} if evidence else None,
@@ -547,20 +549,28 @@ def view(session: Session, proposal: Proposal) -> ProposalView:
 
 @dataclass(frozen=True)
 class CoachingLead:
-    """A finding of the team that holds for some agents, and a teammate it could help."""
+    """A finding of the team that holds for some agents, and a teammate whose work it fits."""
 
     agent: str
     block_id: int
-    note: str
+    holders: tuple[str, ...]
+    # What the finding is about, e.g. "subject_format" and "question".
+    dimension: str
+    value: str
+    content: str
     evidence: str
+
+
+# Who a finding from someone's outreach can help: those who write to prospects too.
+OUTREACH = frozenset({AgentRole.SDR, AgentRole.ACCOUNT_EXECUTIVE})
 
 
 def coaching_leads(
     session: Session, team: Team, candidates: list[PromotionCandidate], notes_per_day: int
 ) -> list[CoachingLead]:
-    """For each promotion candidate (a finding that holds), the teammates it does not hold
-    for yet, who were not coached with it before and have room under today's limit; the
-    strongest finding first, teammates by handle."""
+    """For each promotion candidate (a finding that holds for some agents), the teammates
+    of the same role or in outreach it does not hold for, who were not coached with it yet
+    and have room under today's limit; the strongest finding first, the same role first."""
     agents = list(
         session.scalars(
             select(Agent)
@@ -569,9 +579,9 @@ def coaching_leads(
         )
     )
     given = {
-        (agent_id, note)
-        for agent_id, note in session.execute(
-            select(Proposal.agent_id, Proposal.note).where(
+        (agent_id, block_id)
+        for agent_id, block_id in session.execute(
+            select(Proposal.agent_id, Proposal.source_block_id).where(
                 Proposal.team_id == team.id, Proposal.kind == ProposalKind.COACHING
             )
         )
@@ -579,17 +589,26 @@ def coaching_leads(
     room = {agent.id: notes_today(session, agent.id) < notes_per_day for agent in agents}
     leads = []
     for candidate in candidates:
-        holders = [str(a.get("who")) for a in candidate.evidence.get("agents") or []]
-        if not holders:
+        holders = tuple(str(a.get("who")) for a in candidate.evidence.get("agents") or [])
+        _, dimension, value = (str(candidate.evidence.get("finding") or "") + "//").split("/")[:3]
+        if not holders or not dimension:
             continue  # a team-wide finding: nobody to bring it to
-        note = rules.clip(
-            f"{' and '.join(holders)}'s signals show it; use it in your own work: "
-            f"{candidate.content}",
-            MAX_CONTENT,
-        )
+        roles = {agent.role for agent in agents if agent.handle in holders}
         evidence = rules.clip(f"finding block {candidate.block_id}: {candidate.reason}", 2000)
-        for agent in agents:
-            if agent.handle in holders or (agent.id, note) in given or not room[agent.id]:
+        for agent in sorted(agents, key=lambda a: (a.role not in roles, a.handle)):
+            if agent.handle in holders or (agent.role not in roles and agent.role not in OUTREACH):
                 continue
-            leads.append(CoachingLead(agent.handle, candidate.block_id, note, evidence))
+            if (agent.id, candidate.block_id) in given or not room[agent.id]:
+                continue
+            leads.append(
+                CoachingLead(
+                    agent.handle,
+                    candidate.block_id,
+                    holders,
+                    dimension,
+                    value,
+                    candidate.content,
+                    evidence,
+                )
+            )
     return leads

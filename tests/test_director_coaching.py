@@ -3,6 +3,7 @@ real SDK against the fake Messages API); what waits for a manager and what is re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.demo_director import approve_waiting, approving
 from core import clock, use_cases
 from core.db import UnitOfWork, unit_of_work
 from core.heartbeat.backends.offline import OfflineBackend
@@ -49,8 +51,12 @@ def test_the_offline_director_turns_an_sdrs_finding_into_coaching_a_manager_appr
 
     [coached] = [c for c in director["tool_calls"] if c["name"] == "coach_agent"]
     assert coached["input"]["agent"] == "ae-emea"  # the finding is sdr-emea's own already
-    assert coached["input"]["note"].startswith("sdr-emea's signals show it; use it in your own")
-    assert coached["input"]["evidence"].startswith("finding block ")
+    finding = coached["input"]["finding"]
+    # The note names the rule and the finding; the numbers stay in the evidence (they move).
+    assert coached["input"]["note"] == (
+        f'From sdr-emea\'s results (finding block {finding}): write "question" subject lines.'
+    )
+    assert coached["input"]["evidence"].startswith(f"finding block {finding}: strong evidence")
     assert coached["status"] == "applied" and "waits for a manager" in coached["result"]
     assert director["context"]["coaching_leads"] == ["ae-emea"]
     report = outbox_of(engine, director["id"])
@@ -150,3 +156,27 @@ def test_an_sdr_is_not_offered_coach_agent_and_is_refused_when_it_calls_it(
     [call] = [c for c in cycle["tool_calls"] if c["name"] == "coach_agent"]
     assert call["status"] == "refused" and "only director agents" in call["result"]
     assert _coaching(engine) == []
+
+
+def test_the_demo_step_approves_what_waits_and_says_what_each_approval_wrote(
+    engine: Engine, world: World
+) -> None:
+    _sdr_finding(engine)
+    with clock.frozen_at(MONDAY):
+        run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+        run_now(engine, world.workspace, "dir-emea", OFFLINE)
+
+    promotion, coaching = approving(EMEA_MANAGER)(engine, world.workspace.id).split("\n        ")
+
+    assert re.fullmatch(
+        r"dir-emea proposed to promote block \d+ to the emea Team Brain \(proposal 1\); "
+        r"U0EMEA approved it: Team Brain block \d+",
+        promotion,
+    )
+    assert coaching.startswith("dir-emea proposed to coach ae-emea: From sdr-emea's results")
+    assert re.search(
+        r"U0EMEA approved it: coaching block \d+ on ae-emea's Personal Brain$", coaching
+    )
+    assert approve_waiting(engine, world.workspace.id, EMEA_MANAGER) == [
+        "no director proposal is waiting"
+    ]

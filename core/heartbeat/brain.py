@@ -212,7 +212,10 @@ def recorded_brain(
         own_learnings=frozenset(kept["own_learnings"]),
         company_orders=tuple(CompanyOrder(**o) for o in kept.get("company_orders", [])),
         # Cycles recorded before directors coached have none of these.
-        coaching_leads=tuple(CoachingLead(**lead) for lead in kept.get("coaching_leads", [])),
+        coaching_leads=tuple(
+            CoachingLead(**{**lead, "holders": tuple(lead["holders"])})
+            for lead in kept.get("coaching_leads", [])
+        ),
         notes_today=dict(kept.get("notes_today", {})),
         notes_per_day=kept.get("notes_per_day", proposals.DEFAULT_NOTES_PER_DAY),
     )
@@ -457,8 +460,9 @@ def memory_prompt(brain: Brain) -> str:
     if brain.coaching_leads:
         lines = ["# Findings a teammate could be coached with (coach_agent)"]
         for lead in brain.coaching_leads:
-            lines += [f"- [block {lead.block_id}] for {lead.agent}"]
-            lines += fenced(fence, f"block {lead.block_id}", lead.note)
+            holders = ", ".join(lead.holders)
+            lines += [f"- [block {lead.block_id}] holds for {holders}; could help {lead.agent}"]
+            lines += fenced(fence, f"block {lead.block_id}", lead.content)
         sections.append("\n".join(lines))
     if brain.stale:
         lines = ["# Team Brain copies whose finding moved on"]

@@ -75,7 +75,10 @@ class CoachAgent(ToolInput):
     evidence: str = Field(
         min_length=1,
         max_length=2000,
-        description="The finding (its block id) or impact figures the note rests on.",
+        description="The finding or impact figures the note rests on, as you read them.",
+    )
+    finding: int | None = Field(
+        default=None, ge=1, description="The block id of the finding it rests on, if one."
     )
 
 
@@ -489,6 +492,7 @@ def _apply(
             parsed.note,
             evidence=parsed.evidence,
             cycle_id=cycle_id,
+            finding=parsed.finding,
         )
         if proposal.block_id is None:
             return Applied(

@@ -48,7 +48,7 @@ class Proposal(Base):
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id", ondelete="SET NULL"))
     # Coaching: the agent coached. Promotion: empty.
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    # Promotion: the block to promote. Coaching: empty.
+    # Promotion: the block to promote. Coaching: the finding the note rests on, if one.
     source_block_id: Mapped[int | None] = mapped_column(
         ForeignKey("memory_blocks.id", ondelete="SET NULL")
     )

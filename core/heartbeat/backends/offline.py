@@ -163,11 +163,22 @@ class OfflineBackend:
                 return  # one promotion per cycle: the strongest that may go
 
     def _coach(self, brain: Brain, toolbox: Toolbox) -> None:
+        """A rule a finding gives, for a teammate it does not hold for yet. The note names the
+        rule and the finding, not its numbers: they would freeze while the finding moves on."""
         for lead in brain.coaching_leads:  # the strongest finding first
-            call = toolbox.call(
-                "coach_agent", {"agent": lead.agent, "note": lead.note, "evidence": lead.evidence}
-            )
-            if call.status == ACCEPTED:
+            if lead.dimension not in RULES:
+                continue
+            rule = RULES[lead.dimension].format(value=quoted_value(lead.value))
+            holders = " and ".join(lead.holders)
+            rule = rule[:1].lower() + rule[1:]
+            note = f"From {holders}'s results (finding block {lead.block_id}): {rule}."
+            arguments = {
+                "agent": lead.agent,
+                "note": note,
+                "evidence": lead.evidence,
+                "finding": lead.block_id,
+            }
+            if toolbox.call("coach_agent", arguments).status == ACCEPTED:
                 return  # one note per cycle: a manager reads each
 
     def _refresh(self, brain: Brain, toolbox: Toolbox) -> None:

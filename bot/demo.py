@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bot.demo_director import approving
 from bot.runner import HeartbeatRunner
 from core import clock, coaching, directory, memory, tasks
 from core.db import make_engine, unit_of_work
@@ -250,6 +251,7 @@ EVENTS = [
         "Maya asks ads-emea to review the ads",
         _task("ads-emea", "Review the landing page copy behind the healthcare ads"),
     ),
+    Event(2, 17, "Maya approves what the director proposed", approving(MANAGER)),
     Event(
         3,
         8,

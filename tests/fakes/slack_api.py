@@ -159,6 +159,8 @@ class FakeSlack:
                 self.messages.setdefault(str(args.get("channel")), []).append(message)
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
 
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
         if method in ("views.open", "views.publish", "views.update"):

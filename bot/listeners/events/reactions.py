@@ -31,6 +31,12 @@ def promote_learning(event: dict[str, Any], context: BoltContext, client: WebCli
     if outcome is None:
         return
     if isinstance(outcome, ProposalView):
+        # The proposal's message shows the decision (and Retract) instead of its buttons.
+        client.chat_update(
+            channel=item["channel"],
+            ts=item["ts"],
+            **blocks.proposal_message(outcome, "", str(context.user_id)),
+        )
         client.chat_postMessage(
             channel=item["channel"],
             thread_ts=item["ts"],

@@ -164,6 +164,9 @@ def test_the_promote_emoji_on_a_proposal_approves_it_and_confirms_in_its_thread(
     [confirmation] = slack.wait_for("chat.postMessage")
     assert (confirmation.args["channel"], confirmation.args["thread_ts"]) == (AE_CHANNEL, TS)
     assert f"approved proposal {proposal_id}: coach ae-emea" in confirmation.args["text"]
+    [updated] = slack.wait_for("chat.update")
+    assert (updated.args["channel"], updated.args["ts"]) == (AE_CHANNEL, TS)
+    assert f"Approved by <@{EMEA_MANAGER}>" in str(updated.args["blocks"])
     assert _status(uow, proposal_id) is ProposalStatus.APPLIED and len(_notes(uow)) == 1
 
 

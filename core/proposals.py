@@ -227,7 +227,9 @@ def director_promotes(
     block = memory.get_block(session, workspace, block_id)
     pending = session.scalar(
         select(Proposal.id).where(
-            Proposal.source_block_id == block.id, Proposal.status == ProposalStatus.PENDING
+            Proposal.source_block_id == block.id,
+            Proposal.kind == ProposalKind.PROMOTION,
+            Proposal.status == ProposalStatus.PENDING,
         )
     )
     if pending is not None:

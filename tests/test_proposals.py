@@ -259,3 +259,27 @@ def test_autonomy_is_changed_by_admins_only_and_a_bad_value_is_bad_input(
 
     assert changed.as_json() == {"autonomy": "apply", "notes_per_day": 1}
     assert use_cases.director_settings(uow(), "T0001") == changed
+
+
+def test_a_note_resting_on_a_finding_does_not_hold_up_that_findings_promotion(
+    uow: Uow, world: World
+) -> None:
+    with uow() as u:
+        finding = sdr_learning(u.session, world, "Question subject lines open at 41%")
+        note = proposals.director_coaches(
+            u.session,
+            world.workspace,
+            world.director,
+            "ae-emea",
+            NOTE,
+            evidence=EVIDENCE,
+            cycle_id=None,
+            finding=finding.id,
+        )
+        promotion = proposals.director_promotes(
+            u.session, world.workspace, world.director, finding.id, "holds", cycle_id=None
+        )
+        u.commit()
+    assert note.source_block_id == promotion.source_block_id == finding.id
+    with uow(readonly=True) as u:
+        assert proposals.proposed_block_ids(u.session, world.emea) == frozenset({finding.id})

@@ -1,7 +1,7 @@
 """director proposals: promotions and coaching that wait for a manager, or were applied
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 18:40:00
 
 `proposals`: what a director agent proposed (autonomy `propose`) or did at once (autonomy
@@ -18,7 +18,7 @@ from alembic import op
 import core.dialect
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

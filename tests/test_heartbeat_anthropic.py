@@ -121,6 +121,7 @@ def test_a_full_tool_use_cycle_writes_what_the_model_decided(
         "handoff_task",
         "complete_task",
         "propose_promotion",
+        "coach_agent",
         "refresh_team_copy",
         "finish_cycle",
     }

@@ -1,6 +1,6 @@
 """director proposals: promotions and coaching that wait for a manager, or were applied
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-01 18:40:00
 
@@ -17,7 +17,7 @@ from alembic import op
 
 import core.dialect
 
-revision: str = "0010"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.models import Agent, BlockStatus, MemoryBlock, SourceKind, Tier, Workspace
+from core.models import Agent, AuditEvent, BlockStatus, MemoryBlock, SourceKind, Tier, Workspace
 from core.permissions import Actor
 
 SAME_WORDS = 0.8
@@ -88,3 +88,25 @@ def _copies_numbers(row: Any) -> bool:
 
 def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().rstrip(".!").lower()
+
+
+def confirmations(session: Session, workspace: Workspace, block_id: int) -> list[dict[str, Any]]:
+    """Who confirmed the block, in which cycle, when: oldest first."""
+    rows = session.execute(
+        select(AuditEvent.actor, AuditEvent.detail, AuditEvent.at)
+        .where(
+            AuditEvent.workspace_id == workspace.id,
+            AuditEvent.action == "confirm",
+            AuditEvent.target == f"block:{block_id}",
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return [
+        {
+            "by": actor.removeprefix("agent:"),
+            "cycle": int(ref.removeprefix("cycle:")) if ref.startswith("cycle:") else None,
+            "ref": ref,
+            "at": at.isoformat(),
+        }
+        for actor, ref, at in rows
+    ]

@@ -14,7 +14,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from core import audit, clock, coaching, directory, memory, report_messages, tasks
+from core import (
+    audit,
+    clock,
+    coaching,
+    directory,
+    impact,
+    memory,
+    report_messages,
+    restatements,
+    tasks,
+)
 from core import usage as usage_bill
 from core.coaching import CoachingNote, Outcome
 from core.context import AssembledContext, assemble_context
@@ -30,6 +40,7 @@ from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
 from core.permissions import Actor, check_direct, principal_for
 from core.tasks import open_tasks
 from core.usage import Bill
+from core.views import Names, block_dict
 
 
 @contextmanager
@@ -215,6 +226,33 @@ def cycle(uow: UnitOfWork, team_id: str | None, cycle_id: int | str) -> dict[str
     with uow:
         found, handle = get_cycle(uow.session, uow.workspaces.named_or_only(team_id), cycle_id)
         return cycle_view(found, handle)
+
+
+def block_shown(uow: UnitOfWork, team_id: str | None, block_id: int | str) -> dict[str, Any]:
+    """One block with every field, the cycles that confirmed it and, for a coaching note,
+    its measured impact (`memory show`)."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        block = memory.get_block(uow.session, workspace, block_id)
+        shown = block_dict(block, Names.of(uow.session, workspace))
+        shown["confirmed_by"] = restatements.confirmations(uow.session, workspace, block.id)
+        measured = impact.note_impact(uow.session, workspace, block)
+        shown["impact"] = measured.as_dict() if measured is not None else None
+        return shown
+
+
+def coaching_impact(
+    uow: UnitOfWork, team_id: str | None, agent: str | None = None
+) -> list[impact.NoteImpact]:
+    """The measured impact of the coaching notes of one agent, or of every agent."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        agents = (
+            [directory.get_agent(uow.session, workspace, agent)]
+            if agent
+            else list_agents(uow.session, workspace)
+        )
+        return impact.coaching_impact(uow.session, workspace, agents)
 
 
 def agents(uow: UnitOfWork, team_id: str | None) -> list[Agent]:

@@ -27,6 +27,7 @@ from core.models.domain import (
     Workspace,
 )
 from core.models.heartbeat import Cycle, CycleStatus, CycleTrigger, OutboxMessage, OutboxStatus
+from core.models.notices import Notice
 from core.models.signals import AnalysisMark, Finding, Signal, SignalId, SignalType
 from core.models.slack import EventDelivery, ReportMessage
 
@@ -52,6 +53,7 @@ __all__ = [
     "MemberRole",
     "MemberTeam",
     "MemoryBlock",
+    "Notice",
     "OutboxMessage",
     "OutboxStatus",
     "ReportMessage",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TextIO
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
@@ -51,6 +52,18 @@ class Pending(Addressed):
     key: str
     destination: str
     text: str
+
+
+class ConsolePoster:
+    """Prints the notices meant for the console (a team with no channel)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, pending: Pending) -> str | None:
+        self.stream.write(pending.text.rstrip() + "\n\n")
+        self.stream.flush()
+        return None
 
 
 def post_once(

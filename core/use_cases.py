@@ -18,6 +18,7 @@ from core import (
     audit,
     clock,
     coaching,
+    digest,
     directory,
     impact,
     memory,
@@ -191,6 +192,17 @@ def set_promote_emoji(uow: UnitOfWork, team_id: str | None, emoji: str, by: Acto
         return name
 
 
+def set_digest_schedule(
+    uow: UnitOfWork, team_id: str | None, day: str | None, hour: int | None, by: Actor
+) -> digest.Schedule:
+    """Change the weekday and hour (UTC) the weekly digests are posted (admins only)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        schedule = digest.set_schedule(uow.session, workspace, day=day, hour=hour, by=by)
+        uow.commit()
+        return schedule
+
+
 def configure_context(
     uow: UnitOfWork, team_id: str | None, changes: dict[str, Any], by: Actor
 ) -> context_settings.ContextSettings:
@@ -253,6 +265,13 @@ def coaching_impact(
             else list_agents(uow.session, workspace)
         )
         return impact.coaching_impact(uow.session, workspace, agents)
+
+
+def weekly_digest(uow: UnitOfWork, team_id: str | None, team: str) -> digest.Digest:
+    """The team's digest of the last seven days (`salesbrain digest`)."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        return digest.weekly_digest(uow.session, workspace, team)
 
 
 def agents(uow: UnitOfWork, team_id: str | None) -> list[Agent]:

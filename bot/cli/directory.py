@@ -9,21 +9,23 @@ from bot.cli import (
     force_option,
     json_option,
     session_scope,
+    unit_of_work,
     use_case,
     workspace_option,
 )
 from bot.cli.output import emit_json, pairs, shorten, table
-from core import directory
+from core import directory, use_cases
 from core.lifecycle import known_models, model_status, upgrade_hint
 from core.memory import brain_size
 from core.models import AgentStatus
+from core.permissions import Actor
 from core.tasks import open_tasks
 from core.views import agent_dict, iso, member_dict
 from migrations import schema
 
 
 def register(cli: click.Group) -> None:
-    for command in (db, workspace, team, member, agent, models):
+    for command in (db, workspace, team, member, agent, models, digest):
         cli.add_command(command)
 
 
@@ -58,6 +60,47 @@ def workspace_create(team_id: str, name: str, as_json: bool) -> None:
         emit_json({"workspace": created.slack_team_id, "name": created.name})
     else:
         click.echo(f"workspace {created.slack_team_id} ({created.name}) created")
+
+
+@workspace.command("set")
+@click.option(
+    "--digest-day",
+    default=None,
+    metavar="DAY",
+    help="Weekday the weekly digests are posted: mon, tue, ... sun.",
+)
+@click.option(
+    "--digest-hour", type=int, default=None, metavar="H", help="Hour (UTC) they are posted, 0-23."
+)
+@click.option("--by", required=True, help="Who changes it: an admin's Slack user id (U0001).")
+@workspace_option
+@json_option
+def workspace_set(
+    digest_day: str | None, digest_hour: int | None, by: str, workspace: str | None, as_json: bool
+) -> None:
+    """Change the workspace's settings (admins): when the weekly digests are posted."""
+    if digest_day is None and digest_hour is None:
+        raise click.UsageError("nothing to change: give --digest-day and/or --digest-hour")
+    schedule = use_cases.set_digest_schedule(
+        unit_of_work(), workspace, digest_day, digest_hour, Actor.parse(by)
+    )
+    if as_json:
+        emit_json({"digest": schedule.model_dump()})
+    else:
+        click.echo(f"weekly digests are posted on {schedule.day} at {schedule.hour:02d}:00 UTC")
+
+
+@click.command()
+@click.option("--team", required=True, help="The team's slug (emea).")
+@workspace_option
+@json_option
+def digest(team: str, workspace: str | None, as_json: bool) -> None:
+    """Print a team's weekly digest: learned, coaching impact, promotions, stale, waiting."""
+    found = use_cases.weekly_digest(unit_of_work(readonly=True), workspace, team)
+    if as_json:
+        emit_json({"digest": found.as_dict()})
+    else:
+        click.echo(found.text())
 
 
 @click.group()

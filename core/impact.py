@@ -134,6 +134,18 @@ class NoteImpact:
         )
         return f"{figures}. {self.conclusion()}"
 
+    def headline(self) -> str:
+        """The figures in one short line, for the App Home and the demo."""
+
+        def short(rate: Rate) -> str:
+            return f"{rate.rate:.1%} (n={rate.sends})" if rate.sends else "no sends"
+
+        return (
+            f"{METRIC} with it {short(self.with_note)} · without it "
+            f"{short(self.without_note)} · before it {short(self.before_note)}. "
+            f"{self.conclusion()}"
+        )
+
     def conclusion(self) -> str:
         said = [
             f"{c.verdict.value} than {'without it' if c.against == 'without' else 'before it'}"

@@ -23,7 +23,7 @@ NOTE_AT = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 HEADER = "id,type,occurred_at,agent,thread,cycle\n"
 
 
-def _coach(uow: Callable[..., UnitOfWork], text: str, at: datetime = NOTE_AT) -> int:
+def coach_sdr(uow: Callable[..., UnitOfWork], text: str, at: datetime = NOTE_AT) -> int:
     with clock.frozen_at(at), uow() as u:
         workspace = u.session.get_one(Workspace, u.workspaces.named_or_only("T0001").id)
         block = coaching.coach_one(
@@ -33,7 +33,7 @@ def _coach(uow: Callable[..., UnitOfWork], text: str, at: datetime = NOTE_AT) ->
         return block.id
 
 
-def _cycle(uow: Callable[..., UnitOfWork], world: World, at: datetime, seen: list[int]) -> int:
+def sdr_cycle(uow: Callable[..., UnitOfWork], world: World, at: datetime, seen: list[int]) -> int:
     """A succeeded cycle of sdr-emea that had these blocks in its context."""
     with uow() as u:
         cycle = Cycle(
@@ -53,7 +53,7 @@ def _cycle(uow: Callable[..., UnitOfWork], world: World, at: datetime, seen: lis
         return cycle.id
 
 
-def _sends(
+def send_rows(
     rows: list[str], seed: str, count: int, start: datetime, reply: float, cycles: list[int | None]
 ) -> None:
     """CSV rows of `count` sends from `start`, each tied to one of `cycles` (None: no cycle),
@@ -114,14 +114,14 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
 def test_impact_figures_match_a_recomputation_from_the_raw_signals(
     engine: Engine, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    note = _coach(uow, "Lead with the compliance angle when you write to healthcare CTOs.")
-    with_note = [_cycle(uow, world, NOTE_AT + timedelta(days=d), [note]) for d in (1, 2, 3)]
-    without = [_cycle(uow, world, NOTE_AT + timedelta(days=d), []) for d in (1, 4)]
-    before = _cycle(uow, world, NOTE_AT - timedelta(days=3), [])
+    note = coach_sdr(uow, "Lead with the compliance angle when you write to healthcare CTOs.")
+    with_note = [sdr_cycle(uow, world, NOTE_AT + timedelta(days=d), [note]) for d in (1, 2, 3)]
+    without = [sdr_cycle(uow, world, NOTE_AT + timedelta(days=d), []) for d in (1, 4)]
+    before = sdr_cycle(uow, world, NOTE_AT - timedelta(days=3), [])
     rows = [HEADER.strip()]
-    _sends(rows, "old", 400, NOTE_AT - timedelta(days=20), 0.03, [None, before])
-    _sends(rows, "new", 300, NOTE_AT + timedelta(days=1), 0.12, [*with_note, None])
-    _sends(rows, "rest", 300, NOTE_AT + timedelta(days=1), 0.03, [*without, None])
+    send_rows(rows, "old", 400, NOTE_AT - timedelta(days=20), 0.03, [None, before])
+    send_rows(rows, "new", 300, NOTE_AT + timedelta(days=1), 0.12, [*with_note, None])
+    send_rows(rows, "rest", 300, NOTE_AT + timedelta(days=1), 0.03, [*without, None])
     result = import_signals(engine, "T0001", [row + "\n" for row in rows])
     assert result.bad == []
 
@@ -154,10 +154,10 @@ def test_impact_figures_match_a_recomputation_from_the_raw_signals(
 def test_a_note_with_few_sends_says_the_evidence_is_not_enough_yet(
     engine: Engine, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    note = _coach(uow, "Mention the audit trail in the first line.")
-    cycle = _cycle(uow, world, NOTE_AT + timedelta(days=1), [note])
+    note = coach_sdr(uow, "Mention the audit trail in the first line.")
+    cycle = sdr_cycle(uow, world, NOTE_AT + timedelta(days=1), [note])
     rows = [HEADER.strip()]
-    _sends(rows, "few", 12, NOTE_AT + timedelta(days=1), 0.2, [cycle])
+    send_rows(rows, "few", 12, NOTE_AT + timedelta(days=1), 0.2, [cycle])
     import_signals(engine, "T0001", [row + "\n" for row in rows])
 
     [measured] = use_cases.coaching_impact(uow(readonly=True), "T0001", "sdr-emea")
@@ -170,11 +170,11 @@ def test_a_note_with_few_sends_says_the_evidence_is_not_enough_yet(
 def test_a_clearly_harmful_note_is_flagged_to_its_author_once(
     engine: Engine, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    note = _coach(uow, "Open every email with a long company history paragraph.")
-    with_note = [_cycle(uow, world, NOTE_AT + timedelta(days=d), [note]) for d in (1, 2)]
+    note = coach_sdr(uow, "Open every email with a long company history paragraph.")
+    with_note = [sdr_cycle(uow, world, NOTE_AT + timedelta(days=d), [note]) for d in (1, 2)]
     rows = [HEADER.strip()]
-    _sends(rows, "old", 500, NOTE_AT - timedelta(days=25), 0.10, [None])
-    _sends(rows, "bad", 500, NOTE_AT + timedelta(days=1), 0.01, with_note)
+    send_rows(rows, "old", 500, NOTE_AT - timedelta(days=25), 0.10, [None])
+    send_rows(rows, "bad", 500, NOTE_AT + timedelta(days=1), 0.01, with_note)
     import_signals(engine, "T0001", [row + "\n" for row in rows])
 
     for _ in range(2):  # a second look finds it flagged already
@@ -194,7 +194,7 @@ def test_a_clearly_harmful_note_is_flagged_to_its_author_once(
 def test_a_signal_naming_a_cycle_that_is_not_its_agents_is_refused_by_line(
     engine: Engine, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    mine = _cycle(uow, world, NOTE_AT, [])
+    mine = sdr_cycle(uow, world, NOTE_AT, [])
     text = (
         HEADER  # line 1
         + f"a1,email_sent,2026-11-02T09:00:00Z,sdr-emea,t1,{mine}\n"  # 2: stored with its cycle

@@ -24,7 +24,7 @@ from core.permissions import Actor
 from core.signals import import_signals
 from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.cycles import FAST
-from tests.test_coaching_impact import HEADER, NOTE_AT, _coach, _cycle, _sends
+from tests.test_coaching_impact import HEADER, NOTE_AT, coach_sdr, sdr_cycle, send_rows
 
 # A Monday 09:00 UTC, the default slot.
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -45,11 +45,11 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 def coached(engine: Engine, uow: Callable[..., UnitOfWork], world: World, cli_env: str) -> int:
     """A coaching note on sdr-emea with results before and after it; the command line
     pointed at the same database."""
-    note = _coach(uow, "Lead with the compliance angle when you write to healthcare CTOs.")
-    with_note = [_cycle(uow, world, NOTE_AT + timedelta(days=d), [note]) for d in (1, 2)]
+    note = coach_sdr(uow, "Lead with the compliance angle when you write to healthcare CTOs.")
+    with_note = [sdr_cycle(uow, world, NOTE_AT + timedelta(days=d), [note]) for d in (1, 2)]
     rows = [HEADER.strip()]
-    _sends(rows, "old", 400, NOTE_AT - timedelta(days=20), 0.02, [None])
-    _sends(rows, "new", 300, NOTE_AT + timedelta(days=1), 0.12, with_note)
+    send_rows(rows, "old", 400, NOTE_AT - timedelta(days=20), 0.02, [None])
+    send_rows(rows, "new", 300, NOTE_AT + timedelta(days=1), 0.12, with_note)
     assert import_signals(engine, "T0001", [row + "\n" for row in rows]).bad == []
     return note
 

@@ -212,7 +212,7 @@ def coaching_impact(
         sends = _sends(session, agent)
         contexts = _contexts(session, sends.by_cycle)
         impacts += [_impact(note, agent, sends, contexts, thresholds) for note in notes]
-    return impacts
+    return sorted(impacts, key=lambda impact: impact.block_id)
 
 
 def note_impact(session: Session, workspace: Workspace, block: MemoryBlock) -> NoteImpact | None:

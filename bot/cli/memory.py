@@ -63,6 +63,15 @@ def _print_block(block: dict[str, Any]) -> None:
         items.append(("subject", ", ".join(f"{k}={v}" for k, v in subject.items())))
     if block["evidence"]:
         items.append(("evidence", block["evidence"]))
+    confirmed = block.get("confirmed_by")
+    if confirmed:
+        cycles = ", ".join(
+            f"cycle {c['cycle']} ({c['by']})" if c["cycle"] else f"{c['ref']} ({c['by']})"
+            for c in confirmed
+        )
+        items.append(("confirmed", f"in {len(confirmed)}: {cycles}"))
+    if block.get("impact"):
+        items.append(("impact", block["impact"]["summary"]))
     items.append(("content", block["content"]))
     click.echo(pairs(items))
 
@@ -206,15 +215,6 @@ def memory_show(block_id: str, workspace: str | None, as_json: bool) -> None:
         emit_json({"block": data})
         return
     _print_block(data)
-    confirmed = data["confirmed_by"]
-    if confirmed:
-        cycles = ", ".join(
-            f"cycle {c['cycle']} ({c['by']})" if c["cycle"] else f"{c['ref']} ({c['by']})"
-            for c in confirmed
-        )
-        click.echo(pairs([("confirmed", f"in {len(confirmed)}: {cycles}")]))
-    if data["impact"]:
-        click.echo(pairs([("impact", data["impact"]["summary"])]))
 
 
 @memory_group.command("archive")

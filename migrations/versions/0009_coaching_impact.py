@@ -1,7 +1,7 @@
 """coaching impact: the cycle that wrote a send; notices (digests, flagged coaching)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0013
 Create Date: 2026-12-01 18:30:00
 
 Additive only: a nullable `signals.cycle_id` (with its index) and a new `notices` table, so
@@ -16,7 +16,7 @@ from alembic import op
 import core.dialect
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

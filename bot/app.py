@@ -34,16 +34,17 @@ from bot.after_ack import AfterAck
 from bot.listeners import register_listeners
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
 from bot.listeners.payloads import ShapeCheckedApp
-from bot.reports import SlackSink
+from bot.reports import SlackNoticePoster, SlackSink
 from bot.runner import HeartbeatRunner
 from core import installations
 from core.db import UnitOfWork
 from core.errors import InvalidInput
 from core.heartbeat.backends import backend_from_settings
 from core.heartbeat.config import heartbeat_settings
-from core.heartbeat.outbox import ConsoleSink
+from core.heartbeat.outbox import CONSOLE, ConsoleSink
 from core.lifecycle import end_of_life
 from core.models import DEFAULT_MODEL, Workspace
+from core.notices import ConsolePoster
 from core.settings import Settings
 
 BOT_SCOPES = [
@@ -233,9 +234,11 @@ def _oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
 def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
     """The heartbeat runner of a server: reports go to Slack (console without a channel)."""
     heartbeat = heartbeat_settings()
+    clients = bot_clients(settings, engine)
     return HeartbeatRunner(
         engine,
         backend_from_settings(settings, heartbeat),
         heartbeat,
-        sinks=[SlackSink(engine, bot_clients(settings, engine)), ConsoleSink(sys.stdout)],
+        sinks=[SlackSink(engine, clients), ConsoleSink(sys.stdout)],
+        posts={"slack": SlackNoticePoster(engine, clients), CONSOLE: ConsolePoster(sys.stdout)},
     )

@@ -193,10 +193,7 @@ def home_view(home: Home) -> dict[str, Any]:
         blocks += [divider(), header(title)]
         blocks += [section(_brain_text(b)) for b in lines] or [section("Nothing here yet.")]
     if home.is_coach:
-        blocks += [divider(), header("Your coaching")]
-        blocks += [section(_brain_text(b, usage=True)) for b in home.coaching] or [
-            section("You have not coached yet: `/coach @agent <note>`.")
-        ]
+        blocks += _your_coaching(home)
     if home.spend is not None:
         blocks += spend_section(home.spend)
     return {"type": "home", "blocks": fit(blocks, VIEW_BLOCKS, "More: `/brain agents`.")}
@@ -223,6 +220,19 @@ def _spend_text(line: BillLine) -> str:
         f"{line.cycles} cycles · {dollars(line.cost_usd)}{unpriced} · "
         f"{line.prompt_tokens:,} tokens in, {line.cache_share:.0%} from cache"
     )
+
+
+def _your_coaching(home: Home) -> list[Block]:
+    """A manager's coaching notes: how often each surfaced, and what it did to the replies."""
+    blocks: list[Block] = [divider(), header("Your coaching")]
+    for line in home.coaching:
+        blocks.append(section(_brain_text(line, usage=True)))
+        measured = home.coaching_impact.get(line.id)
+        if measured:
+            blocks.append(note(escape(clip(measured, 1500))))
+    if not home.coaching:
+        blocks.append(section("You have not coached yet: `/coach @agent <note>`."))
+    return blocks
 
 
 def context_message(assembled: AssembledContext) -> Message:

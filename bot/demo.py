@@ -3,7 +3,14 @@
 A fresh SQLite file, a simulated clock (core.clock), no network and no tokens. A manager
 coaches the SDR, tasks arrive, the heartbeat runs the agents every few simulated hours, and
 the end shows what the memory did: which coaching informed how many cycles, what was
-learned, handed off and promoted, and that a model upgrade kept every block.
+learned, handed off and promoted, that a model upgrade kept every block, the measured
+impact of the coaching, and the team's weekly digest.
+
+The simulated prospects answer with a planted effect: each of the SDR's cycles sends a
+batch of emails, tied to the cycle (the signals' `cycle`), whose results arrive hours
+later; healthcare prospects reply more often when the compliance angle was used, that is,
+when Maya's coaching note was in the cycle's context. So the impact the demo measures is
+real in its data, not printed by it.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ from sqlalchemy.orm import Session
 
 from bot.demo_director import approving
 from bot.runner import HeartbeatRunner
-from core import clock, coaching, directory, memory, tasks
+from core import clock, coaching, digest, directory, impact, memory, tasks
 from core.db import make_engine, unit_of_work
 from core.errors import InvalidInput
 from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
 from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.cycle import CycleResult
 from core.heartbeat.replay import replay, replayable
 from core.lifecycle import model_status
 from core.models import (
@@ -145,16 +153,27 @@ def _upgrade(handle: str) -> Act:
     return upgrade
 
 
+# The SDR's prospects: mostly healthcare, replying at REPLY_RATE; healthcare ones reply at
+# COMPLIANCE_REPLY_RATE to an email written with the compliance angle in mind.
+PROSPECTS = {"segment": {"healthcare": 6.0}}
+REPLY_RATE = 0.023
+COMPLIANCE_REPLY_RATE = 0.085
+SENDS_PER_CYCLE = 60
+RESULTS_AFTER = timedelta(hours=5)
+
+
 def _signals(
     handle: str, sends: int, *, days_ago: int = 14, days: float = 14, seed: int = 7
 ) -> Act:
-    """Email results of sends over `days` from `days_ago`, with one real effect planted:
-    question subject lines (a finding needs a week of sends: not a burst)."""
+    """Email results of sends over `days` from `days_ago` (tied to no cycle), with one real
+    effect planted: question subject lines (a finding needs a week of sends: not a burst)."""
 
     def arrive(engine: Engine, workspace_id: int) -> str:
         campaign = Campaign(
             agents=(handle,),
             sends_per_agent=sends,
+            reply_rate=REPLY_RATE,
+            weights=PROSPECTS,
             effects={"subject_format": {"question": 0.45}},
             start=START - timedelta(days=days_ago),
             days=days,
@@ -167,21 +186,85 @@ def _signals(
     return arrive
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The emails the SDR sent in one cycle; their results arrive RESULTS_AFTER later."""
+
+    cycle_id: int
+    sent_at: datetime
+    coached: bool  # Maya's compliance note was in the cycle's context
+
+
+class Outreach:
+    """The SDR's sends: a batch per succeeded cycle, its results imported when they arrive,
+    each signal tied to its cycle; the planted effect follows the cycle's context."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.batches: list[Batch] = []
+
+    def on_cycle(self, result: CycleResult) -> None:
+        if result.handle != SDR or result.status is not CycleStatus.SUCCEEDED:
+            return
+        with unit_of_work(self.engine, readonly=True) as session:
+            cycle = session.get_one(Cycle, result.cycle_id)
+            note = session.scalar(
+                select(MemoryBlock.id).where(
+                    MemoryBlock.agent_id == cycle.agent_id,
+                    MemoryBlock.content.startswith(COMPLIANCE_NOTE[:30]),
+                )
+            )
+            coached = note is not None and note in impact.blocks_in(cycle.context)
+        self.batches.append(Batch(result.cycle_id, clock.now(), coached))
+
+    def arrive(self, now: datetime) -> str | None:
+        """Import the results that have arrived by `now`; what arrived, in a line."""
+        due = [batch for batch in self.batches if batch.sent_at + RESULTS_AFTER <= now]
+        if not due:
+            return None
+        self.batches = [batch for batch in self.batches if batch not in due]
+        replies = sends = 0
+        for batch in due:
+            healthcare = COMPLIANCE_REPLY_RATE if batch.coached else REPLY_RATE
+            campaign = Campaign(
+                agents=(SDR,),
+                sends_per_agent=SENDS_PER_CYCLE,
+                reply_rate=REPLY_RATE,
+                weights=PROSPECTS,
+                effects={
+                    "subject_format": {"question": 0.45},
+                    "segment": {"healthcare": healthcare},
+                },
+                start=batch.sent_at,
+                days=0.1,
+                seed=batch.cycle_id,
+                id_prefix=f"cycle{batch.cycle_id}-",
+                cycle=batch.cycle_id,
+            )
+            signals = list(simulate(campaign))
+            import_signals(self.engine, "T0DEMO", as_csv(iter(signals)))
+            sends += SENDS_PER_CYCLE
+            replies += sum(1 for signal in signals if signal["type"] == "email_replied")
+        cycles = ", ".join(str(batch.cycle_id) for batch in due)
+        return (
+            f"Results of {SDR}'s {sends} emails from cycle{'s' if len(due) > 1 else ''} "
+            f"{cycles} arrive, each signal tied to its cycle: {replies} "
+            f"repl{'y' if replies == 1 else 'ies'}"
+        )
+
+
 def _size(brain: dict[str, int]) -> str:
     return ", ".join(f"{count} {tier}" for tier, count in brain.items()) + " blocks"
 
 
+SDR = "sdr-emea"
+COMPLIANCE_NOTE = (
+    "Lead with the compliance angle (HIPAA, audit trails) when you write to "
+    "healthcare CTOs; they buy risk reduction before features."
+)
+
 EVENTS = [
-    Event(
-        1,
-        8,
-        "Maya (sales manager) coaches sdr-emea",
-        _coach(
-            "sdr-emea",
-            "Lead with the compliance angle (HIPAA, audit trails) when you write to "
-            "healthcare CTOs; they buy risk reduction before features.",
-        ),
-    ),
+    Event(1, 8, "Maya (sales manager) coaches sdr-emea", _coach(SDR, COMPLIANCE_NOTE)),
     Event(
         1,
         8,
@@ -301,8 +384,14 @@ def _story(engine: Engine, sim: SimulatedClock, out: TextIO, days: int) -> None:
         workspace = _cast(session)
     # One cycle at a time, so that the story reads (and replays) the same way every run.
     settings = HeartbeatSettings(concurrency=1, max_workers=1)
+    outreach = Outreach(engine)
     runner = HeartbeatRunner(
-        engine, OfflineBackend(), settings, sinks=[outbox.ConsoleSink(out)], worker="demo"
+        engine,
+        OfflineBackend(),
+        settings,
+        sinks=[outbox.ConsoleSink(out)],
+        worker="demo",
+        on_cycle=outreach.on_cycle,
     )
     end = START + timedelta(days=days)
     pending = sorted(EVENTS, key=lambda e: (e.day, e.hour))
@@ -320,11 +409,16 @@ def _story(engine: Engine, sim: SimulatedClock, out: TextIO, days: int) -> None:
             note = event.act(engine, workspace.id)
             out.write(f"[{sim.current:%H:%M}] {event.say}\n")
             out.write(f"        {note}\n\n" if isinstance(note, str) else "\n")
+        arrived = outreach.arrive(sim.current)
+        if arrived:
+            out.write(f"[{sim.current:%H:%M}] {arrived}\n\n")
         runner.run_once()
         sim.current += TICK
     runner.stop()
     with unit_of_work(engine, readonly=True) as session:
-        _epilogue(session, session.get_one(Workspace, workspace.id), out)
+        found = session.get_one(Workspace, workspace.id)
+        _epilogue(session, found, out)
+        _digest(session, found, out)
 
 
 def _cast(session: Session) -> Workspace:
@@ -428,6 +522,7 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
         )
     if not promoted:
         out.write("  (nothing yet)\n")
+    _impact(session, workspace, out)
     models = session.execute(
         select(Cycle.model, func.count())
         .join(Agent, Agent.id == Cycle.agent_id)
@@ -439,6 +534,28 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
         + " and ".join(f"{count} cycles on {model}" for model, count in sorted(models))
         + "; the upgrade changed one field and left its memory as it was.\n"
     )
+
+
+def _impact(session: Session, workspace: Workspace, out: TextIO) -> None:
+    """What Maya's coaching did to the replies (salesbrain coaching impact)."""
+    out.write("\nCoaching impact (salesbrain coaching impact):\n")
+    agents = session.scalars(select(Agent).where(Agent.workspace_id == workspace.id))
+    for note in impact.coaching_impact(session, workspace, agents):
+        if not note.with_note.sends:
+            continue
+        before = note.before_note
+        out.write(
+            f"  sends written with coaching #{note.block_id}: {note.with_note.rate:.1%} reply, "
+            f"n={note.with_note.sends} (95% CI {note.with_note.low:.1%}-"
+            f"{note.with_note.high:.1%}), vs {before.rate:.1%} before it, n={before.sends}. "
+            f"{note.conclusion()}\n"
+        )
+
+
+def _digest(session: Session, workspace: Workspace, out: TextIO) -> None:
+    text = digest.weekly_digest(session, workspace, "emea").text()
+    out.write("\n=== The weekly digest (salesbrain digest --team emea) ===\n\n")
+    out.write(text + "\n")
 
 
 def _informed(block: MemoryBlock) -> str:

@@ -35,6 +35,7 @@ from core.db import UnitOfWork
 from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
 from core.heartbeat.records import cycle_view
 from core.models import Agent, BlockType, Cycle, MemoryBlock, Workspace
+from core.notices import Pending, PostFailed
 
 # Slack answers these when retrying cannot help: the report is marked failed.
 PERMANENT = frozenset(
@@ -263,3 +264,29 @@ class SlackSink:
             uow.session.execute(
                 update(Cycle).where(Cycle.id == cycle_id).values(slack_channel=channel, slack_ts=ts)
             )
+
+
+class SlackNoticePoster:
+    """Posts notices (a team's digest, a flagged coaching note) to a channel, or to a person
+    as a direct message: chat.postMessage to a user id opens the app's conversation."""
+
+    def __init__(self, engine: Engine, client_for: ClientFor) -> None:
+        self.engine = engine
+        self.client_for = client_for
+
+    def __call__(self, pending: Pending) -> str | None:
+        with UnitOfWork(self.engine, readonly=True) as uow:
+            workspace = uow.session.get(Workspace, pending.workspace_id)
+        if workspace is None:
+            raise PostFailed("the workspace is gone", permanent=True)
+        try:
+            client = self.client_for(workspace)
+            answer = client.chat_postMessage(channel=pending.address, text=pending.text)
+        except LookupError as error:
+            raise PostFailed(str(error), permanent=True) from error
+        except SlackApiError as error:
+            code = str(error.response.get("error") or error.response.status_code)
+            raise PostFailed(f"Slack: {code}", permanent=code in PERMANENT) from error
+        except SlackRequestError as error:
+            raise PostFailed(f"Slack unreachable: {error}") from error
+        return f"{answer.get('channel')}:{answer.get('ts')}"

@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import clock
+from core import clock, digest, notices
 from core.context import optimize_index
 from core.db import unit_of_work
 from core.directory import get_agent, resolve_workspace
@@ -36,6 +37,8 @@ from core.models import Workspace
 log = logging.getLogger(__name__)
 
 DELIVERY_SECONDS = 5.0
+# How often the scheduler looks for digests whose weekday and hour have come.
+DIGEST_SECONDS = 300.0
 
 
 class HeartbeatRunner:
@@ -48,6 +51,7 @@ class HeartbeatRunner:
         settings: HeartbeatSettings,
         *,
         sinks: Sequence[outbox.Sink] = (),
+        posts: dict[str, notices.Post] | None = None,
         worker: str | None = None,
         workspace_id: int | None = None,
         on_cycle: Callable[[CycleResult], None] | None = None,
@@ -56,6 +60,7 @@ class HeartbeatRunner:
         self.backend = backend
         self.settings = settings
         self.sinks = list(sinks)
+        self.posts = dict(posts or {})
         self.worker = worker or leases.worker_name()
         self.workspace_id = workspace_id
         self.on_cycle = on_cycle
@@ -152,8 +157,23 @@ class HeartbeatRunner:
         return steps
 
     def deliver(self) -> outbox.DeliveryRun:
-        """Deliver the reports that are due through this runner's sinks."""
-        return outbox.deliver_pending(self.engine, self.sinks, self.settings, self.worker)
+        """Deliver the reports that are due through this runner's sinks, then the notices
+        (digests, flagged coaching) through its posters."""
+        run = outbox.deliver_pending(self.engine, self.sinks, self.settings, self.worker)
+        if self.posts:
+            notices.deliver_notices(self.engine, self.posts, self.worker)
+        return run
+
+    def queue_digests(self) -> list[str]:
+        """Queue the weekly digests whose slot has come (once each, whichever worker runs)."""
+        with unit_of_work(self.engine) as session:
+            query = select(Workspace).order_by(Workspace.id)
+            if self.workspace_id is not None:
+                query = query.where(Workspace.id == self.workspace_id)
+            now = clock.now()
+            return [
+                key for ws in session.scalars(query) for key in digest.queue_due(session, ws, now)
+            ]
 
     # -- the scheduler -------------------------------------------------------------------
 
@@ -176,6 +196,15 @@ class HeartbeatRunner:
             seconds=min(DELIVERY_SECONDS, self.settings.tick_seconds),
             next_run_time=first,
             id="outbox-delivery",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.add_job(
+            self.queue_digests,
+            "interval",
+            seconds=DIGEST_SECONDS,
+            next_run_time=first,
+            id="weekly-digests",
             max_instances=1,
             coalesce=True,
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.impact import coaching_impact
 from core.lifecycle import upgrade_hint
 from core.models import (
     Agent,
@@ -68,6 +69,8 @@ class Home:
     is_coach: bool
     # Managers: their teams' token spend this week; admins: every team's. None for members.
     spend: Bill | None = None
+    # The measured impact of each coaching note listed, by block id (core/impact.py).
+    coaching_impact: dict[int, str] = field(default_factory=dict)
 
 
 def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
@@ -93,6 +96,7 @@ def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
     agents = agents[:MAX_AGENTS]
     tasks = _open_task_counts(session, [agent.id for agent in agents])
     is_coach = principal.role in (MemberRole.ADMIN, MemberRole.MANAGER)
+    coaching = _coaching_by(session, workspace, actor) if is_coach else []
     return Home(
         workspace=workspace.name,
         role=(principal.role or MemberRole.MEMBER).value,
@@ -100,9 +104,10 @@ def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
         more_agents=total - len(agents),
         team_blocks=_top(session, workspace, Tier.TEAM, principal.managed_team_ids),
         company_blocks=_top(session, workspace, Tier.COMPANY, frozenset()),
-        coaching=_coaching_by(session, workspace, actor) if is_coach else [],
+        coaching=coaching,
         is_coach=is_coach,
         spend=_spend(session, workspace, principal) if is_coach else None,
+        coaching_impact=_impact_of(session, workspace, coaching),
     )
 
 
@@ -170,6 +175,22 @@ def _coaching_by(session: Session, workspace: Workspace, actor: Actor) -> list[B
         .limit(MAX_COACHING)
     )
     return [_brain_line(session, block) for block in blocks]
+
+
+def _impact_of(session: Session, workspace: Workspace, coaching: list[BrainLine]) -> dict[int, str]:
+    """Each listed note's measured impact in one line (the agents' sends are read once)."""
+    if not coaching:
+        return {}
+    listed = {line.id for line in coaching}
+    handles = {line.owner for line in coaching}
+    agents = session.scalars(
+        select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle.in_(handles))
+    )
+    return {
+        note.block_id: note.headline()
+        for note in coaching_impact(session, workspace, agents)
+        if note.block_id in listed
+    }
 
 
 def _brain_line(session: Session, block: MemoryBlock) -> BrainLine:

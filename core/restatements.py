@@ -19,10 +19,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.models import Agent, BlockStatus, MemoryBlock, SourceKind, Tier, Workspace
+from core.models import Agent, AuditEvent, BlockStatus, MemoryBlock, SourceKind, Tier, Workspace
 from core.permissions import Actor
 
 SAME_WORDS = 0.8
+# A finding's figures as its statement writes them: rates, intervals, sample sizes.
+FIGURE = re.compile(r"\d+(?:\.\d+)?-\d+(?:\.\d+)?%|\d+(?:\.\d+)?%|n=\d+(?:,\d{3})*")
+# A learning that repeats this many of a finding's figures is derived from it.
+SHARED_FIGURES = 2
 
 
 def restated_block(
@@ -63,6 +67,45 @@ def restated_block(
     return session.get_one(MemoryBlock, best.id)
 
 
+def paraphrased_finding(
+    session: Session, workspace: Workspace, agent: Agent, text: str
+) -> MemoryBlock | None:
+    """The agent's own active finding whose figures `text` repeats (two or more): a learning
+    that paraphrases a finding is linked to it and follows it (updated, or superseded with
+    it), since the figures it froze would otherwise outlive the finding's."""
+    figures = set(FIGURE.findall(text))
+    if len(figures) < SHARED_FIGURES:
+        return None
+    findings = session.scalars(
+        select(MemoryBlock)
+        .where(
+            MemoryBlock.workspace_id == workspace.id,
+            MemoryBlock.tier == Tier.PERSONAL,
+            MemoryBlock.agent_id == agent.id,
+            MemoryBlock.status == BlockStatus.ACTIVE,
+            MemoryBlock.source_kind == SourceKind.SIGNAL_ANALYSIS,
+        )
+        .order_by(MemoryBlock.id)
+    )
+    return next(
+        (f for f in findings if len(figures & set(FIGURE.findall(f.content))) >= SHARED_FIGURES),
+        None,
+    )
+
+
+def with_figures_of(was: str, now: str, text: str) -> str:
+    """`text` with a finding's figures as it said them (`was`) replaced by what it says now:
+    statements of one finding share their shape, so their figures pair up in order."""
+    old, new = FIGURE.findall(was), FIGURE.findall(now)
+    if len(old) != len(new):
+        return text
+    pairs: dict[str, str] = {}
+    for before, after in zip(old, new, strict=True):
+        if pairs.setdefault(before, after) != after:
+            return text  # one old figure became two new ones: no safe rewrite
+    return FIGURE.sub(lambda match: pairs.get(match.group(0), match.group(0)), text)
+
+
 def confirm(
     session: Session, workspace: Workspace, block: MemoryBlock, by: Actor, ref: str
 ) -> None:
@@ -88,3 +131,25 @@ def _copies_numbers(row: Any) -> bool:
 
 def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().rstrip(".!").lower()
+
+
+def confirmations(session: Session, workspace: Workspace, block_id: int) -> list[dict[str, Any]]:
+    """Who confirmed the block, in which cycle, when: oldest first."""
+    rows = session.execute(
+        select(AuditEvent.actor, AuditEvent.detail, AuditEvent.at)
+        .where(
+            AuditEvent.workspace_id == workspace.id,
+            AuditEvent.action == "confirm",
+            AuditEvent.target == f"block:{block_id}",
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return [
+        {
+            "by": actor.removeprefix("agent:"),
+            "cycle": int(ref.removeprefix("cycle:")) if ref.startswith("cycle:") else None,
+            "ref": ref,
+            "at": at.isoformat(),
+        }
+        for actor, ref, at in rows
+    ]

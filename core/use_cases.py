@@ -14,7 +14,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from core import audit, clock, coaching, directory, memory, proposals, report_messages, tasks
+from core import (
+    audit,
+    clock,
+    coaching,
+    digest,
+    directory,
+    impact,
+    memory,
+    proposals,
+    report_messages,
+    restatements,
+    tasks,
+)
 from core import usage as usage_bill
 from core.coaching import CoachingNote, Outcome
 from core.context import AssembledContext, assemble_context
@@ -31,6 +43,7 @@ from core.permissions import Actor, check_direct, principal_for
 from core.proposals import DirectorSettings, ProposalView
 from core.tasks import open_tasks
 from core.usage import Bill
+from core.views import Names, block_dict
 
 
 @contextmanager
@@ -189,6 +202,48 @@ def set_promote_emoji(uow: UnitOfWork, team_id: str | None, emoji: str, by: Acto
         return name
 
 
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """What `salesbrain workspace set` shows and changes."""
+
+    director: DirectorSettings
+    digest: digest.Schedule
+
+
+def workspace_settings(uow: UnitOfWork, team_id: str | None) -> WorkspaceSettings:
+    """The directors' autonomy and coaching limit, and when the weekly digests are posted."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        return WorkspaceSettings(DirectorSettings.of(workspace), digest.Schedule.of(workspace))
+
+
+def configure_workspace(
+    uow: UnitOfWork,
+    team_id: str | None,
+    by: Actor,
+    *,
+    autonomy: str | None = None,
+    notes_per_day: int | str | None = None,
+    digest_day: str | None = None,
+    digest_hour: int | None = None,
+) -> WorkspaceSettings:
+    """Change the workspace's settings (admins only), all or none; what is not given stays."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        director = DirectorSettings.of(workspace)
+        if autonomy is not None or notes_per_day is not None:
+            director = proposals.configure(
+                uow.session, workspace, by=by, autonomy=autonomy, notes_per_day=notes_per_day
+            )
+        schedule = digest.Schedule.of(workspace)
+        if digest_day is not None or digest_hour is not None:
+            schedule = digest.set_schedule(
+                uow.session, workspace, day=digest_day, hour=digest_hour, by=by
+            )
+        uow.commit()
+        return WorkspaceSettings(director, schedule)
+
+
 def configure_context(
     uow: UnitOfWork, team_id: str | None, changes: dict[str, Any], by: Actor
 ) -> context_settings.ContextSettings:
@@ -298,6 +353,40 @@ def cycle(uow: UnitOfWork, team_id: str | None, cycle_id: int | str) -> dict[str
     with uow:
         found, handle = get_cycle(uow.session, uow.workspaces.named_or_only(team_id), cycle_id)
         return cycle_view(found, handle)
+
+
+def block_shown(uow: UnitOfWork, team_id: str | None, block_id: int | str) -> dict[str, Any]:
+    """One block with every field, the cycles that confirmed it and, for a coaching note,
+    its measured impact (`memory show`)."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        block = memory.get_block(uow.session, workspace, block_id)
+        shown = block_dict(block, Names.of(uow.session, workspace))
+        shown["confirmed_by"] = restatements.confirmations(uow.session, workspace, block.id)
+        measured = impact.note_impact(uow.session, workspace, block)
+        shown["impact"] = measured.as_dict() if measured is not None else None
+        return shown
+
+
+def coaching_impact(
+    uow: UnitOfWork, team_id: str | None, agent: str | None = None
+) -> list[impact.NoteImpact]:
+    """The measured impact of the coaching notes of one agent, or of every agent."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        agents = (
+            [directory.get_agent(uow.session, workspace, agent)]
+            if agent
+            else list_agents(uow.session, workspace)
+        )
+        return impact.coaching_impact(uow.session, workspace, agents)
+
+
+def weekly_digest(uow: UnitOfWork, team_id: str | None, team: str) -> digest.Digest:
+    """The team's digest of the last seven days (`salesbrain digest`)."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        return digest.weekly_digest(uow.session, workspace, team)
 
 
 def agents(uow: UnitOfWork, team_id: str | None) -> list[Agent]:

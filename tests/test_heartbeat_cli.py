@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.demo import run_demo
+from core.db import make_engine, unit_of_work
+from core.models import MemoryBlock, SourceKind
+from core.restatements import restates
 from tests.test_cli import Run, run  # noqa: F401  (fixtures)
 
 
@@ -114,6 +119,34 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
         r"ads-emea ran \d+ cycles on claude-sonnet-4-5 and \d+ cycles on claude-sonnet-5-5", text
     )
     assert re.search(r"ads-emea's memory: (1 personal.*) before the upgrade, \1 after", text)
+    # The SDR's emails, tied to their cycles, answer with the planted compliance effect.
+    assert re.search(r"Results of sdr-emea's 60 emails from cycles? [\d, ]+ arrive", text)
+    measured = re.search(
+        r"sends written with coaching #1: (\d+\.\d)% reply, n=(\d+) \(95% CI [^)]+\), "
+        r"vs (\d+\.\d)% before it, n=(\d+)\. With the note: better than before it\.",
+        text,
+    )
+    assert measured and float(measured.group(1)) > 2 * float(measured.group(3))
+    assert int(measured.group(2)) >= 300
+    digest = text[text.index("=== The weekly digest (salesbrain digest --team emea) ===") :]
+    assert "Coaching that moved a metric:\n  - #1 to sdr-emea: sends written with" in digest
+    _no_echo_or_frozen_copy(database)
+
+
+def _no_echo_or_frozen_copy(database: Path) -> None:
+    """No learning an agent wrote echoes a hand-off or restates a finding (a frozen copy)."""
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with unit_of_work(engine, readonly=True) as session:
+            blocks = list(session.scalars(select(MemoryBlock)))
+    finally:
+        engine.dispose()
+    findings = [b.content.lower() for b in blocks if b.source_kind is SourceKind.SIGNAL_ANALYSIS]
+    learned = [b.content.lower() for b in blocks if b.source_kind is SourceKind.AGENT_CYCLE]
+    assert findings
+    for content in learned:
+        assert "handed on" not in content and "reported:" not in content
+        assert not any(restates(content, finding, quoted_whole_counts=True) for finding in findings)
 
 
 def test_cycles_replay_prints_both_cycles_side_by_side_and_writes_nothing(team: Run) -> None:

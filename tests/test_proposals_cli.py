@@ -78,7 +78,7 @@ def test_refusals_are_one_line_with_their_exit_status_and_change_nothing(waiting
 
 def test_an_admin_sets_the_autonomy_and_the_director_applies_at_once(waiting: Run) -> None:
     assert waiting("workspace", "set").out.strip() == (
-        "autonomy: propose; director notes per agent per day: 1"
+        "autonomy: propose; director notes per agent per day: 1; weekly digests: mon at 09:00 UTC"
     )
     _refused(waiting("workspace", "set", "--autonomy", "apply", "--by", "U0001"), 3, "only admins")
     _refused(waiting("workspace", "set", "--autonomy", "sometimes", "--by", "U0ADMIN"), 2, "")
@@ -97,5 +97,6 @@ def test_an_admin_sets_the_autonomy_and_the_director_applies_at_once(waiting: Ru
 
     assert changed.code == 0, changed.err
     assert waiting("workspace", "set", "--json").json() == {
-        "director": {"autonomy": "apply", "notes_per_day": 2}
+        "director": {"autonomy": "apply", "notes_per_day": 2},
+        "digest": {"day": "mon", "hour": 9},
     }

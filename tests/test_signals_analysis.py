@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -15,7 +16,8 @@ from sqlalchemy.engine import Engine
 from core import clock, memory
 from core.db import UnitOfWork
 from core.errors import InvalidInput
-from core.models import BlockStatus, BlockType, MemoryBlock, SourceKind, Workspace
+from core.heartbeat.tools import ACCEPTED, RecordLearning, ToolCall, apply_calls
+from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Workspace
 from core.permissions import Actor
 from core.signals import analyze, analyze_agent, import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
@@ -336,3 +338,44 @@ def test_a_learning_that_quotes_a_finding_follows_it_updated_then_superseded_wit
     assert (superseded.status_reason or "").startswith(
         f"Its finding (block {finding.id}) was superseded: No longer supported by the signals"
     )
+
+
+def test_a_learning_that_paraphrases_a_finding_is_linked_and_follows_its_figures(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    question = ("open_rate", "subject_format", "question")
+    base = Campaign(agents=("sdr-emea",), effects={"subject_format": {"question": 0.5}})
+    _load(engine, replace(base, id_prefix="a-"))
+    _analyze(uow, world.workspace)
+    [finding] = [b for b in _blocks(uow, agent_id=world.sdr.id) if _finding(b) == question]
+    rate, overall = re.findall(r"\d+%", finding.content)[:2]
+    said = f"Question subject lines win: {rate} of them are opened against {overall}. Use them."
+    call = ToolCall("record_learning", {}, ACCEPTED, "", parsed=RecordLearning(
+        content=said, importance=0.7))  # fmt: skip
+    with uow() as u:
+        workspace = u.session.get_one(Workspace, world.workspace.id)
+        apply_calls(u.session, workspace, u.session.get_one(Agent, world.sdr.id), [call], 1)
+    assert call.result.endswith(
+        f"linked to finding block {finding.id}: it follows the finding's figures"
+    )
+    [linked] = _blocks(uow, id=call.block_id)
+    assert (linked.evidence or {})["derived_from"] == finding.id
+    assert linked.importance == finding.importance  # never above its finding
+
+    more = replace(base, seed=7, id_prefix="b-", start=base.start + timedelta(days=20))
+    _load(engine, more)
+    _analyze(uow, world.workspace, at=T0 + timedelta(days=1))
+    [moved] = _blocks(uow, id=finding.id)
+    [followed] = _blocks(uow, id=linked.id)
+    new_rate, new_overall = re.findall(r"\d+%", moved.content)[:2]
+    assert (new_rate, new_overall) != (rate, overall)
+    assert followed.content == (
+        f"Question subject lines win: {new_rate} of them are opened against {new_overall}. "
+        "Use them."
+    )
+
+    reversal = {"subject_format": {"question": 0.08}}
+    _load(engine, replace(base, seed=2, id_prefix="c-", sends_per_agent=8_000, effects=reversal))
+    _analyze(uow, world.workspace, at=T0 + timedelta(days=2))
+    [superseded] = _blocks(uow, id=linked.id)
+    assert superseded.status is BlockStatus.SUPERSEDED

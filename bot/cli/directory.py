@@ -9,21 +9,24 @@ from bot.cli import (
     force_option,
     json_option,
     session_scope,
+    unit_of_work,
     use_case,
     workspace_option,
 )
 from bot.cli.output import emit_json, pairs, shorten, table
-from core import directory
+from core import directory, use_cases
 from core.lifecycle import known_models, model_status, upgrade_hint
 from core.memory import brain_size
 from core.models import AgentStatus
+from core.permissions import Actor
+from core.proposals import Autonomy
 from core.tasks import open_tasks
 from core.views import agent_dict, iso, member_dict
 from migrations import schema
 
 
 def register(cli: click.Group) -> None:
-    for command in (db, workspace, team, member, agent, models):
+    for command in (db, workspace, team, member, agent, models, digest):
         cli.add_command(command)
 
 
@@ -58,6 +61,79 @@ def workspace_create(team_id: str, name: str, as_json: bool) -> None:
         emit_json({"workspace": created.slack_team_id, "name": created.name})
     else:
         click.echo(f"workspace {created.slack_team_id} ({created.name}) created")
+
+
+@workspace.command("set")
+@click.option(
+    "--autonomy",
+    type=click.Choice([a.value for a in Autonomy]),
+    default=None,
+    help="propose: directors' promotions and coaching wait for a manager; apply: at once.",
+)
+@click.option(
+    "--director-notes-per-day",
+    "notes_per_day",
+    type=int,
+    default=None,
+    help="Director coaching notes per agent per day (default 1).",
+)
+@click.option(
+    "--digest-day",
+    default=None,
+    metavar="DAY",
+    help="Weekday the weekly digests are posted: mon, tue, ... sun.",
+)
+@click.option(
+    "--digest-hour", type=int, default=None, metavar="H", help="Hour (UTC) they are posted, 0-23."
+)
+@click.option("--by", default=None, help="Who changes it: an admin's Slack user id (U0001).")
+@workspace_option
+@json_option
+def workspace_set(
+    autonomy: str | None,
+    notes_per_day: int | None,
+    digest_day: str | None,
+    digest_hour: int | None,
+    by: str | None,
+    workspace: str | None,
+    as_json: bool,
+) -> None:
+    """Show or change the workspace's settings (admins): directors' autonomy, digests."""
+    changes = {
+        "autonomy": autonomy,
+        "notes_per_day": notes_per_day,
+        "digest_day": digest_day,
+        "digest_hour": digest_hour,
+    }
+    if all(value is None for value in changes.values()):
+        settings = use_cases.workspace_settings(unit_of_work(readonly=True), workspace)
+    elif by is None:
+        raise click.UsageError("--by is required to change the settings")
+    else:
+        settings = use_cases.configure_workspace(
+            unit_of_work(), workspace, Actor.parse(by), **changes
+        )
+    if as_json:
+        emit_json({"director": settings.director.as_json(), "digest": settings.digest.model_dump()})
+        return
+    director, schedule = settings.director, settings.digest
+    click.echo(
+        f"autonomy: {director.autonomy.value}; director notes per agent per day: "
+        f"{director.notes_per_day}; weekly digests: {schedule.day} at {schedule.hour:02d}:00 UTC"
+    )
+
+
+@click.command()
+@click.option("--team", required=True, help="The team's slug (emea).")
+@workspace_option
+@json_option
+def digest(team: str, workspace: str | None, as_json: bool) -> None:
+    """Print a team's weekly digest: learned, coaching impact, promotions, stale, waiting."""
+    found = use_cases.weekly_digest(unit_of_work(readonly=True), workspace, team)
+    if as_json:
+        emit_json({"digest": found.as_dict()})
+    else:
+        click.echo(found.text())
 
 
 @click.group()

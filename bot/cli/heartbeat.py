@@ -31,6 +31,7 @@ from core.heartbeat.cycle import CycleResult
 from core.heartbeat.records import cycle_view, get_cycle, list_cycles
 from core.heartbeat.replay import Reasoning, call_line, replay, replayable
 from core.heartbeat.report import memory_lines, render_report, usage_line
+from core.notices import ConsolePoster
 from core.pricing import dollars
 from core.settings import get_settings
 from core.usage import BillLine
@@ -65,6 +66,7 @@ def heartbeat(once: bool, handle: str | None, workspace: str | None) -> None:
         backend,
         settings,
         sinks=[outbox.ConsoleSink(sys.stdout)],
+        posts={outbox.CONSOLE: ConsolePoster(sys.stdout)},
         workspace_id=workspace_id,
         on_cycle=_print_result,
     )

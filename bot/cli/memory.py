@@ -20,7 +20,7 @@ BLOCK_TYPES = ", ".join(BlockType)
 
 
 def register(cli: click.Group) -> None:
-    for command in (coach, memory_group, promote, task, audit_log):
+    for command in (coach, coaching_group, memory_group, promote, task, audit_log):
         cli.add_command(command)
 
 
@@ -63,6 +63,15 @@ def _print_block(block: dict[str, Any]) -> None:
         items.append(("subject", ", ".join(f"{k}={v}" for k, v in subject.items())))
     if block["evidence"]:
         items.append(("evidence", block["evidence"]))
+    confirmed = block.get("confirmed_by")
+    if confirmed:
+        cycles = ", ".join(
+            f"cycle {c['cycle']} ({c['by']})" if c["cycle"] else f"{c['ref']} ({c['by']})"
+            for c in confirmed
+        )
+        items.append(("confirmed", f"in {len(confirmed)}: {cycles}"))
+    if block.get("impact"):
+        items.append(("impact", block["impact"]["summary"]))
     items.append(("content", block["content"]))
     click.echo(pairs(items))
 
@@ -105,6 +114,34 @@ def coach(
             f"block {data['id']}: {data['type']} for {data['agent']} "
             f"(importance {data['importance']:.2f}); it reaches {data['agent']}'s next cycles"
         )
+
+
+@click.group("coaching")
+def coaching_group() -> None:
+    """What coaching did: the measured impact of each note."""
+
+
+@coaching_group.command("impact")
+@click.option("--agent", default=None, help="Only this agent's coaching notes.")
+@workspace_option
+@json_option
+def coaching_impact(agent: str | None, workspace: str | None, as_json: bool) -> None:
+    """Reply rate of sends written with each coaching note vs without it and before it."""
+    impacts = use_cases.coaching_impact(unit_of_work(readonly=True), workspace, agent)
+    if as_json:
+        emit_json({"notes": [note.as_dict() for note in impacts]})
+        return
+    if not impacts:
+        click.echo("no coaching notes" + (f" for {agent}" if agent else ""))
+        return
+    for note in impacts:
+        flag = " [looks harmful]" if note.negative else ""
+        click.echo(f"#{note.block_id} to {note.agent} by {note.author or '-'}{flag}")
+        click.echo(f"  “{shorten(note.content, 90)}”")
+        click.echo(f"  with it:    {note.with_note.describe()}")
+        click.echo(f"  without it: {note.without_note.describe()} (same period)")
+        click.echo(f"  before it:  {note.before_note.describe()}")
+        click.echo(f"  {note.conclusion()}")
 
 
 @click.group("memory")
@@ -173,12 +210,11 @@ def memory_list(
 @json_option
 def memory_show(block_id: str, workspace: str | None, as_json: bool) -> None:
     """One block with its source, provenance, evidence and usage."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        data = block_dict(memory.get_block(session, ws, block_id), Names.of(session, ws))
+    data = use_cases.block_shown(unit_of_work(readonly=True), workspace, block_id)
     if as_json:
         emit_json({"block": data})
-    else:
-        _print_block(data)
+        return
+    _print_block(data)
 
 
 @memory_group.command("archive")

@@ -1,5 +1,5 @@
-"""`salesbrain proposals list | approve | reject | retract` and `salesbrain workspace set`:
-who decides on the director agents' promotions and coaching."""
+"""`salesbrain proposals list | approve | reject | retract`: the director agents'
+promotions and coaching, decided by a manager (`salesbrain workspace set --autonomy`)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,13 @@ from bot.cli.output import emit_json, shorten, table
 from core import use_cases
 from core.models import ProposalStatus
 from core.permissions import Actor
-from core.proposals import Autonomy, DirectorSettings, ProposalView
+from core.proposals import ProposalView
 
 STATUSES = ", ".join(ProposalStatus)
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(proposals_group)
-    workspace = cli.commands["workspace"]
-    assert isinstance(workspace, click.Group)
-    workspace.add_command(workspace_set)
 
 
 @click.group("proposals")
@@ -98,53 +95,3 @@ def proposals_retract(proposal_id: str, by: str, workspace: str | None, as_json:
     """Undo an applied proposal: what it wrote is archived."""
     decided = use_cases.retract_proposal(unit_of_work(), workspace, proposal_id, Actor.parse(by))
     _decided(decided, "retracted", as_json)
-
-
-@click.command("set")
-@click.option(
-    "--autonomy",
-    type=click.Choice([a.value for a in Autonomy]),
-    default=None,
-    help="propose: directors' promotions and coaching wait for a manager; apply: at once.",
-)
-@click.option(
-    "--director-notes-per-day",
-    "notes_per_day",
-    type=int,
-    default=None,
-    help="Director coaching notes per agent per day (default 1).",
-)
-@click.option("--by", default=None, help="Who changes it: an admin's Slack user id (U0001).")
-@workspace_option
-@json_option
-def workspace_set(
-    autonomy: str | None,
-    notes_per_day: int | None,
-    by: str | None,
-    workspace: str | None,
-    as_json: bool,
-) -> None:
-    """Show or change the workspace's settings for its director agents (admins)."""
-    if autonomy is None and notes_per_day is None:
-        settings = use_cases.director_settings(unit_of_work(readonly=True), workspace)
-    elif by is None:
-        raise click.UsageError("--by is required to change the settings")
-    else:
-        settings = use_cases.configure_director(
-            unit_of_work(),
-            workspace,
-            Actor.parse(by),
-            autonomy=autonomy,
-            notes_per_day=notes_per_day,
-        )
-    _settings(settings, as_json)
-
-
-def _settings(settings: DirectorSettings, as_json: bool) -> None:
-    if as_json:
-        emit_json({"director": settings.as_json()})
-    else:
-        click.echo(
-            f"autonomy: {settings.autonomy.value}; director notes per agent per day: "
-            f"{settings.notes_per_day}"
-        )

@@ -20,7 +20,7 @@ from sqlalchemy import Table, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core import clock
+from core import clock, impact
 from core.context import record_usage
 from core.db import unit_of_work
 from core.errors import DomainError
@@ -151,11 +151,12 @@ def _agent_and_workspace(session: Session, claim: Claim) -> tuple[Agent, Workspa
 
 def analyze_signals(session: Session, workspace: Workspace, agent: Agent) -> None:
     """Bring the agent's signal findings up to date before its brain is assembled (for a
-    director, its team's pooled findings too). A failed analysis leaves the findings as they
-    were and the cycle goes on."""
+    director, its team's pooled findings too), and flag its coaching notes that new results
+    show to hurt. A failed analysis leaves the findings as they were and the cycle goes on."""
     try:
         with session.begin_nested():
             analyze_agent(session, workspace, agent)
+            impact.flag_negative(session, workspace, agent)
     except DomainError as error:
         log.warning("signal analysis for %s failed: %s", agent.handle, error.message)
 

@@ -42,8 +42,22 @@ def destination_for(channel: str | None) -> str:
     return f"slack:{channel}" if channel else CONSOLE
 
 
+class Addressed:
+    """A message's destination read as its kind ("slack", "console") and address (C0001)."""
+
+    destination: str
+
+    @property
+    def kind(self) -> str:
+        return self.destination.split(":", 1)[0]
+
+    @property
+    def address(self) -> str:
+        return self.destination.split(":", 1)[1] if ":" in self.destination else ""
+
+
 @dataclass(frozen=True)
-class Envelope:
+class Envelope(Addressed):
     """A claimed message, detached from the session, as a sink receives it."""
 
     id: int
@@ -58,14 +72,6 @@ class Envelope:
     def resumed(self) -> bool:
         """Tried before (a failure, or a claim that lapsed): it may have been sent already."""
         return self.attempts > 0
-
-    @property
-    def kind(self) -> str:
-        return self.destination.split(":", 1)[0]
-
-    @property
-    def address(self) -> str:
-        return self.destination.split(":", 1)[1] if ":" in self.destination else ""
 
 
 @dataclass(frozen=True)

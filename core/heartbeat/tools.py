@@ -444,18 +444,29 @@ def _apply(
                 "says this: confirmed it, no new block",
                 confirmed_id=restated.id,
             )
+        evidence: dict[str, Any] = {"note": parsed.evidence} if parsed.evidence else {}
+        importance = parsed.importance
+        finding = restatements.paraphrased_finding(session, workspace, agent, parsed.content)
+        if finding is not None:  # it follows the finding, and never outranks it
+            evidence["derived_from"] = finding.id
+            importance = min(importance, finding.importance)
         block = memory.write_learning(
             session,
             workspace,
             agent,
             parsed.content,
             by=actor,
-            importance=parsed.importance,
-            evidence={"note": parsed.evidence} if parsed.evidence else None,
+            importance=importance,
+            evidence=evidence or None,
             source_kind=SourceKind.AGENT_CYCLE,
             source_ref=f"cycle:{cycle_id}",
         )
-        return Applied(f"ok: learning stored as block {block.id}", block_id=block.id)
+        linked = (
+            f", linked to finding block {finding.id}: it follows the finding's figures"
+            if finding is not None
+            else ""
+        )
+        return Applied(f"ok: learning stored as block {block.id}{linked}", block_id=block.id)
     if isinstance(parsed, HandoffTask):
         task = tasks.add_task(
             session,

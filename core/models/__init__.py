@@ -28,6 +28,7 @@ from core.models.domain import (
     Workspace,
 )
 from core.models.heartbeat import Cycle, CycleStatus, CycleTrigger, OutboxMessage, OutboxStatus
+from core.models.notices import Notice
 from core.models.proposals import Proposal, ProposalKind, ProposalStatus
 from core.models.signals import AnalysisMark, Finding, Signal, SignalId, SignalType
 from core.models.slack import EventDelivery, ReportMessage
@@ -54,6 +55,7 @@ __all__ = [
     "MemberRole",
     "MemberTeam",
     "MemoryBlock",
+    "Notice",
     "OutboxMessage",
     "OutboxStatus",
     "Proposal",

@@ -80,18 +80,9 @@ class Cycle(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32))
 
 
-class OutboxMessage(Base):
-    """A cycle report stored before it is delivered, so an outage delays it and loses nothing."""
+class Delivered:
+    """How far a message stored for delivery got: claimed, retried, delivered or failed."""
 
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), unique=True)
-    # Where the report goes: "slack:C0001" for the agent's channel, "console" without one.
-    destination: Mapped[str] = mapped_column(String(64))
-    text: Mapped[str] = mapped_column(Text)
     status: Mapped[OutboxStatus] = mapped_column(
         enum_column(OutboxStatus), default=OutboxStatus.PENDING
     )
@@ -103,3 +94,17 @@ class OutboxMessage(Base):
     delivered_ref: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Delivered, Base):
+    """A cycle report stored before it is delivered, so an outage delays it and loses nothing."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), unique=True)
+    # Where the report goes: "slack:C0001" for the agent's channel, "console" without one.
+    destination: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)

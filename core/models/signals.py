@@ -34,6 +34,8 @@ class Signal(Base):
         Unique("workspace_id", "external_id"),
         # Analysis reads one agent's signals; the mark is the agent's highest id.
         Index("ix_signals_agent_id_id", "agent_id", "id"),
+        # Coaching impact reads the sends of the cycles a note informed.
+        Index("ix_signals_cycle_id", "cycle_id"),
     )
 
     id: Mapped[int] = mapped_column(SignalId, primary_key=True)
@@ -55,6 +57,10 @@ class Signal(Base):
     # Prospect text: evidence for findings, never an instruction to anyone.
     reply_text: Mapped[str | None] = mapped_column(Text)
     objection: Mapped[str | None] = mapped_column(String(100))
+    # The heartbeat cycle that wrote the send, as its sender reported it (checked on import
+    # to be a cycle of the signal's agent). No foreign key: adding one rebuilds the signals
+    # table on SQLite, and a cycle is never deleted apart from its agent.
+    cycle_id: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit, clock, memory
+from core import audit, clock, memory, restatements
 from core.models import (
     Agent,
     BlockStatus,
@@ -294,7 +294,10 @@ def _refresh(
     block.updated_at = clock.now()
     audit.record(session, workspace, ANALYST, "signals.update", f"block:{block.id}", key)
     for learning in derived:
-        learning.content = learning.content.replace(was, block.content)
+        quoted = learning.content.replace(was, block.content)
+        if quoted == learning.content:  # a paraphrase: its figures follow the finding's
+            quoted = restatements.with_figures_of(was, block.content, learning.content)
+        learning.content = quoted
         learning.importance = min(learning.importance, block.importance)
         learning.updated_at = block.updated_at
         detail = f"follows block:{block.id}"
@@ -339,7 +342,8 @@ def _derived(
     session: Session, workspace: Workspace, scope: Scope, block: MemoryBlock
 ) -> list[MemoryBlock]:
     """The owner's own active learnings that quote the finding's block whole (copies written
-    before `core.restatements` confirmed such restatements instead): they follow it."""
+    before `core.restatements` confirmed such restatements instead), or that were linked to
+    it as paraphrases when written: they follow it."""
     learnings = session.scalars(
         select(MemoryBlock).where(
             MemoryBlock.workspace_id == workspace.id,
@@ -349,7 +353,12 @@ def _derived(
             MemoryBlock.source_kind == SourceKind.AGENT_CYCLE,
         )
     )
-    return [learning for learning in learnings if block.content in learning.content]
+    return [
+        learning
+        for learning in learnings
+        if block.content in learning.content
+        or (learning.evidence or {}).get("derived_from") == block.id
+    ]
 
 
 def _check_may_write(session: Session, workspace: Workspace, scope: Scope) -> None:

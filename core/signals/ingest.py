@@ -30,7 +30,7 @@ from core.db import UnitOfWork
 from core.dialect import insert_new_only
 from core.directory import resolve_workspace
 from core.errors import InvalidInput
-from core.models import Agent, Signal, SignalType, Workspace
+from core.models import Agent, Cycle, Signal, SignalType, Workspace
 from core.permissions import Actor
 from core.storable import NUL, check_text
 
@@ -55,14 +55,17 @@ OPTIONAL = {
     "reply_text": 4000,
     "objection": 100,
 }
-FIELDS = (*REQUIRED, *OPTIONAL)
+# The cycle that wrote a send (a whole number): stored in `cycle_id`, checked to be a cycle of
+# the signal's agent, so that coaching impact counts the send for what informed that cycle.
+CYCLE = "cycle"
+FIELDS = (*REQUIRED, *OPTIONAL, CYCLE)
 # The fields analysis groups by: one spelling per value ("Healthcare " is "healthcare").
 GROUPED = frozenset({"industry", "segment", "subject_format", "template", "objection"})
 MAX_ID = 200
 TYPES = {member.value: member.value for member in SignalType}
 # The columns a batch is stored in, in the order of its rows.
 COLUMNS = ("workspace_id", "external_id", "agent_id", "type", "occurred_at", *OPTIONAL)
-COLUMNS += ("received_at",)
+COLUMNS += ("cycle_id", "received_at")
 
 
 class Format(StrEnum):
@@ -289,8 +292,15 @@ class _Batch:
             self.lines.append(line)
             self.records.append(record)
 
-    def rows(self) -> tuple[list[tuple[Any, ...]], list[BadRow]]:
-        """The rows to store (in COLUMNS order) and the records refused, in file order."""
+    def cycle_ids(self) -> set[int]:
+        """The cycles the batch's records name (the well-formed ones)."""
+        at = FIELDS.index(CYCLE)
+        named = (_cycle_id(record[at].strip()) for record in self.records)
+        return {cycle_id for cycle_id in named if cycle_id is not None}
+
+    def rows(self, cycles: dict[int, int]) -> tuple[list[tuple[Any, ...]], list[BadRow]]:
+        """The rows to store (in COLUMNS order) and the records refused, in file order;
+        `cycles` is the agent of each cycle the records name that the workspace has."""
         if not self.records:
             return [], self.unreadable
         problems: dict[int, list[str]] = {}
@@ -309,6 +319,13 @@ class _Batch:
         types = self._convert(columns["type"], _type, "unknown type {!r}; " + _TYPE_HINT, problems)
         times = self._convert(columns["occurred_at"], _time, _TIME_HINT, problems)
         agents = self._convert(columns["agent"], self._agent, "unknown agent {!r}", problems)
+        cycle_ids = self._convert(columns[CYCLE], _cycle_id, _CYCLE_HINT, problems)
+        for index, cycle_id in enumerate(cycle_ids):
+            agent_id = agents[index]
+            if cycle_id is not None and agent_id is not None and cycles.get(cycle_id) != agent_id:
+                problems.setdefault(index, []).append(
+                    f"cycle {cycle_id} is not a cycle of agent {columns['agent'][index]}"
+                )
         optional = ([text or None for text in columns[name]] for name in OPTIONAL)
         rows = list(
             zip(
@@ -318,6 +335,7 @@ class _Batch:
                 types,
                 times,
                 *optional,
+                cycle_ids,
                 repeat(self.received_at),
             )
         )
@@ -361,6 +379,7 @@ class _Batch:
 
 _TYPE_HINT = f"one of {', '.join(TYPES)}"
 _TIME_HINT = "occurred_at {!r} is not an ISO 8601 time"
+_CYCLE_HINT = "cycle {!r} is not a cycle id (a whole number)"
 
 
 def _plain(text: str) -> bool:
@@ -376,6 +395,11 @@ def _type(text: str) -> str | None:
     return TYPES.get(text) or TYPES.get(text.lower())
 
 
+def _cycle_id(text: str) -> int | None:
+    """A cycle id: a whole number (the database's integers hold it)."""
+    return int(text) if text.isdigit() and 0 < len(text) <= 12 and int(text) > 0 else None
+
+
 def _time(text: str) -> datetime | None:
     """An ISO 8601 time in UTC; one without an offset is taken as UTC."""
     try:
@@ -385,11 +409,24 @@ def _time(text: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _cycles(engine: Engine, workspace: Workspace, ids: set[int]) -> dict[int, int]:
+    """The agent of each of these cycles that the workspace has."""
+    if not ids:
+        return {}
+    with UnitOfWork(engine, readonly=True) as uow:
+        rows = uow.session.execute(
+            select(Cycle.id, Cycle.agent_id).where(
+                Cycle.workspace_id == workspace.id, Cycle.id.in_(sorted(ids))
+            )
+        )
+        return {cycle_id: agent_id for cycle_id, agent_id in rows}
+
+
 def _store(
     engine: Engine, workspace: Workspace, batch: _Batch, by: Actor, result: ImportResult
 ) -> None:
     """One batch in one unit of work: new sender ids are stored, known ones counted."""
-    rows, bad = batch.rows()
+    rows, bad = batch.rows(_cycles(engine, workspace, batch.cycle_ids()))
     for refused in bad:
         result.refuse(refused.line, refused.reason)
     if not rows:

@@ -39,6 +39,7 @@ FIELDS = (
     "template",
     "reply_text",
     "objection",
+    "cycle",
 )
 
 REPLY_TEXTS = {
@@ -80,6 +81,8 @@ class Campaign:
     start: datetime = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     # Sender ids and threads start with it: campaigns with different prefixes never collide.
     id_prefix: str = "sig-"
+    # The heartbeat cycle that wrote the sends (the signals' `cycle`), when one did.
+    cycle: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ def simulate(campaign: Campaign) -> Iterator[dict[str, str]]:
             "subject_format": fmt,
             "template": send.values["template"],
         }
+        if campaign.cycle is not None:
+            base["cycle"] = str(campaign.cycle)
         for step, (kind, extra) in enumerate(_events(send)):
             number += 1
             record = {

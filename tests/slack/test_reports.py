@@ -4,6 +4,7 @@ learning (a reaction on it promotes exactly that block), nothing lost or posted 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +12,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app, web_client
-from bot.reports import SlackSink
+from bot.reports import SlackNoticePoster, SlackSink
 from bot.runner import HeartbeatRunner
 from bot.server import create_web_app
-from core import clock, directory, memory, report_messages
+from core import clock, directory, memory, notices, report_messages
 from core.db import UnitOfWork
 from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
@@ -181,3 +182,28 @@ def test_brain_why_shows_what_shaped_a_cycle(send: SlackSender, reported: dict[s
     blocks = reply.json()["blocks"]
     assert blocks[0]["text"]["text"] == f"Why sdr-emea saw this · cycle {reported['id']}"
     assert send.command("/brain", "why 99999", MEMBER).text == "cycle 99999 not found"
+
+
+def test_notices_reach_a_channel_and_a_persons_direct_messages_once_after_an_outage(
+    db_url: str, engine: Engine, uow: Callable[..., UnitOfWork], world: World, slack: FakeSlack
+) -> None:
+    client = web_client(slack_settings(db_url, slack), BOT_TOKEN)
+    posts: dict[str, notices.Post] = {"slack": SlackNoticePoster(engine, lambda ws: client)}
+    with uow() as u:
+        workspace = u.session.merge(world.workspace)
+        notices.post_once(u.session, workspace, "digest:emea:2026-11-23", "slack:C0EMEA", "Week")
+        notices.post_once(
+            u.session, workspace, "coaching-flag:block:1", f"slack:{EMEA_MANAGER}", "Hm"
+        )
+        notices.post_once(u.session, workspace, "digest:emea:2026-11-23", "slack:C0EMEA", "Again")
+    slack.fail("chat.postMessage", 500, times=3)  # the client's own retries, then a failure
+
+    assert notices.deliver_notices(engine, posts, "test") == 1
+    with clock.frozen_at(clock.now() + timedelta(hours=1)):  # past the backoff
+        assert notices.deliver_notices(engine, posts, "test") == 1
+        assert notices.deliver_notices(engine, posts, "test") == 0
+
+    posted = [(c.args["channel"], c.args["text"]) for c in slack.calls_to("chat.postMessage")]
+    # The digest failed (and waited), the direct message went, then the digest: once each.
+    assert posted[-2:] == [(EMEA_MANAGER, "Hm"), ("C0EMEA", "Week")]
+    assert "Again" not in str(posted)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from core import memory
 from core.coaching import coach_one
 from core.db import UnitOfWork
 from core.models import Agent
 from core.permissions import Actor
+from core.signals import import_signals
 from tests.conftest import ADMIN, EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
 from tests.slack.conftest import sdr_learning
+from tests.test_coaching_impact import HEADER, NOTE_AT, coach_sdr, sdr_cycle, send_rows
 
 
 def home_text(view: dict[str, Any]) -> str:
@@ -95,3 +100,24 @@ def test_home_shows_an_agent_whose_model_was_retired_with_the_upgrade_command(
         "sdr-emea runs on claude-2.1, which was retired on 2025-07-21, so its cycles fail: "
         "upgrade with `salesbrain agent set sdr-emea --model claude-sonnet-5-5`"
     ) in text
+
+
+def test_a_managers_coaching_shows_the_reply_rate_of_sends_written_with_each_note(
+    send: SlackSender,
+    slack: FakeSlack,
+    engine: Engine,
+    uow: Callable[..., UnitOfWork],
+    world: World,
+) -> None:
+    note = coach_sdr(uow, "Lead with the compliance angle when you write to healthcare CTOs.")
+    cycles = [sdr_cycle(uow, world, NOTE_AT + timedelta(days=d), [note]) for d in (1, 2)]
+    rows = [HEADER.strip()]
+    send_rows(rows, "old", 300, NOTE_AT - timedelta(days=20), 0.02, [None])
+    send_rows(rows, "new", 300, NOTE_AT + timedelta(days=1), 0.12, cycles)
+    import_signals(engine, "T0001", [row + "\n" for row in rows])
+
+    text = home_text(open_home(send, slack, EMEA_MANAGER))
+
+    coaching = text[text.index("Your coaching") :]
+    assert "reply rate with it" in coaching and "before it" in coaching
+    assert "With the note: better than before it." in coaching

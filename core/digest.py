@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit, clock, impact, notices
+from core import audit, clock, impact, notices, proposals
 from core.directory import get_team
 from core.errors import InvalidInput
 from core.heartbeat import outbox
@@ -27,6 +28,8 @@ from core.models import (
     BlockStatus,
     BlockType,
     MemoryBlock,
+    Proposal,
+    ProposalStatus,
     SourceKind,
     Team,
     Tier,
@@ -213,10 +216,20 @@ def weekly_digest(
 
 
 def proposals_waiting(session: Session, workspace: Workspace, team: Team) -> list[str]:
-    """Director proposals still waiting for a manager: the hook for the proposals of the
-    director's `autonomy` (issue 13 item 5), which this version of salesbrain does not have
-    yet; until they exist, nothing waits."""
-    return []
+    """The team's director proposals still waiting for a manager, oldest first."""
+    waiting = session.scalars(
+        select(Proposal)
+        .where(
+            Proposal.workspace_id == workspace.id,
+            Proposal.team_id == team.id,
+            Proposal.status == ProposalStatus.PENDING,
+        )
+        .order_by(Proposal.id)
+    )
+    return [
+        f"proposal {found.id} ({found.created_at:%d %b}): {found.summary}"
+        for found in map(partial(proposals.view, session), waiting)
+    ]
 
 
 def team_channel(session: Session, team: Team) -> str:

@@ -283,3 +283,18 @@ def test_a_note_resting_on_a_finding_does_not_hold_up_that_findings_promotion(
     assert note.source_block_id == promotion.source_block_id == finding.id
     with uow(readonly=True) as u:
         assert proposals.proposed_block_ids(u.session, world.emea) == frozenset({finding.id})
+
+
+def test_the_weekly_digest_lists_the_teams_proposals_still_waiting_until_decided(
+    uow: Uow, world: World
+) -> None:
+    proposal_id = _coach(uow, world)
+
+    waiting = use_cases.weekly_digest(uow(readonly=True), "T0001", "emea").proposals
+    assert len(waiting) == 1
+    assert waiting[0].startswith(f"proposal {proposal_id} (")
+    assert "ae-emea" in waiting[0]
+    assert use_cases.weekly_digest(uow(readonly=True), "T0001", "amer").proposals == []
+
+    use_cases.reject_proposal(uow(), "T0001", proposal_id, MANAGER, "not yet")
+    assert use_cases.weekly_digest(uow(readonly=True), "T0001", "emea").proposals == []

@@ -41,6 +41,7 @@ from core.models import (
     DEFAULT_MODEL,
     Agent,
     AuditEvent,
+    BlockType,
     Cycle,
     CycleStatus,
     MemoryBlock,
@@ -465,11 +466,17 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
     out.write("Coaching and how many cycles it informed:\n")
     for block in blocks:
         if block.type.value == "coaching":
+            author = f" by {block.source_by}" if block.source_by else ""
             out.write(
-                f"  #{block.id} to {handles.get(block.agent_id or 0)}: informed "
+                f"  #{block.id} to {handles.get(block.agent_id or 0)}{author}: informed "
                 f"{_cycles(block.times_surfaced)}: “{block.content[:80]}…”\n"
             )
-    learned = [b for b in blocks if b.source_kind in (SourceKind.AGENT_CYCLE,)]
+    # A director's coaching note is written in a cycle too; it is listed with the coaching.
+    learned = [
+        b
+        for b in blocks
+        if b.source_kind is SourceKind.AGENT_CYCLE and b.type is not BlockType.COACHING
+    ]
     analysed = [b for b in blocks if b.source_kind is SourceKind.SIGNAL_ANALYSIS]
     out.write("\nLearned (by the agents in their cycles):\n")
     for block in learned:

@@ -97,7 +97,7 @@ def test_the_demo_tells_what_the_memory_did(tmp_path: Any) -> None:
     text = out.getvalue()
     assert str(database) in text and database.exists()
     assert "=== What the memory did ===" in text
-    informed = re.search(r"#1 to sdr-emea: informed (\d+) cycles", text)
+    informed = re.search(r"#1 to sdr-emea by U0MAYA: informed (\d+) cycles", text)
     assert informed and int(informed.group(1)) >= 3
     assert re.search(r"task \d+ sdr-emea -> ae-emea: Follow up: Reply from Dana", text)
     assert "which reaches end of life on 2026-11-30" in text  # ads-emea's model, day 1

@@ -431,6 +431,7 @@ def memory_prompt(brain: Brain) -> str:
     candidates and copies quote imported data: their text is fenced like any outside text."""
     fence = brain.fence
     teammates = "\n".join(f"- {h} ({role})" for h, role in sorted(brain.teammates.items()))
+    # Assembly leaves them out; a brain recorded before it did, and replayed, may hold them.
     in_prefix = {order.id for order in brain.company_orders}
     shown = [block for block in brain.context.blocks if block.id not in in_prefix]
     sections = [

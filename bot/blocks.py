@@ -16,7 +16,7 @@ from core.coaching import Coaching
 from core.context import AssembledContext
 from core.errors import DomainError
 from core.heartbeat.replay import call_line
-from core.heartbeat.report import usage_line
+from core.heartbeat.report import standing_order_lines, usage_line
 from core.home import AgentLine, BrainLine, Home
 from core.models import ProposalKind, ProposalStatus
 from core.pricing import dollars
@@ -447,6 +447,9 @@ def why_message(cycle: dict[str, Any]) -> Message:
             f"task: {escape(clip(task, 300))} · score: relevance, moved by importance and recency"
         ),
     ]
+    if orders := standing_order_lines(cycle, width=300):
+        lines = "\n".join(f"• {escape(line)}" for line in orders)
+        blocks.append(section(f"*Company Brain standing orders*, in every prompt:\n{lines}"))
     for rank, b in enumerate(context.get("blocks", []), start=1):
         blocks.append(
             section(

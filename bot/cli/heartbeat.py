@@ -30,7 +30,7 @@ from core.heartbeat.config import heartbeat_settings
 from core.heartbeat.cycle import CycleResult
 from core.heartbeat.records import cycle_view, get_cycle, list_cycles
 from core.heartbeat.replay import Reasoning, call_line, replay, replayable
-from core.heartbeat.report import memory_lines, render_report, usage_line
+from core.heartbeat.report import memory_lines, render_report, standing_order_lines, usage_line
 from core.notices import ConsolePoster
 from core.pricing import dollars
 from core.settings import get_settings
@@ -212,6 +212,10 @@ def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
     click.echo("\nMemory that shaped it (score: relevance, moved by importance and recency):")
     for line in memory_lines(view) or ["(no blocks)"]:
         click.echo(f"  {line}")
+    if orders := standing_order_lines(view):
+        click.echo("\nCompany Brain standing orders (in every prompt, whatever the task):")
+        for line in orders:
+            click.echo(f"  {line}")
     click.echo("\nTool calls:")
     for call in view["tool_calls"] or [{"name": "(none)", "status": "", "result": ""}]:
         click.echo(f"  {call['name']} [{call['status']}] {shorten(call['result'], 100)}")

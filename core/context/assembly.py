@@ -20,7 +20,7 @@ token budget. Each block says why it is there: a standing order, a synonym it ma
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -151,8 +151,11 @@ def assemble_context(
     limit: int = DEFAULT_LIMIT,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     settings: ContextSettings | None = None,
+    exclude: Collection[int] = (),
 ) -> AssembledContext:
-    """The agent's top blocks for a task at clock.now(); reads only, counts no usage."""
+    """The agent's top blocks for a task at clock.now(), leaving out the `exclude` ids (a
+    heartbeat's prompt holds the company standing orders already); reads only, counts no
+    usage."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"{limit} is outside 1..{MAX_LIMIT}")
     if not 1 <= token_budget <= MAX_TOKEN_BUDGET:
@@ -166,9 +169,11 @@ def assemble_context(
     fetch = limit + 10
     while True:
         rows = scored_candidates(session, agent, query, named, settings, now, fetch)
+        found = sum(not row.standing for row in rows)
+        rows = [row for row in rows if row.id not in exclude] if exclude else rows
         earned = [row for row in rows if not row.standing]
         chosen, standing = _take(rows, earned, limit, token_budget, settings.duplicate_jaccard)
-        if len(chosen) == limit or len(earned) < fetch or _budget_left(chosen, token_budget) < 1:
+        if len(chosen) == limit or found < fetch or _budget_left(chosen, token_budget) < 1:
             break
         fetch *= 4
     outside = _from_outside(session, chosen)

@@ -244,12 +244,15 @@ def assemble_brain(
     tasks = tuple(_task_note(task, handles) for task in open_tasks(session, agent))
     task = tasks[0] if tasks else None
     task_text = task.text if task else (agent.objective or DEFAULT_OBJECTIVES[agent.role])
+    orders = company_orders(session, workspace)
+    # The prompt's cached prefix holds the standing orders: their slots go to other blocks.
     context = assemble_context(
         session,
         agent,
         task_text,
         limit=settings.context_limit,
         token_budget=settings.context_token_budget,
+        exclude={order.id for order in orders},
     )
     news = _new_blocks(session, agent)
     director = agent.role is AgentRole.DIRECTOR
@@ -280,7 +283,7 @@ def assemble_brain(
         assembled_at=clock.now(),
         # Read here, outside any write transaction: the first read parses the SDK's files.
         model_status=model_status(agent.model),
-        company_orders=company_orders(session, workspace),
+        company_orders=orders,
     )
 
 
@@ -428,6 +431,7 @@ def memory_prompt(brain: Brain) -> str:
     candidates and copies quote imported data: their text is fenced like any outside text."""
     fence = brain.fence
     teammates = "\n".join(f"- {h} ({role})" for h, role in sorted(brain.teammates.items()))
+    # Assembly leaves them out; a brain recorded before it did, and replayed, may hold them.
     in_prefix = {order.id for order in brain.company_orders}
     shown = [block for block in brain.context.blocks if block.id not in in_prefix]
     sections = [

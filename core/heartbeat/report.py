@@ -80,6 +80,17 @@ def memory_lines(cycle: dict[str, Any], limit: int | None = None) -> list[str]:
     return lines
 
 
+def standing_order_lines(cycle: dict[str, Any], width: int = 70) -> list[str]:
+    """The Company Brain's standing orders the prompt held whatever the task: in its cached
+    prefix, so not among the scored blocks (a cycle recorded before the brain was kept
+    whole has none listed)."""
+    kept = (cycle.get("context") or {}).get("brain") or {}
+    return [
+        f"#{order['id']} {order['type']} (company): {_short(order['content'], width)}"
+        for order in kept.get("company_orders", [])
+    ]
+
+
 def _headline(cycle: dict[str, Any]) -> str:
     when = (cycle["started_at"] or "")[:16].replace("T", " ")
     return (

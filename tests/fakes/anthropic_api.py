@@ -5,7 +5,9 @@ script (first in, first out) and, when the script is empty, from a responder fun
 the request. A reply can be a message (text and tool_use blocks), an error status (429
 with retry-after, 529, 500), a malformed 200 (invalid JSON, an HTML page, an object that is
 not a message) or a response that never comes (the client must time out). Each request
-records when it arrived and when it ended: answered, or abandoned by the client.
+records when it arrived and when it ended: answered, or abandoned by the client. Usage is
+reported as the API reports it, prompt caching included (PromptCache), and cache
+breakpoints the API would refuse (more than 4, a 1-hour one after a 5-minute one) get its 400.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Request:
     at: float
     ended_at: float | None = None
     abandoned: bool = False
+    # The usage the fake answered with (a 200 message only).
+    usage: dict[str, Any] | None = None
 
     @property
     def tool_results(self) -> list[dict[str, Any]]:
@@ -112,67 +116,92 @@ def min_cacheable(model: str) -> int:
     return MIN_CACHEABLE[family] if family else DEFAULT_MIN_CACHEABLE
 
 
+# The API's limits on breakpoints: at most 4 per request; a breakpoint finds an entry written
+# at its own block or at most this many blocks before it; longer TTLs before shorter ones.
+MAX_BREAKPOINTS = 4
+LOOKBACK_BLOCKS = 20
+
+
 class PromptCache:
     """The API's prompt cache, as its documentation describes it, simplified.
 
     A request is read in the API's order: tools, then system blocks, then the messages'
     content blocks. A block with `cache_control` is a breakpoint: the prefix up to and with it
-    can be cached, per model, when it is at least the model's minimum length. The latest
-    breakpoint whose prefix is cached (and alive) is read, and its lifetime starts again;
-    the breakpoints after it are written, each for its own TTL ("5m" by default, or "1h").
-    Simplified: any earlier breakpoint can be hit (the API looks back 20 blocks at most).
+    can be cached, per model, when it is at least the model's minimum length. Each breakpoint
+    looks for a live entry at its block or up to LOOKBACK_BLOCKS blocks before it (so a
+    conversation's breakpoint, moved to its new end, finds the entry the previous call wrote
+    at the old end); the latest entry found is read, and its lifetime starts again; the
+    breakpoints after it are written, each for its own TTL ("5m" by default, or "1h").
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._expires: dict[str, float] = {}
+        self._entries: dict[str, tuple[float, str]] = {}  # key: (expires, ttl)
 
     def use(self, body: dict[str, Any], now: float) -> tuple[int, dict[str, int]]:
         """Cache tokens read, and written per TTL, by this request."""
-        breakpoints = _breakpoints(body)
+        prefixes, breakpoints = _prefixes(body)
         written = {"5m": 0, "1h": 0}
         with self._lock:
-            hit = next(
-                (
-                    i
-                    for i in range(len(breakpoints) - 1, -1, -1)
-                    if self._expires.get(breakpoints[i][0], 0.0) > now
-                ),
-                None,
-            )
+            alive = [
+                at
+                for index, _ in breakpoints
+                for at in range(index, max(-1, index - LOOKBACK_BLOCKS - 1), -1)
+                if self._entries.get(prefixes[at][0], (0.0, ""))[0] > now
+            ]
+            hit = max(alive, default=-1)
             read = 0
-            if hit is not None:
-                key, read, ttl = breakpoints[hit]
-                self._expires[key] = now + TTL_SECONDS[ttl]
+            if hit >= 0:
+                key, read = prefixes[hit]
+                ttl = self._entries[key][1]
+                self._entries[key] = (now + TTL_SECONDS[ttl], ttl)
             covered = read
-            for key, length, ttl in breakpoints[(hit + 1 if hit is not None else 0) :]:
-                if length < min_cacheable(str(body.get("model", ""))):
-                    continue  # too short: silently not cached, billed as input
+            for index, ttl in breakpoints:
+                key, length = prefixes[index]
+                if index <= hit or length < min_cacheable(str(body.get("model", ""))):
+                    continue  # already read, or too short: silently not cached
                 written[ttl] += length - covered
                 covered = length
-                self._expires[key] = now + TTL_SECONDS[ttl]
+                self._entries[key] = (now + TTL_SECONDS[ttl], ttl)
         return read, written
 
 
-def _breakpoints(body: dict[str, Any]) -> list[tuple[str, int, str]]:
-    """Each breakpoint's cache key, prefix length in tokens and TTL, in prompt order."""
+def _prefixes(body: dict[str, Any]) -> tuple[list[tuple[str, int]], list[tuple[int, str]]]:
+    """Each block's prefix (cache key, length in tokens) in prompt order, and the breakpoints
+    (block index, TTL)."""
+    blocks = _blocks(body)
+    digest = hashlib.sha256(str(body.get("model", "")).encode())
+    prefixes, breakpoints, length = [], [], 0
+    for index, block in enumerate(blocks):
+        control = block.get("cache_control")
+        bare = {k: v for k, v in block.items() if k != "cache_control"}
+        serialized = json.dumps(bare, sort_keys=True)
+        digest.update(serialized.encode())
+        length += tokens(serialized)
+        prefixes.append((digest.copy().hexdigest(), length))
+        if control:
+            breakpoints.append((index, control.get("ttl", "5m")))
+    return prefixes, breakpoints
+
+
+def _blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
     system = body.get("system") or []
     blocks: list[dict[str, Any]] = [*body.get("tools", [])]
     blocks += [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
     for turn in body.get("messages", []):
         content = turn["content"]
         blocks += [{"type": "text", "text": content}] if isinstance(content, str) else content
-    digest = hashlib.sha256(str(body.get("model", "")).encode())
-    found, length = [], 0
-    for block in blocks:
-        control = block.get("cache_control")
-        bare = {k: v for k, v in block.items() if k != "cache_control"}
-        serialized = json.dumps(bare, sort_keys=True)
-        digest.update(serialized.encode())
-        length += tokens(serialized)
-        if control:
-            found.append((digest.copy().hexdigest(), length, control.get("ttl", "5m")))
-    return found
+    return blocks
+
+
+def breakpoint_problem(body: dict[str, Any]) -> str | None:
+    """Why the API would refuse the request's cache breakpoints (a 400), or None."""
+    ttls = [b["cache_control"].get("ttl", "5m") for b in _blocks(body) if b.get("cache_control")]
+    if len(ttls) > MAX_BREAKPOINTS:
+        return f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided."
+    if any(ttls[i] == "5m" and "1h" in ttls[i + 1 :] for i in range(len(ttls))):
+        return "a ttl='1h' cache_control block must not come after a ttl='5m' one"
+    return None
 
 
 def tool_use(name: str, **arguments: Any) -> dict[str, Any]:
@@ -232,6 +261,19 @@ def html_page() -> Reply:
 
 def not_a_message() -> Reply:
     return Reply(200, {"type": "completion", "completion": "Sure!", "stop_reason": "stop"})
+
+
+def turn(request: Request) -> int:
+    """Which call of its cycle the request is: 0 for the first (no answer in it yet)."""
+    return sum(message["role"] == "assistant" for message in request.body["messages"])
+
+
+def learn_then_finish(request: Request) -> Reply:
+    """A cycle of two calls: a learning (stated the same way each cycle), then the report."""
+    if turn(request) == 0:
+        learning = "Prospects who answer within a day book meetings twice as often."
+        return message(tool_use("record_learning", content=learning, importance=0.4))
+    return message(finish("Recorded a learning.", "recorded a learning"))
 
 
 def learn_and_finish(request: Request) -> Reply:
@@ -338,6 +380,13 @@ class FakeAnthropic:
                 request = Request(
                     body, {k.lower(): v for k, v in self.headers.items()}, time.time()
                 )
+                problem = breakpoint_problem(body)
+                if problem is not None:
+                    with fake._lock:
+                        fake.requests.append(request)
+                    self._send(_error(400, "invalid_request_error", problem))
+                    request.ended_at = time.time()
+                    return
                 reply = fake._next_reply(request)
                 pause = fake.hang_seconds if reply.hang else fake.latency + reply.delay
                 waited = self._client_waits(pause) if pause else True
@@ -350,11 +399,12 @@ class FakeAnthropic:
                     request.ended_at = time.time()
                     return
                 if reply.status == 200:
+                    request.usage = fake._usage(request, reply)
                     answer = {
                         "id": f"msg_{next(_ids):06d}",
                         "model": body.get("model", "unknown"),
                         **reply.body,
-                        "usage": fake._usage(request, reply),
+                        "usage": request.usage,
                     }
                     reply = Reply(200, answer, reply.headers)
                 self._send(reply)

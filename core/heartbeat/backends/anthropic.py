@@ -12,6 +12,16 @@ minutes: agents wake hourly, so a team of five uses its prefix about every 12 mi
 input price) and never a read: dearer than no cache. A 1-hour write costs 2x once, each use
 reads at 0.1x and starts the hour again, so the entry stays alive while the team works.
 
+A cycle takes several calls (record_learning, handoff_task, finish_cycle...), and each sends
+the whole conversation again: the agent's role and memory, the task, the turns so far. So a
+second breakpoint, for five minutes, marks the end of the conversation on every call: call
+n+1 reads what call n sent, and pays fresh input only for the newest turn. The per-cycle
+part is written once at 1.25x and read at 0.1x by each later call of the cycle (a cycle of
+one call pays the 0.25x for nothing). Five minutes outlive a cycle; the API wants the
+1-hour breakpoint before the 5-minute one, which the prompt's order gives; two breakpoints
+of the 4 allowed; the API finds the previous call's entry within its 20-block lookback
+while a turn adds fewer blocks than that.
+
 The retries are this module's own, not the SDK's, for three reasons: each attempt's timeout
 is bounded by what is left of the agent's lease (so a call never outlives the lease and no
 other worker can start a second paid call for the same agent); a 200 whose body is not a
@@ -34,11 +44,13 @@ import anthropic
 import httpx2
 import pydantic
 from anthropic.types import (
+    CacheControlEphemeralParam,
     Message,
     MessageParam,
     TextBlockParam,
     ToolParam,
     ToolResultBlockParam,
+    UserMessageParam,
 )
 
 from core.heartbeat.backends import ModelCallFailed, Reasoning, Usage
@@ -53,6 +65,8 @@ CUT_OFF = frozenset({"max_tokens", "model_context_window_exceeded"})
 DECLINED = frozenset({"refusal"})
 # An attempt needs at least this long to be worth sending before the lease runs out.
 MIN_ATTEMPT_SECONDS = 0.05
+# The conversation's breakpoint: it lives for the cycle, not between cycles (see above).
+CONVERSATION_BREAKPOINT = CacheControlEphemeralParam(type="ephemeral", ttl="5m")
 # Backoff between attempts: base * 2^n with jitter, at most this; a retry-after up to the cap.
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
@@ -91,6 +105,8 @@ class AnthropicBackend:
         self.max_turns = heartbeat.max_turns
         self.max_tokens = heartbeat.max_tokens
         self.cache_ttl = heartbeat.prompt_cache_ttl
+        # Off only to measure what it saves (bench/tokens.py).
+        self.conversation_cache = True
 
     @classmethod
     def from_settings(cls, settings: Settings, heartbeat: HeartbeatSettings) -> AnthropicBackend:
@@ -170,7 +186,8 @@ class AnthropicBackend:
             timeout = min(self.timeout, left)
             started = time.perf_counter()
             try:
-                answer = self._attempt(model, system, tools, messages, timeout)
+                sent = with_breakpoint(messages) if self.conversation_cache else messages
+                answer = self._attempt(model, system, tools, sent, timeout)
             except (anthropic.APIError, Malformed) as error:
                 usage.model_ms += (time.perf_counter() - started) * 1000
                 wait = _retry_wait(error, attempt)
@@ -230,6 +247,19 @@ def well_formed(response: Any) -> Message:
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
         raise Malformed(f"a message that does not parse ({where}: {problem['msg']})") from error
+
+
+def with_breakpoint(messages: list[MessageParam]) -> list[MessageParam]:
+    """The conversation with a 5-minute cache breakpoint on its last block (the last turn is
+    always the user's: the task, tool results or a reminder); the stored conversation keeps
+    none, so each call carries one breakpoint there, not one per turn so far."""
+    *earlier, last = messages
+    content = last["content"]
+    blocks: list[Any] = (
+        [{"type": "text", "text": content}] if isinstance(content, str) else [*content]
+    )
+    blocks[-1] = {**blocks[-1], "cache_control": CONVERSATION_BREAKPOINT}
+    return [*earlier, UserMessageParam(role="user", content=blocks)]
 
 
 _NOT_FINISHED = (

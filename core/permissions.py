@@ -15,6 +15,8 @@
 | decide a director's        | admins and managers of the director's team (people only:   |
 | proposal (approve, reject, | an agent never decides on an agent's proposal)             |
 | retract)                   |                                                            |
+| read a coaching note's     | admins and managers of the agent's team (everyone reads    |
+| words (asking the brain)   | the shared brains, learnings and cycles of the workspace)  |
 """
 
 from __future__ import annotations
@@ -258,3 +260,10 @@ def check_decide(
         action=f"proposal.{doing}",
         target=f"proposal:{proposal_id}",
     )
+
+
+def may_read_coaching(principal: Principal, team_id: int) -> bool:
+    """A personal coaching note's words: admins and the managers of the agent's team, as
+    App Home shows coaching only to those who coach; others learn that it exists and how
+    often it was used, not what it says."""
+    return principal.is_admin or principal.manages(team_id)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from core import ask as asking
 from core import (
     audit,
     clock,
@@ -33,7 +34,7 @@ from core.context import AssembledContext, assemble_context
 from core.context import settings as context_settings
 from core.db import UnitOfWork
 from core.directory import list_agents
-from core.errors import Refusal
+from core.errors import PermissionDenied, Refusal
 from core.heartbeat import replay
 from core.heartbeat.records import cycle_view, get_cycle
 from core.heartbeat.replay import Replayable
@@ -418,3 +419,32 @@ def agent_named(uow: UnitOfWork, team_id: str | None, words: str) -> tuple[Agent
     with uow:
         workspace = uow.workspaces.named_or_only(team_id)
         return directory.mentioned_agent(uow.session, workspace, words)
+
+
+def ask(
+    uow: UnitOfWork,
+    team_id: str,
+    question: str,
+    by: Actor,
+    writer: asking.AnswerWriter,
+    *,
+    viewing_channel: str | None = None,
+    asker_team_id: str | None = None,
+) -> asking.Answer:
+    """Answer a question about the brain from the records `by` may read; a person of
+    another workspace (`asker_team_id`) gets nothing. The model writes outside the unit of
+    work: no transaction stays open while it does."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.by_team_id(team_id)
+        if asker_team_id and asker_team_id != team_id:
+            raise PermissionDenied(
+                f"{by.ref} belongs to another Slack workspace: salesbrain answers the people "
+                "of this one only",
+                workspace_id=workspace.id,
+                actor=str(by),
+                origin=by.origin,
+                action="ask",
+                target=f"workspace:{team_id}",
+            )
+        grounds = asking.gather(uow.session, workspace, question, by, viewing_channel)
+    return asking.written(grounds, writer)

@@ -31,12 +31,13 @@ from sqlalchemy.engine import Engine
 
 from bot import installation_store, workspace
 from bot.after_ack import AfterAck
-from bot.listeners import register_listeners
+from bot.listeners import assistant, register_listeners
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
 from bot.listeners.payloads import ShapeCheckedApp
 from bot.reports import SlackNoticePoster, SlackSink
 from bot.runner import HeartbeatRunner
 from core import installations
+from core.ask import answer_writer
 from core.db import UnitOfWork
 from core.errors import InvalidInput
 from core.heartbeat.backends import backend_from_settings
@@ -55,6 +56,10 @@ BOT_SCOPES = [
     "channels:history",
     "groups:history",
     "app_mentions:read",
+    # Ask the brain in Slack's AI app pane: its events, status and suggested prompts, and
+    # the questions asked in the app's direct messages (bot/listeners/assistant.py).
+    "assistant:write",
+    "im:history",
 ]
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -136,6 +141,7 @@ def create_app(
     later = after_ack or AfterAck()
     workspace.attach(app, engine, coaching or coaching_queue(engine), later, runner)
     register_listeners(app)
+    assistant.register(app, answer_writer(settings, heartbeat_settings()))
     # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
     # inside the first request that shows a model.
     end_of_life(DEFAULT_MODEL)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from core.ask import Answer
 from core.coaching import Coaching
 from core.context import AssembledContext
 from core.errors import DomainError
@@ -262,6 +263,49 @@ def context_message(assembled: AssembledContext) -> Message:
         "text": f"What {assembled.agent} would see",
         "blocks": fit(blocks, MESSAGE_BLOCKS, "More: `salesbrain context`."),
     }
+
+
+def answer_message(answer: Answer) -> Message:
+    """An answer of the brain: its words in sections of at most 3,000 characters, the
+    records it cites, and a line saying so when Slack's limits cut it."""
+    blocks: list[Block] = [header(answer.title)]
+    sections, cut = _sections(escape(answer.text))
+    blocks.extend(section(text) for text in sections)
+    if answer.records:
+        cited = " · ".join(f"`{record.ref}`" for record in answer.records)
+        blocks.append(note(f"Cited: {cited}"))
+    blocks.extend(note(escape(text)) for text in answer.notes)
+    written = (
+        "the model, from these records only" if answer.written_by != "offline" else "salesbrain"
+    )
+    blocks.append(note(f"Written by {written}. Read only: nothing was changed."))
+    if cut:
+        blocks.append(note(ANSWER_CUT))
+    return {
+        "text": clip(answer.title, SECTION_LIMIT),
+        "blocks": fit(blocks, MESSAGE_BLOCKS, ANSWER_CUT),
+    }
+
+
+ANSWER_CUT = (
+    "Cut: the answer is longer than one Slack message holds. Ask about one agent, one cycle "
+    "or a shorter period for the rest."
+)
+
+
+def _sections(text: str, limit: int = SECTION_LIMIT) -> tuple[list[str], bool]:
+    """The text in pieces of whole lines within `limit` characters (a longer line is cut);
+    True when something was cut."""
+    pieces: list[str] = []
+    cut = False
+    for line in text.splitlines() or [""]:
+        if len(line) > limit:
+            line, cut = clip(line, limit), True
+        if pieces and len(pieces[-1]) + 1 + len(line) <= limit:
+            pieces[-1] += "\n" + line
+        else:
+            pieces.append(line)
+    return [piece for piece in pieces if piece.strip()] or ["(no answer)"], cut
 
 
 REPORT_MEMORY = 5

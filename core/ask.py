@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.context import assemble_context
 from core.errors import InvalidInput
+from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.records import get_cycle
 from core.models import (
     Agent,
@@ -39,6 +40,7 @@ from core.models import (
     Workspace,
 )
 from core.permissions import Actor, Principal, may_read_coaching, principal_for
+from core.settings import Settings
 
 # The longest question read; Slack's own limit on a message is far longer.
 MAX_QUESTION = 2000
@@ -136,6 +138,16 @@ class TemplateWriter:
         return template(grounds)
 
 
+def answer_writer(settings: Settings, heartbeat: HeartbeatSettings) -> AnswerWriter:
+    """The writer SALESBRAIN_LLM names: the model (with a key), else the template."""
+    if settings.llm_backend == "anthropic" and settings.anthropic_api_key is not None:
+        # Imported here: the SDK takes seconds to import, which an offline server never pays.
+        from core.ask_model import ModelWriter
+
+        return ModelWriter.from_settings(settings, heartbeat)
+    return TemplateWriter()
+
+
 def template(grounds: Grounds) -> str:
     """The facts of the grounds, one to a line."""
     return "\n".join(grounds.facts)
@@ -224,7 +236,8 @@ def gather(
         question,
         "What salesbrain can answer",
         ["Ask about the agents' memory, their cycles, coaching and the brains, for example:"]
-        + [f"• {example}" for example in EXAMPLES],
+        + [f"• {example}" for example in EXAMPLES]
+        + ["To change memory: `/coach @agent <note>` coaches one; `/brain help` lists the rest."],
         [],
     )
 
@@ -554,16 +567,4 @@ def written(grounds: Grounds, writer: AnswerWriter) -> Answer:
         grounds.records,
         grounds.notes,
         writer.name,
-    )
-
-
-def trimmed(answer: Answer, records: int) -> Answer:
-    """The answer with at most `records` records, saying how many were left out."""
-    if len(answer.records) <= records:
-        return answer
-    left = len(answer.records) - records
-    return replace(
-        answer,
-        records=answer.records[:records],
-        notes=[*answer.notes, f"{left} more record(s) not shown."],
     )

@@ -13,7 +13,7 @@ import logging
 import anthropic
 import httpx2
 
-from core.ask import AnswerWriter, Grounds, TemplateWriter, template
+from core.ask import Grounds, template
 from core.heartbeat.backends.anthropic import describe_error, make_client
 from core.heartbeat.config import HeartbeatSettings
 from core.models import DEFAULT_MODEL
@@ -91,10 +91,3 @@ def _fenced(text: str) -> str:
 
 def _attribute(text: str) -> str:
     return _fenced(text).replace('"', "'")
-
-
-def answer_writer(settings: Settings, heartbeat: HeartbeatSettings) -> AnswerWriter:
-    """The writer SALESBRAIN_LLM names: the model (with a key), else the template."""
-    if settings.llm_backend == "anthropic" and settings.anthropic_api_key is not None:
-        return ModelWriter.from_settings(settings, heartbeat)
-    return TemplateWriter()

@@ -81,8 +81,28 @@ SHAPES: dict[str, Shape] = {
     "event_callback": {"event": dict, "event.type": str, "event_id?": DELIVERY_ID},
     "event:reaction_added": {"event.item": dict, "event.item.type?": str, "event.reaction?": str},
     "reaction on a message": {"event.item.channel": str, "event.item.ts": str},
-    "event:app_mention": {"event.channel": str, "event.ts": str, "event.thread_ts?": str},
+    "event:app_mention": {
+        "event.channel": str,
+        "event.ts": str,
+        "event.thread_ts?": str,
+        "event.text?": str,
+        "event.user_team?": str,
+    },
     "event:app_home_opened": {"event.tab?": str},
+    # What Bolt's Assistant and the answer read (bot/listeners/assistant.py).
+    "event:assistant_thread_started": {
+        "event.assistant_thread": dict,
+        "event.assistant_thread.channel_id": str,
+        "event.assistant_thread.thread_ts": str,
+        "event.assistant_thread.context?": dict,
+    },
+    "event:assistant_thread_context_changed": {
+        "event.assistant_thread": dict,
+        "event.assistant_thread.channel_id": str,
+        "event.assistant_thread.thread_ts": str,
+        "event.assistant_thread.context": dict,
+    },
+    "event:message": {"event.channel?": str, "event.thread_ts?": str, "event.text?": str},
     "block_actions": {
         "trigger_id": str,
         "user": dict,

@@ -150,7 +150,13 @@ class FakeSlack:
                 "url": "https://acme.slack.com/",
             }
         if method == "chat.postMessage":
-            message = {"text": args.get("text"), "ts": ts}
+            # As conversations.replies shows it: the bot's own message, its blocks.
+            message = {"text": args.get("text"), "ts": ts, "user": BOT_USER}
+            # Slack gives a message posted as text alone a rich_text block of that text.
+            text = {"type": "text", "text": str(args.get("text") or "")}
+            section = {"type": "rich_text_section", "elements": [text]}
+            written = [{"type": "rich_text", "elements": [section]}]
+            message["blocks"] = _json(args["blocks"]) if args.get("blocks") else written
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
             if args.get("metadata"):
@@ -160,7 +166,10 @@ class FakeSlack:
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": message}
 
         if method == "chat.update":
-            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+            return self._update(args)
+        if method.startswith("assistant.threads."):
+            # setStatus, setSuggestedPrompts, setTitle: recorded, nothing to answer.
+            return {"ok": True}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
         if method in ("views.open", "views.publish", "views.update"):
@@ -180,6 +189,18 @@ class FakeSlack:
         if method == "oauth.v2.access" and self.installation is not None:
             return {"ok": True, **self.installation}
         return {"ok": False, "error": "unknown_method"}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """chat.update of a posted message: its text, blocks and metadata replaced."""
+        with self._lock:
+            for message in self.messages.get(str(args.get("channel")), []):
+                if message["ts"] == args.get("ts"):
+                    for key in ("text", "blocks", "metadata"):
+                        if args.get(key) is not None:
+                            message[key] = _json(args[key]) if key != "text" else args[key]
+                    break
+        # A message the fake never saw posted (a test's own) is taken as updated too.
+        return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
 
     def _read(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """A channel's top-level messages, newest first, or one thread's, oldest first. (The

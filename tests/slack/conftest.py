@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,7 @@ from core.settings import Settings
 from tests.conftest import World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
+from tests.fakes.socket_mode import FakeSocketMode
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"
@@ -39,6 +42,26 @@ def slack_settings(db_url: str, slack: FakeSlack, **extra: str) -> Settings:
         **extra,
     }
     return Settings.model_validate(values)
+
+
+APP_TOKEN = "xapp-test-app-token"
+
+
+@contextmanager
+def over_socket_mode(db_url: str, engine: Engine, slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    """The app connected in Socket Mode to a local Socket Mode server; yields the server."""
+    app = create_app(
+        slack_settings(db_url, slack, SLACK_APP_TOKEN=APP_TOKEN), engine, socket_mode=True
+    )
+    with FakeSocketMode() as socket:
+        slack.socket_url = socket.url
+        handler = SocketModeHandler(app, APP_TOKEN)
+        handler.connect()
+        try:
+            socket.wait_connected()
+            yield socket
+        finally:
+            handler.close()
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slack_sdk.models.blocks import Block
+
 from bot import blocks
+from core.ask import Answer, Question, Record, Topic
 from core.home import AgentLine, BrainLine, Home
 
 
@@ -156,3 +159,26 @@ def test_why_lists_every_block_that_fits_with_a_pointer_to_the_rest() -> None:
 
     assert len(message["blocks"]) == blocks.MESSAGE_BLOCKS
     assert "salesbrain cycles show 42" in str(message["blocks"][-1])
+
+
+def test_an_answer_over_slacks_limits_is_cut_and_says_so() -> None:
+    question = Question("what changed?", Topic.CHANGES)
+    records = [Record("block", i, "learning · team · emea", "x") for i in range(1, 400)]
+    long_lines = "\n".join(f"• [block {i}] " + "y" * 2_900 for i in range(80))
+    answer = Answer(question, "What changed " * 40, long_lines, records, ["n"] * 3, "anthropic")
+
+    message = blocks.answer_message(answer)
+
+    assert len(message["blocks"]) == blocks.MESSAGE_BLOCKS
+    for block in message["blocks"]:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    assert blocks.ANSWER_CUT in texts(message["blocks"])[-1]
+
+
+def test_a_line_longer_than_a_section_is_cut_and_the_answer_says_so() -> None:
+    answer = Answer(Question("q", Topic.HELP), "t", "z" * 10_000, [], [], "offline")
+
+    message = blocks.answer_message(answer)
+
+    assert all(len(text) <= blocks.SECTION_LIMIT for text in texts(message["blocks"]))
+    assert blocks.ANSWER_CUT in texts(message["blocks"])[-1]

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.app import BOT_SCOPES
 from bot.listeners.commands.brain import SUBCOMMANDS
+from core.ask import EXAMPLES
 
 ROOT = Path(__file__).parents[2]
 MANIFEST = ROOT / "manifest.yml"
@@ -32,10 +33,22 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views_open": set(),
     "views_publish": set(),
 }
+# Methods Bolt's Assistant calls for the app (set_status, set_suggested_prompts, say with
+# the thread's context, save_thread_context), not found in salesbrain's own source. In the
+# app's direct messages, conversations.replies needs im:history.
+CALLED_BY_BOLT_ASSISTANT: dict[str, set[str]] = {
+    "assistant_threads_setStatus": {"assistant:write"},
+    "assistant_threads_setSuggestedPrompts": {"assistant:write"},
+    "chat_update": {"chat:write"},
+    "conversations_replies (im)": {"im:history"},
+}
 EVENT_SCOPES: dict[str, set[str]] = {
     "app_home_opened": set(),
     "app_mention": {"app_mentions:read"},
     "reaction_added": {"reactions:read"},
+    "assistant_thread_started": {"assistant:write"},
+    "assistant_thread_context_changed": {"assistant:write"},
+    "message.im": {"im:history"},
 }
 
 
@@ -55,7 +68,11 @@ def test_manifest_declares_the_commands_events_scopes_and_home_the_app_serves() 
         "app_home_opened",
         "reaction_added",
         "app_mention",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
+        "message.im",
     }
+    assert {p["message"] for p in features["assistant_view"]["suggested_prompts"]} == set(EXAMPLES)
     assert app["oauth_config"]["scopes"]["bot"] == BOT_SCOPES
     assert features["app_home"]["home_tab_enabled"] is True
     assert features["bot_user"]["display_name"] == "salesbrain"
@@ -96,6 +113,8 @@ def test_manifest_asks_for_the_scopes_the_code_uses_and_no_others() -> None:
     needed = {"commands"}  # the slash commands
     for method in called:
         needed |= METHOD_SCOPES[method]
+    for scopes in CALLED_BY_BOLT_ASSISTANT.values():
+        needed |= scopes
     for event in app["settings"]["event_subscriptions"]["bot_events"]:
         needed |= EVENT_SCOPES[event]
     # conversations.history/replies need one scope per channel type (public, private): both.

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -22,8 +21,13 @@ from core.models import Workspace
 from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
-from tests.fakes.socket_mode import FakeSocketMode
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, slack_settings
+from tests.slack.conftest import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    over_socket_mode,
+    slack_settings,
+)
 
 COACH = "@sdr-emea Lead with compliance angle"
 
@@ -120,36 +124,27 @@ def test_a_failing_users_info_leaves_the_person_a_member_and_is_asked_again(
 def test_socket_mode_slash_command_round_trip(
     db_url: str, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    settings = slack_settings(db_url, slack, SLACK_APP_TOKEN="xapp-test-app-token")
-    app = create_app(settings, engine, socket_mode=True)
-    with FakeSocketMode() as socket:
-        slack.socket_url = socket.url
-        handler = SocketModeHandler(app, "xapp-test-app-token")
-        handler.connect()
-        try:
-            socket.wait_connected()
-            ack = socket.deliver(
-                "slash_commands",
-                {
-                    "team_id": "T0001",
-                    "user_id": EMEA_MANAGER,
-                    "channel_id": "C0001",
-                    "command": "/coach",
-                    "text": COACH,
-                    "response_url": slack.response_url("socket"),
-                    "trigger_id": "t",
-                },
-            )
-            [confirmation] = slack.wait_for("respond/socket")
-        finally:
-            handler.close()
+    with over_socket_mode(db_url, engine, slack) as socket:
+        ack = socket.deliver(
+            "slash_commands",
+            {
+                "team_id": "T0001",
+                "user_id": EMEA_MANAGER,
+                "channel_id": "C0001",
+                "command": "/coach",
+                "text": COACH,
+                "response_url": slack.response_url("socket"),
+                "trigger_id": "t",
+            },
+        )
+        [confirmation] = slack.wait_for("respond/socket")
 
     assert "payload" not in ack  # acknowledged at once, empty; the confirmation follows
     assert confirmation.args["response_type"] == "ephemeral"
     assert "sdr-emea's Personal Brain" in confirmation.args["text"]
     assert stored(uow, world) == 1
     [opened] = slack.calls_to("apps.connections.open")
-    assert opened.token == "xapp-test-app-token"
+    assert opened.token == APP_TOKEN
 
 
 def test_oauth_install_creates_the_workspace_and_its_token_answers_its_requests(

@@ -1,13 +1,12 @@
-"""Events: reactions that promote, the App Home, mentions of the bot."""
+"""Events: reactions that promote, the App Home (mentions: bot/listeners/assistant.py)."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners.events import home, mentions, reactions
+from bot.listeners.events import home, reactions
 
 
 def register(app: App) -> None:
     app.event("reaction_added")(reactions.promote_learning)
     app.event("app_home_opened")(home.publish_home)
-    app.event("app_mention")(mentions.point_to_commands)

@@ -423,7 +423,7 @@ def agent_named(uow: UnitOfWork, team_id: str | None, words: str) -> tuple[Agent
 
 def ask(
     uow: UnitOfWork,
-    team_id: str,
+    team_id: str | None,
     question: str,
     by: Actor,
     writer: asking.AnswerWriter,
@@ -435,7 +435,7 @@ def ask(
     another workspace (`asker_team_id`) gets nothing. The model writes outside the unit of
     work: no transaction stays open while it does."""
     with uow, refusal_recorded(uow):
-        workspace = uow.workspaces.by_team_id(team_id)
+        workspace = uow.workspaces.named_or_only(team_id)
         if asker_team_id and asker_team_id != team_id:
             raise PermissionDenied(
                 f"{by.ref} belongs to another Slack workspace: salesbrain answers the people "

@@ -3,6 +3,7 @@ limited to what the asker may read; on both databases."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
 import anthropic
@@ -10,9 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.cli import main
 from core import clock, use_cases
 from core.ask import Answer, AnswerWriter, TemplateWriter, Topic, understand
-from core.ask_model import ModelWriter
+from core.ask.model import ModelWriter
 from core.db import UnitOfWork
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.models import AuditEvent
@@ -163,3 +165,37 @@ def test_when_the_model_fails_the_answer_is_the_template_and_says_so(
 
 def _client(url: str, retries: int = 0) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key="sk-test", base_url=url, max_retries=retries)
+
+
+def ask_on_the_command_line(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = 0
+    try:
+        with clock.frozen_at(NOW):
+            main(["ask", *args])
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_the_command_line_asks_as_the_person_named_and_answers_in_json(
+    cli_env: str, capsys: pytest.CaptureFixture[str], stocked: Stocked
+) -> None:
+    asked = "what does sdr-emea know about hospital CTOs?"
+    code, out = ask_on_the_command_line(capsys, asked, "--workspace", "T0001", "--json")
+    as_member = ask_on_the_command_line(capsys, asked, "--workspace", "T0001", "--by", MEMBER)
+
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["topic"] == "knows" and answer["written_by"] == "offline"
+    assert {"ref": f"block {stocked.coaching_id}"}.items() <= answer["records"][0].items()
+    assert COACHING_TEXT in answer["answer"]  # the operator reads the database anyway
+    assert as_member[0] == 0 and COACHING_TEXT not in as_member[1]
+
+
+def test_the_command_line_tells_an_unknown_cycle_in_one_line_with_exit_4(
+    cli_env: str, capsys: pytest.CaptureFixture[str], stocked: Stocked
+) -> None:
+    code, out = ask_on_the_command_line(capsys, "why did cycle 999 stop?", "--workspace", "T0001")
+
+    assert (code, out) == (4, "error: cycle 999 not found\n")

@@ -5,7 +5,7 @@ context it would assemble), why a cycle did what it did (the cycle's record), wh
 coaching worked (coaching notes and their use), and what changed in a brain (its blocks
 and their audit trail). `gather` retrieves the records the asker may read, each cited by
 its id (`block 12`, `cycle 30`, `task 7`); a writer turns them into an answer: the template
-here (offline), or the model (core/ask_model.py), which is given the records and nothing
+here (offline), or the model (core/ask/model.py), which is given the records and nothing
 else, each fenced as data.
 """
 
@@ -142,7 +142,7 @@ def answer_writer(settings: Settings, heartbeat: HeartbeatSettings) -> AnswerWri
     """The writer SALESBRAIN_LLM names: the model (with a key), else the template."""
     if settings.llm_backend == "anthropic" and settings.anthropic_api_key is not None:
         # Imported here: the SDK takes seconds to import, which an offline server never pays.
-        from core.ask_model import ModelWriter
+        from core.ask.model import ModelWriter
 
         return ModelWriter.from_settings(settings, heartbeat)
     return TemplateWriter()

@@ -17,14 +17,17 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
+from bot.app import create_app
+from bot.server import create_web_app
 from core.ask import EXAMPLES
 from core.db import UnitOfWork
 from core.models import Agent
 from tests.brain_questions import COACHING_TEXT, Stocked, stock_the_brain
 from tests.conftest import EMEA_MANAGER, GLOBEX_ADMIN, MEMBER, World
+from tests.fakes.anthropic_api import FakeAnthropic, message, text
 from tests.fakes.slack_api import Call, FakeSlack
-from tests.fakes.slack_requests import SlackSender
-from tests.slack.conftest import over_socket_mode
+from tests.fakes.slack_requests import SlackSender, running
+from tests.slack.conftest import SIGNING_SECRET, over_socket_mode, slack_settings
 
 PANE = "D0PANE"
 _threads = itertools.count(1)
@@ -89,10 +92,10 @@ def ask_in_the_pane(
     started = thread_started(user, viewing)
     thread = started["assistant_thread"]["thread_ts"]
     assert send.event(started).status == 200
-    for text in texts:
-        assert send.event(question(user, text, thread)).status == 200
+    for n, asked in enumerate(texts, start=1):
+        assert send.event(question(user, asked, thread)).status == 200
         # One at a time: each answer before the next question, as a person asks.
-        answers_in(slack, thread, texts.index(text) + 1)
+        answers_in(slack, thread, n)
     return answers_in(slack, thread, len(texts))
 
 
@@ -267,3 +270,25 @@ def envelope(event: dict[str, Any], n: int) -> dict[str, Any]:
         "authorizations": [{"team_id": "T0001", "user_id": "UBOT0001", "is_bot": True}],
         "event": event,
     }
+
+
+def test_with_the_anthropic_backend_the_model_writes_the_answer_from_the_records(
+    db_url: str, engine: Engine, slack: FakeSlack, stocked: Stocked
+) -> None:
+    with FakeAnthropic() as model:
+        written = f"Lead with HIPAA compliance [block {stocked.coaching_id}]."
+        model.script(message(text(written)))
+        settings = slack_settings(
+            db_url,
+            slack,
+            SALESBRAIN_LLM="anthropic",
+            ANTHROPIC_API_KEY="sk-test",
+            ANTHROPIC_BASE_URL=model.url,
+        )
+        with running(create_web_app(create_app(settings, engine), engine)) as url:
+            send = SlackSender(url, SIGNING_SECRET, slack)
+            [answer] = ask_in_the_pane(send, slack, EMEA_MANAGER, stocked.questions()[:1])
+
+    assert written in answer["shown"] and f"`block {stocked.coaching_id}`" in answer["shown"]
+    [request] = model.requests
+    assert COACHING_TEXT in request.prompt  # the records, fenced, are all the model is given

@@ -64,14 +64,19 @@ def register(app: App, writer: AnswerWriter) -> None:
 
     @app.event("app_mention")
     def answer_the_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        thread = event.get("thread_ts") or event["ts"]
-
-        def post(message: blocks.Message) -> None:
-            client.chat_postMessage(channel=event["channel"], thread_ts=thread, **message)
-
+        post = _in_the_thread(client, event)
         _after_the_ack(
             context, lambda: _answer(context, writer, event, post, event["channel"]), post
         )
+
+    # A direct message to the app outside the pane's threads (a workspace without AI apps) is
+    # answered in its own thread; threads of the app's DMs are the pane's (above).
+    @app.event("message", matchers=[_direct_message])
+    def answer_the_direct_message(
+        event: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
+        post = _in_the_thread(client, event)
+        _after_the_ack(context, lambda: _answer(context, writer, event, post, None), post)
 
     app.assistant(assistant)
 
@@ -88,6 +93,19 @@ def keep_the_channel_in_view(
     payload: dict[str, Any], save_thread_context: SaveThreadContext
 ) -> None:
     save_thread_context(payload["assistant_thread"]["context"])
+
+
+def _direct_message(event: dict[str, Any]) -> bool:
+    return event.get("channel_type") == "im" and not event.get("subtype") and "ts" in event
+
+
+def _in_the_thread(client: WebClient, event: dict[str, Any]) -> Post:
+    thread = event.get("thread_ts") or event["ts"]
+
+    def post(message: blocks.Message) -> None:
+        client.chat_postMessage(channel=event["channel"], thread_ts=thread, **message)
+
+    return post
 
 
 def _poster(say: Say) -> Post:

@@ -292,3 +292,14 @@ def test_with_the_anthropic_backend_the_model_writes_the_answer_from_the_records
     assert written in answer["shown"] and f"`block {stocked.coaching_id}`" in answer["shown"]
     [request] = model.requests
     assert COACHING_TEXT in request.prompt  # the records, fenced, are all the model is given
+
+
+def test_a_direct_message_outside_the_pane_is_answered_in_its_thread(
+    send: SlackSender, slack: FakeSlack, stocked: Stocked
+) -> None:
+    dm = {"type": "message", "channel": "D0DM", "channel_type": "im", "user": MEMBER, "ts": "2.1"}
+    send.event({**dm, "text": stocked.questions()[3]})
+
+    [posted] = slack.wait_for("chat.postMessage", timeout=15)
+    assert (posted.args["channel"], posted.args["thread_ts"]) == ("D0DM", "2.1")
+    assert f"`block {stocked.team_copy_id}`" in valid(posted)["shown"]

@@ -96,6 +96,9 @@ def test_a_manager_gets_the_four_answers_with_the_records_cited(
     assert f"cycle {stocked.cycle_id}" in refs(cycle)
     assert "handed [task" in cycle.text and "to ae-emea" in cycle.text
     assert coaching_ref in refs(coaching) and f"[cycle {stocked.cycle_id}]" in coaching.text
+    # No sends recorded yet: the impact is given, and says the evidence is not there.
+    assert "Impact: reply rate with it no sends" in coaching.text
+    assert "needs 30 delivered sends on each side" in coaching.text
     assert f"block {stocked.team_copy_id}" in refs(changes)
     assert f"promoted by {EMEA_MANAGER}" in changes.text
     assert all(a.written_by == "offline" for a in (knows, cycle, coaching, changes))

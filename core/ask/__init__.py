@@ -22,7 +22,7 @@ from typing import Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core import clock
+from core import clock, impact
 from core.context import assemble_context
 from core.errors import InvalidInput
 from core.heartbeat.config import HeartbeatSettings
@@ -409,9 +409,7 @@ def coaching_outcomes(
 ) -> list[CoachingOutcome]:
     """The active coaching notes and the cycles since `since` they informed, most used first.
 
-    The one place the question "which coaching worked" is measured: how often each note
-    shaped a cycle, until the coaching impact (replies and meetings before and after a
-    note) can be asked for instead."""
+    How often each note shaped a cycle; its effect on replies is core.impact's."""
     query = (
         select(MemoryBlock, Agent.handle)
         .join(Agent, Agent.id == MemoryBlock.agent_id)
@@ -449,8 +447,9 @@ def _coaching(
     if not outcomes:
         return Grounds(question, title, ["No active coaching notes."], [])
     facts = [
-        f"How often each active coaching note shaped a cycle since {since:%Y-%m-%d} "
-        "(the notes that shaped the most cycles first):"
+        "Each active coaching note: its measured impact on the agent's reply rate (sends "
+        "written with it in context against without it and before it), and how often it "
+        f"shaped a cycle since {since:%Y-%m-%d} (the notes that shaped the most cycles first):"
     ]
     records = []
     for outcome in outcomes:
@@ -459,9 +458,11 @@ def _coaching(
         used = outcome.cycles[:3]
         records.extend(Record("cycle", c, f"cycle of {outcome.agent}", "") for c in used)
         example = f", e.g. {', '.join(f'[cycle {c}]' for c in used)}" if used else ""
+        measured = impact.note_impact(session, principal.workspace, outcome.block)
+        worked = f" Impact: {measured.headline()}" if measured else ""
         facts.append(
             f"• [{note.ref}] for {outcome.agent}: {len(outcome.cycles)} cycle(s) this period "
-            f"({outcome.block.times_surfaced} in all){example}. {_words(note)}"
+            f"({outcome.block.times_surfaced} in all){example}.{worked} {_words(note)}"
         )
     return Grounds(question, title, facts, _unique(records), reading.notes())
 

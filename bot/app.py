@@ -55,6 +55,9 @@ BOT_SCOPES = [
     "channels:history",
     "groups:history",
     "app_mentions:read",
+    # member_joined_channel: the bot invited to an agent's channel delivers what waited.
+    "channels:read",
+    "groups:read",
 ]
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.heartbeat.blocked import Problem, open_problems
 from core.impact import coaching_impact
 from core.lifecycle import upgrade_hint
 from core.models import (
@@ -71,6 +72,8 @@ class Home:
     spend: Bill | None = None
     # The measured impact of each coaching note listed, by block id (core/impact.py).
     coaching_impact: dict[int, str] = field(default_factory=dict)
+    # Destinations that take no reports now (the bot not in the channel), with their fix.
+    deliveries: list[Problem] = field(default_factory=list)
 
 
 def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
@@ -108,6 +111,7 @@ def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
         is_coach=is_coach,
         spend=_spend(session, workspace, principal) if is_coach else None,
         coaching_impact=_impact_of(session, workspace, coaching),
+        deliveries=open_problems(session, workspace),
     )
 
 

@@ -34,7 +34,8 @@ from core.context import settings as context_settings
 from core.db import UnitOfWork
 from core.directory import list_agents
 from core.errors import Refusal
-from core.heartbeat import replay
+from core.heartbeat import blocked, outbox, replay
+from core.heartbeat.outbox import destination_for
 from core.heartbeat.records import cycle_view, get_cycle
 from core.heartbeat.replay import Replayable
 from core.home import Home, home_for
@@ -313,6 +314,54 @@ def retract_proposal(
         shown = proposals.view(uow.session, proposal)
         uow.commit()
         return shown
+
+
+def retry_reports(uow: UnitOfWork, team_id: str | None, message_id: int | None, by: Actor) -> int:
+    """Try a report that failed or waits for a fix again now (with the reports waiting for
+    the same destination, in order), or every such report (None); how many are due now."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        due = outbox.retry(uow.session, workspace, message_id)
+        target = f"outbox:{message_id}" if message_id is not None else "outbox:all"
+        audit.record(uow.session, workspace, by, "outbox.retry", target, f"{due} due now")
+        uow.commit()
+        return due
+
+
+def channel_joined(uow: UnitOfWork, team_id: str, channel: str) -> int:
+    """The bot joined a channel: the reports waiting for it go out now, in order; how many."""
+    with uow:
+        workspace = uow.workspaces.by_team_id(team_id)
+        due = blocked.release(uow.session, workspace.id, destination_for(channel))
+        if due:
+            audit.record(
+                uow.session,
+                workspace,
+                Actor.system("slack", origin="slack"),
+                "outbox.release",
+                f"channel:{channel}",
+                f"salesbrain joined the channel: {due} waiting reports due now",
+            )
+        uow.commit()
+        return due
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """The outbox as the operator sees it: its latest reports and the open problems."""
+
+    messages: list[outbox.Listed]
+    problems: list[blocked.Problem]
+
+
+def outbox_state(uow: UnitOfWork, team_id: str | None, *, failed: bool, limit: int) -> OutboxState:
+    """The latest reports (only those failed or waiting for a fix: `failed`), and why."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        return OutboxState(
+            outbox.list_messages(uow.session, workspace, failed=failed, limit=limit),
+            blocked.open_problems(uow.session, workspace),
+        )
 
 
 # What the surfaces show: read-only, one unit of work each.

@@ -86,9 +86,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import context, directory, heartbeat, memory, proposals, serve, signals
+    from bot.cli import context, directory, heartbeat, memory, outbox, proposals, serve, signals
 
-    for module in (directory, memory, context, signals, heartbeat, serve, proposals):
+    for module in (directory, memory, context, signals, heartbeat, outbox, serve, proposals):
         module.register(cli)
 
 

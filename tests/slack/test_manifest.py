@@ -36,6 +36,8 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "app_home_opened": set(),
     "app_mention": {"app_mentions:read"},
     "reaction_added": {"reactions:read"},
+    # One scope per channel type (public, private), like the history methods.
+    "member_joined_channel": {"channels:read", "groups:read"},
 }
 
 
@@ -55,6 +57,7 @@ def test_manifest_declares_the_commands_events_scopes_and_home_the_app_serves() 
         "app_home_opened",
         "reaction_added",
         "app_mention",
+        "member_joined_channel",
     }
     assert app["oauth_config"]["scopes"]["bot"] == BOT_SCOPES
     assert features["app_home"]["home_tab_enabled"] is True

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from bot import blocks
+from bot import health_blocks
 from bot.workspace import actor, reader
 from core import use_cases
 
@@ -15,5 +15,5 @@ from core import use_cases
 def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     if event.get("tab", "home") != "home":
         return
-    view = blocks.home_view(use_cases.home(reader(context), context.team_id, actor(context)))
+    view = health_blocks.home_view(use_cases.home(reader(context), context.team_id, actor(context)))
     client.views_publish(user_id=str(context.user_id), view=view)

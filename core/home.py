@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.health import Health, memory_health
 from core.heartbeat.blocked import Problem, open_problems
 from core.impact import coaching_impact
 from core.lifecycle import upgrade_hint
@@ -74,6 +75,8 @@ class Home:
     coaching_impact: dict[int, str] = field(default_factory=dict)
     # Destinations that take no reports now (the bot not in the channel), with their fix.
     deliveries: list[Problem] = field(default_factory=list)
+    # What the viewer may tidy in memory (nothing for members).
+    health: Health = field(default_factory=Health)
 
 
 def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
@@ -112,6 +115,7 @@ def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
         spend=_spend(session, workspace, principal) if is_coach else None,
         coaching_impact=_impact_of(session, workspace, coaching),
         deliveries=open_problems(session, workspace),
+        health=memory_health(session, workspace, actor),
     )
 
 

@@ -20,6 +20,7 @@ from core import (
     coaching,
     digest,
     directory,
+    health,
     impact,
     memory,
     proposals,
@@ -145,6 +146,18 @@ def archive(
         block = memory.archive(uow.session, workspace, block_id, by=by, reason=reason)
         uow.commit()
         return block
+
+
+def merge(
+    uow: UnitOfWork, team_id: str | None, keep_id: int | str, drop_id: int | str, by: Actor
+) -> MemoryBlock:
+    """Fold a block into another that says the same (the other is archived); who may archive
+    may merge."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        kept = health.merge(uow.session, workspace, keep_id, drop_id, by=by)
+        uow.commit()
+        return kept
 
 
 def write_company(uow: UnitOfWork, team_id: str | None, text: str, by: Actor) -> MemoryBlock:
@@ -385,6 +398,16 @@ def home(uow: UnitOfWork, team_id: str | None, by: Actor) -> Home:
     """What `by` sees on the App Home (and in `/brain agents`)."""
     with uow:
         return home_for(uow.session, uow.workspaces.named_or_only(team_id), by)
+
+
+def memory_health(
+    uow: UnitOfWork, team_id: str | None, by: Actor, days: int = health.UNUSED_DAYS
+) -> health.Health:
+    """What has gone stale in the memory `by` may tidy, each item with its action."""
+    with uow:
+        return health.memory_health(
+            uow.session, uow.workspaces.named_or_only(team_id), by, days=days
+        )
 
 
 def agent_context(uow: UnitOfWork, team_id: str | None, words: str) -> AssembledContext:

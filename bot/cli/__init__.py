@@ -86,9 +86,29 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import context, directory, heartbeat, memory, outbox, proposals, serve, signals
+    from bot.cli import (
+        context,
+        directory,
+        health,
+        heartbeat,
+        memory,
+        outbox,
+        proposals,
+        serve,
+        signals,
+    )
 
-    for module in (directory, memory, context, signals, heartbeat, outbox, serve, proposals):
+    for module in (
+        directory,
+        memory,
+        health,
+        context,
+        signals,
+        heartbeat,
+        outbox,
+        serve,
+        proposals,
+    ):
         module.register(cli)
 
 

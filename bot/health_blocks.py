@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import blocks
 from bot.blocks import Block, Message, escape, header, note, section, when
-from core.health import ARCHIVE, MERGE, REFRESH, Health, HealthItem
+from core.health import ARCHIVE, MERGE, PER_KIND, REFRESH, Health, HealthItem
 from core.heartbeat.blocked import Problem
 from core.home import Home
 
@@ -79,7 +79,11 @@ def health_section(health: Health) -> list[Block]:
     shown: list[Block] = [blocks.divider(), header("Memory health")]
     if not health.items:
         return [*shown, section("Nothing stale: every block earns its place.")]
-    counts = " · ".join(f"{KINDS[kind]}: {count}" for kind, count in health.counts.items() if count)
+    counts = " · ".join(
+        f"{KINDS[kind]}: {count}{'+' if count >= PER_KIND else ''}"
+        for kind, count in health.counts.items()
+        if count
+    )
     shown.append(note(counts))
     shown += [_health_item(item) for item in health.items[:MAX_HEALTH_ITEMS]]
     if len(health.items) > MAX_HEALTH_ITEMS:

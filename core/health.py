@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from itertools import combinations
 
 from sqlalchemy import Select, or_, select
@@ -55,10 +56,11 @@ DUPLICATE = 0.7
 CONFLICT = 0.4
 # Words that turn an instruction around. "don't" reads as "don" and "t" (lexicon.words).
 NEGATIONS = frozenset({"not", "never", "no", "avoid", "stop", "don", "doesn", "nor", "cannot"})
-# Items of one kind looked at; more are counted, not listed.
+# Items of one kind looked at: a count of PER_KIND means "at least".
 PER_KIND = 200
-# Active coaching notes read per agent when comparing them pairwise.
-MAX_NOTES = 200
+# Active coaching notes compared pairwise per agent (its first ones: a manager rarely keeps
+# more; the pairs grow with the square).
+MAX_NOTES = 100
 
 ARCHIVE, REFRESH, MERGE = "archive", "refresh", "merge"
 
@@ -104,9 +106,10 @@ def memory_health(
     scope = _Scope(session, workspace, principal, everything=operator)
     found: list[HealthItem] = []
     counts: dict[str, int] = {}
+    conflicts, duplicates = scope.coaching_pairs()
     for kind, items in (
-        ("conflict", scope.coaching_pairs(conflicts=True)),
-        ("duplicate", scope.coaching_pairs(conflicts=False)),
+        ("conflict", conflicts),
+        ("duplicate", duplicates),
         ("stale_copy", scope.stale_copies()),
         ("superseded_copy", scope.superseded_copies()),
         ("stale_coaching", scope.stale_coaching()),
@@ -145,9 +148,11 @@ def merge(
     return keep
 
 
+@lru_cache(maxsize=20_000)
 def note_keys(text: str) -> frozenset[str]:
     """What a note speaks of, as context assembly reads a task: lexicon concepts by name,
-    other words singular, stopwords left out."""
+    other words singular, stopwords left out. Remembered: the Home asks on every open, and
+    notes rarely change."""
     keys = set()
     for concept in sales_lexicon().concepts(text, phrase_word_weight=0.5):
         if concept.weight < 1:
@@ -164,11 +169,6 @@ def note_keys(text: str) -> frozenset[str]:
 def negated(text: str) -> bool:
     """Whether a note says what not to do."""
     return any(word in NEGATIONS for word in words(text))
-
-
-def _jaccard(first: frozenset[str], second: frozenset[str]) -> float:
-    union = first | second
-    return len(first & second) / len(union) if union else 1.0
 
 
 class _Scope:
@@ -224,7 +224,9 @@ class _Scope:
                 MemoryBlock.created_at < cutoff,
                 or_(MemoryBlock.last_surfaced_at.is_(None), MemoryBlock.last_surfaced_at < cutoff),
             )
-            .order_by(MemoryBlock.created_at, MemoryBlock.id)
+            # Oldest first, by id (the order blocks were written): the primary key's order,
+            # so that the query stops at PER_KIND without sorting every unused block.
+            .order_by(MemoryBlock.id)
             .limit(PER_KIND)
         )
         return [
@@ -294,7 +296,8 @@ class _Scope:
             for block, original_id, status in rows
         ]
 
-    def coaching_pairs(self, *, conflicts: bool) -> list[HealthItem]:
+    def coaching_pairs(self) -> tuple[list[HealthItem], list[HealthItem]]:
+        """The conflicts and the duplicates among each agent's active coaching notes."""
         notes: dict[int, list[MemoryBlock]] = defaultdict(list)
         for block in self.session.scalars(
             self._active()
@@ -304,30 +307,41 @@ class _Scope:
         ):
             if block.agent_id is not None and len(notes[block.agent_id]) < MAX_NOTES:
                 notes[block.agent_id].append(block)
-        items = []
+        conflicts: list[HealthItem] = []
+        duplicates: list[HealthItem] = []
         for agent_notes in notes.values():
-            items += self._pairs(agent_notes, conflicts)
-        return items[:PER_KIND]
+            self._pairs(agent_notes, conflicts, duplicates)
+        return conflicts[:PER_KIND], duplicates[:PER_KIND]
 
-    def _pairs(self, notes: Sequence[MemoryBlock], conflicts: bool) -> list[HealthItem]:
-        read = [(note, note_keys(note.content), negated(note.content)) for note in notes]
-        items, taken = [], set()
-        for (older, older_keys, older_no), (newer, newer_keys, newer_no) in combinations(read, 2):
-            if older.id in taken or newer.id in taken:
+    def _pairs(
+        self,
+        notes: Sequence[MemoryBlock],
+        conflicts: list[HealthItem],
+        duplicates: list[HealthItem],
+    ) -> None:
+        # Plain tuples: the loop runs over every pair, and ORM attributes cost more than the
+        # comparison itself.
+        read = [
+            (index, len(keys), keys, negated(note.content))
+            for index, note in enumerate(notes)
+            for keys in (note_keys(note.content),)
+        ]
+        taken: set[int] = set()
+        pairs = combinations(read, 2)
+        for (older, old_size, old_keys, old_no), (newer, new_size, new_keys, new_no) in pairs:
+            small, large = (old_size, new_size) if old_size < new_size else (new_size, old_size)
+            # Jaccard is at most small / large: most pairs are told apart without a union.
+            if small < CONFLICT * large or older in taken or newer in taken:
                 continue
-            overlap = _jaccard(older_keys, newer_keys)
-            if (
-                conflicts
-                and older_no != newer_no
-                and overlap >= CONFLICT
-                and len(older_keys & newer_keys) >= 2
-            ):
-                reason = f"contradicts the newer block {newer.id}: {newer.content}"
-                items.append(self._item("conflict", older, reason, ARCHIVE, newer.id))
-            elif not conflicts and older_no == newer_no and overlap >= DUPLICATE:
-                reason = f"says what block {older.id} says: {older.content}"
-                items.append(self._item("duplicate", newer, reason, MERGE, older.id))
+            shared = len(old_keys & new_keys)
+            overlap = shared / (small + large - shared) if large else 1.0
+            first, second = notes[older], notes[newer]
+            if old_no != new_no and overlap >= CONFLICT and shared >= 2:
+                reason = f"contradicts the newer block {second.id}: {second.content}"
+                conflicts.append(self._item("conflict", first, reason, ARCHIVE, second.id))
+            elif old_no == new_no and overlap >= DUPLICATE:
+                reason = f"says what block {first.id} says: {first.content}"
+                duplicates.append(self._item("duplicate", second, reason, MERGE, first.id))
             else:
                 continue
-            taken |= {older.id, newer.id}
-        return items
+            taken |= {older, newer}

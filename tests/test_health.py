@@ -18,6 +18,7 @@ from core.models import AuditEvent, BlockStatus, MemoryBlock
 from core.permissions import Actor
 from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, MEMBER, World
 from tests.slack.conftest import sdr_learning
+from tests.test_cli import Run, run  # noqa: F401  (fixtures)
 
 MANAGER = Actor.member(EMEA_MANAGER)
 
@@ -139,3 +140,38 @@ def test_a_recently_surfaced_block_is_not_unused(
         i.block_id
         for i in use_cases.memory_health(uow(readonly=True), "T0001", MANAGER, days=2).items
     }
+
+
+def test_memory_health_and_merge_at_the_command_line(
+    run: Run,  # noqa: F811
+    uow: Callable[..., UnitOfWork],
+    untidy: dict[str, int],
+) -> None:
+    listed = run("memory", "health", "--workspace", "T0001")
+    shown = run("memory", "health", "--workspace", "T0001", "--json").json()
+
+    assert listed.code == 0, listed.err
+    merge = f"salesbrain memory merge {untidy['first']} {untidy['again']} --by USER"
+    assert merge in listed.out
+    assert shown["counts"]["conflict"] == 1 and len(shown["items"]) == 5
+    member = run("memory", "health", "--workspace", "T0001", "--by", MEMBER, "--json").json()
+    assert member["items"] == []
+    assert run("memory", "health", "--workspace", "T0001", "--days", "0").code == 2
+
+    refused = run("memory", "merge", "1", "2", "--by", AMER_MANAGER, "--workspace", "T0001")
+    merged = run(
+        "memory",
+        "merge",
+        str(untidy["first"]),
+        str(untidy["again"]),
+        "--by",
+        EMEA_MANAGER,
+        "--workspace",
+        "T0001",
+    )
+    assert (refused.code, refused.err.count("\n")) == (3, 1)
+    assert (
+        merged.out == f"block {untidy['again']} merged into block {untidy['first']} "
+        "(importance 0.90)\n"
+    )
+    assert run("memory", "merge", "1", "99999", "--by", ADMIN, "--workspace", "T0001").code == 4

@@ -4,11 +4,13 @@ button, the buttons tidy within the clicker's rights, and a long list is summari
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.views import View
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from bot.blocks import VIEW_BLOCKS
 from core import clock, memory
@@ -18,6 +20,7 @@ from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
 from tests.test_health import now, untidy  # noqa: F401  (fixtures)
+from tests.test_signals_review import T0, TEAM_OF_TWO, _analyze_at, _promote_the_candidate
 
 
 def home_of(send: SlackSender, slack: FakeSlack, user: str) -> dict[str, Any]:
@@ -139,3 +142,30 @@ def test_many_items_are_summarised_within_the_views_hundred_blocks(
     assert len(view["blocks"]) <= VIEW_BLOCKS
     assert len(buttons(view)) == 20
     assert "and 130 more: `salesbrain memory health`" in texts(view)
+
+
+def test_a_team_copy_whose_finding_moved_on_is_refreshed_from_the_home(
+    engine: Engine,
+    send: SlackSender,
+    slack: FakeSlack,
+    uow: Callable[..., UnitOfWork],
+    world: World,
+) -> None:
+    original, copy = _promote_the_candidate(engine, uow, world, TEAM_OF_TWO)
+    more = replace(TEAM_OF_TWO, seed=7, id_prefix="b-", start=TEAM_OF_TWO.start + timedelta(20))
+    _analyze_at(engine, uow, world, more, T0 + timedelta(days=3))
+
+    refresh = ("health_refresh", str(copy))
+    shown = buttons(home_of(send, slack, EMEA_MANAGER))
+    assert "Copy of a finding that moved on" in shown[refresh]
+    assert "open_rate/subject_format/question" in shown[refresh]
+
+    seen = len(slack.calls_to("views.publish"))
+    send.action(EMEA_MANAGER, *refresh)
+
+    after = latest_home(slack, seen)
+    assert f"Block {copy} refreshed from its original." in texts(after)
+    assert refresh not in buttons(after)
+    with uow(readonly=True) as u:
+        kept, moved = u.session.get(MemoryBlock, copy), u.session.get(MemoryBlock, original)
+        assert kept is not None and moved is not None and kept.content == moved.content

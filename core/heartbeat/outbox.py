@@ -385,8 +385,11 @@ def _announce(sink: Sink, notice: blocked.Notice) -> None:
 
 
 def pending_count(session: Session, workspace_id: int | None = None) -> int:
-    """Messages still waiting for delivery (of one workspace, or of all)."""
-    waiting = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+    """Messages still waiting for delivery, or for their destination to be fixed (of one
+    workspace, or of all)."""
+    waiting = select(func.count()).where(
+        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.BLOCKED))
+    )
     if workspace_id is not None:
         waiting = waiting.where(OutboxMessage.workspace_id == workspace_id)
     return session.scalar(waiting) or 0

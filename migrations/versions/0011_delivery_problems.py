@@ -1,7 +1,7 @@
 """delivery problems: a destination that takes no reports, until it is fixed
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01 18:30:00
 
 A report Slack refuses for a reason only a person can fix (the bot is not in the channel,
@@ -19,7 +19,7 @@ from alembic import op
 import core.dialect
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

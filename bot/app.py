@@ -60,6 +60,9 @@ BOT_SCOPES = [
     # the questions asked in the app's direct messages (bot/listeners/assistant.py).
     "assistant:write",
     "im:history",
+    # member_joined_channel: the bot invited to an agent's channel delivers what waited.
+    "channels:read",
+    "groups:read",
 ]
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"

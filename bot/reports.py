@@ -29,29 +29,20 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from bot import blocks
+from bot import blocks, health_blocks
 from core import proposals, report_messages
 from core.db import UnitOfWork
+from core.heartbeat import blocked
 from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
 from core.heartbeat.records import cycle_view
 from core.models import Agent, BlockType, Cycle, MemoryBlock, Workspace
 from core.notices import Pending, PostFailed
 
 # Slack answers these when retrying cannot help: the report is marked failed.
-PERMANENT = frozenset(
-    {
-        "channel_not_found",
-        "is_archived",
-        "not_in_channel",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-        "no_permission",
-        "missing_scope",
-        "invalid_blocks",
-        "msg_too_long",
-    }
-)
+PERMANENT = frozenset({"no_permission", "missing_scope", "invalid_blocks", "msg_too_long"})
+# These only a person can fix (invite the bot, a new token): the report waits, blocked, and
+# the agent's managers are told once (core/heartbeat/blocked.py).
+BLOCKING = blocked.BLOCKING
 
 ClientFor = Callable[[Workspace], WebClient]
 # Message metadata event types: which cycle (and learning) a post shows.
@@ -125,7 +116,7 @@ class SlackSink:
         try:
             client = self.client_for(workspace)
         except LookupError as error:
-            raise DeliveryFailed(str(error), permanent=True) from error
+            raise DeliveryFailed(str(error), blocking="not_installed") from error
         try:
             if envelope.resumed:
                 report_ts = self._find_posted(client, workspace, cycle, channel, report_ts, posted)
@@ -151,10 +142,38 @@ class SlackSink:
                 self._post_proposal(client, workspace, cycle.id, proposal, channel, emoji, envelope)
         except SlackApiError as error:
             code = str(error.response.get("error") or error.response.status_code)
-            raise DeliveryFailed(f"Slack: {code}", permanent=code in PERMANENT) from error
+            raise DeliveryFailed(
+                f"Slack: {code}",
+                permanent=code in PERMANENT,
+                blocking=code if code in BLOCKING else None,
+            ) from error
         except SlackRequestError as error:
             raise DeliveryFailed(f"Slack unreachable: {error}") from error
         return Delivery(channel=channel, ts=report_ts)
+
+    def announce(self, notice: blocked.Notice) -> None:
+        """A direct message to each manager of the blocked destination's agents, with the fix
+        (a revoked token cannot send it: the log and `salesbrain outbox list` say so)."""
+        with UnitOfWork(self.engine, readonly=True) as uow:
+            workspace = uow.session.get(Workspace, notice.workspace_id)
+        if workspace is None:
+            return
+        if not notice.recipients:
+            log.warning("nobody to tell that %s is blocked", notice.problem.destination)
+            return
+        try:
+            client = self.client_for(workspace)
+        except LookupError as error:
+            log.warning("cannot tell about %s: %s", notice.problem.destination, error)
+            return
+        message = health_blocks.problem_notice(notice.problem)
+        for user in notice.recipients:
+            try:
+                client.chat_postMessage(channel=user, **message)
+            except (SlackApiError, SlackRequestError) as error:
+                log.warning(
+                    "telling %s about %s failed: %s", user, notice.problem.destination, error
+                )
 
     def _find_posted(
         self,

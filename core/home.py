@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.health import Health, memory_health
+from core.heartbeat.blocked import Problem, open_problems
 from core.impact import coaching_impact
 from core.lifecycle import upgrade_hint
 from core.models import (
@@ -71,6 +73,10 @@ class Home:
     spend: Bill | None = None
     # The measured impact of each coaching note listed, by block id (core/impact.py).
     coaching_impact: dict[int, str] = field(default_factory=dict)
+    # Destinations that take no reports now (the bot not in the channel), with their fix.
+    deliveries: list[Problem] = field(default_factory=list)
+    # What the viewer may tidy in memory (nothing for members).
+    health: Health = field(default_factory=Health)
 
 
 def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
@@ -108,6 +114,8 @@ def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
         is_coach=is_coach,
         spend=_spend(session, workspace, principal) if is_coach else None,
         coaching_impact=_impact_of(session, workspace, coaching),
+        deliveries=open_problems(session, workspace),
+        health=memory_health(session, workspace, actor),
     )
 
 

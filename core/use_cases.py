@@ -21,6 +21,7 @@ from core import (
     coaching,
     digest,
     directory,
+    health,
     impact,
     memory,
     proposals,
@@ -35,7 +36,8 @@ from core.context import settings as context_settings
 from core.db import UnitOfWork
 from core.directory import list_agents
 from core.errors import PermissionDenied, Refusal
-from core.heartbeat import replay
+from core.heartbeat import blocked, outbox, replay
+from core.heartbeat.outbox import destination_for
 from core.heartbeat.records import cycle_view, get_cycle
 from core.heartbeat.replay import Replayable
 from core.home import Home, home_for
@@ -145,6 +147,18 @@ def archive(
         block = memory.archive(uow.session, workspace, block_id, by=by, reason=reason)
         uow.commit()
         return block
+
+
+def merge(
+    uow: UnitOfWork, team_id: str | None, keep_id: int | str, drop_id: int | str, by: Actor
+) -> MemoryBlock:
+    """Fold a block into another that says the same (the other is archived); who may archive
+    may merge."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        kept = health.merge(uow.session, workspace, keep_id, drop_id, by=by)
+        uow.commit()
+        return kept
 
 
 def write_company(uow: UnitOfWork, team_id: str | None, text: str, by: Actor) -> MemoryBlock:
@@ -316,6 +330,54 @@ def retract_proposal(
         return shown
 
 
+def retry_reports(uow: UnitOfWork, team_id: str | None, message_id: int | None, by: Actor) -> int:
+    """Try a report that failed or waits for a fix again now (with the reports waiting for
+    the same destination, in order), or every such report (None); how many are due now."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        due = outbox.retry(uow.session, workspace, message_id)
+        target = f"outbox:{message_id}" if message_id is not None else "outbox:all"
+        audit.record(uow.session, workspace, by, "outbox.retry", target, f"{due} due now")
+        uow.commit()
+        return due
+
+
+def channel_joined(uow: UnitOfWork, team_id: str, channel: str) -> int:
+    """The bot joined a channel: the reports waiting for it go out now, in order; how many."""
+    with uow:
+        workspace = uow.workspaces.by_team_id(team_id)
+        due = blocked.release(uow.session, workspace.id, destination_for(channel))
+        if due:
+            audit.record(
+                uow.session,
+                workspace,
+                Actor.system("slack", origin="slack"),
+                "outbox.release",
+                f"channel:{channel}",
+                f"salesbrain joined the channel: {due} waiting reports due now",
+            )
+        uow.commit()
+        return due
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """The outbox as the operator sees it: its latest reports and the open problems."""
+
+    messages: list[outbox.Listed]
+    problems: list[blocked.Problem]
+
+
+def outbox_state(uow: UnitOfWork, team_id: str | None, *, failed: bool, limit: int) -> OutboxState:
+    """The latest reports (only those failed or waiting for a fix: `failed`), and why."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        return OutboxState(
+            outbox.list_messages(uow.session, workspace, failed=failed, limit=limit),
+            blocked.open_problems(uow.session, workspace),
+        )
+
+
 # What the surfaces show: read-only, one unit of work each.
 
 
@@ -337,6 +399,16 @@ def home(uow: UnitOfWork, team_id: str | None, by: Actor) -> Home:
     """What `by` sees on the App Home (and in `/brain agents`)."""
     with uow:
         return home_for(uow.session, uow.workspaces.named_or_only(team_id), by)
+
+
+def memory_health(
+    uow: UnitOfWork, team_id: str | None, by: Actor, days: int = health.UNUSED_DAYS
+) -> health.Health:
+    """What has gone stale in the memory `by` may tidy, each item with its action."""
+    with uow:
+        return health.memory_health(
+            uow.session, uow.workspaces.named_or_only(team_id), by, days=days
+        )
 
 
 def agent_context(uow: UnitOfWork, team_id: str | None, words: str) -> AssembledContext:

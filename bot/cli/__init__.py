@@ -86,9 +86,31 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from bot.cli import ask, context, directory, heartbeat, memory, proposals, serve, signals
+    from bot.cli import (
+        ask,
+        context,
+        directory,
+        health,
+        heartbeat,
+        memory,
+        outbox,
+        proposals,
+        serve,
+        signals,
+    )
 
-    for module in (directory, memory, context, signals, heartbeat, serve, proposals, ask):
+    for module in (
+        directory,
+        memory,
+        health,
+        context,
+        signals,
+        heartbeat,
+        outbox,
+        serve,
+        proposals,
+        ask,
+    ):
         module.register(cli)
 
 

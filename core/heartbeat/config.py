@@ -56,6 +56,9 @@ class HeartbeatSettings(BaseSettings):
     outbox_retry_base_seconds: float = Field(default=30.0, gt=0)
     outbox_retry_max_seconds: float = Field(default=3600.0, gt=0)
     outbox_claim_seconds: float = Field(default=120.0, gt=0)
+    # A destination only a person can fix (the bot is not in the channel) is tried again
+    # this often, with its oldest waiting report, in case it was fixed unseen.
+    outbox_blocked_probe_seconds: float = Field(default=900.0, gt=0)
     outbox_batch: int = Field(default=50, ge=1, le=1000)
 
 

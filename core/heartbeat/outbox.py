@@ -4,7 +4,10 @@ A report is queued in the cycle's own transaction, so a delivery outage delays i
 nothing. Deliverers claim due messages with a short lease (SKIP LOCKED on PostgreSQL), so
 two processes never send the same message at once; a delivered message is never claimed
 again. A failed delivery stays queued and is retried with exponential backoff; a sink that
-knows the failure is permanent (the channel is gone) marks it failed.
+knows the failure is permanent (the message itself is bad) marks it failed. One that only a
+person can fix (the bot is not in the channel, the token was revoked) blocks the message's
+destination instead (core/heartbeat/blocked.py): its reports wait, in order, and the people
+who can fix it are told once.
 
 A batch is claimed at once, but each message's claim is renewed just before it is sent, and
 only while the claim is still this deliverer's: a message whose claim lapsed while earlier
@@ -16,22 +19,26 @@ look (Slack's channel history) checks whether it was sent before sending it agai
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO, cast
 
-from sqlalchemy import Table, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core import clock
 from core.db import unit_of_work
+from core.errors import InvalidInput, NotFound
+from core.heartbeat import blocked
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.leases import lease_owner
-from core.models import Cycle, OutboxMessage, OutboxStatus
+from core.models import Agent, Cycle, OutboxMessage, OutboxStatus, Workspace
 
 CONSOLE = "console"
+log = logging.getLogger(__name__)
 OUTBOX = cast(Table, OutboxMessage.__table__)
 # Built once (it runs in every cycle's write transaction): see core/heartbeat/leases.py.
 _QUEUE = insert(OUTBOX).returning(OUTBOX.c.id)
@@ -83,12 +90,16 @@ class Delivery:
 
 
 class DeliveryFailed(Exception):
-    """A sink could not deliver; `permanent` when retrying cannot help."""
+    """A sink could not deliver; `permanent` when retrying cannot help; `blocking` (the
+    destination's error code, e.g. not_in_channel) when only a person can fix it."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, blocking: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.blocking = blocking
 
 
 class Sink(Protocol):
@@ -98,6 +109,10 @@ class Sink(Protocol):
 
     def deliver(self, envelope: Envelope) -> Delivery:
         """Send it, or raise DeliveryFailed."""
+        ...
+
+    def announce(self, notice: blocked.Notice) -> None:
+        """Tell the people who can fix a blocked destination what to do (once per problem)."""
         ...
 
 
@@ -114,6 +129,10 @@ class ConsoleSink:
         self.stream.flush()
         return Delivery()
 
+    def announce(self, notice: blocked.Notice) -> None:
+        self.stream.write(f"reports to {notice.problem.destination} wait: {notice.problem.fix}\n")
+        self.stream.flush()
+
 
 @dataclass
 class DeliveryRun:
@@ -122,6 +141,8 @@ class DeliveryRun:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    # Waiting for their destination to be fixed.
+    blocked: int = 0
     # Claimed in the batch but taken by another deliverer before their turn came: not sent.
     lost: int = 0
 
@@ -162,11 +183,21 @@ def claim(
             for kind in kinds
         )
     )
+    # A blocked message is due again only to probe its destination, and only the oldest of
+    # it: nothing newer goes out to a blocked destination, so that reports arrive in order.
+    older = aliased(OutboxMessage)
+    held = exists().where(
+        older.workspace_id == OutboxMessage.workspace_id,
+        older.destination == OutboxMessage.destination,
+        older.status == OutboxStatus.BLOCKED,
+        older.id < OutboxMessage.id,
+    )
     due = and_(
-        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.BLOCKED)),
         OutboxMessage.next_attempt_at <= now,
         or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         routed,
+        ~held,
     )
     chosen = (
         select(OutboxMessage.id)
@@ -180,6 +211,7 @@ def claim(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(select(chosen.c.id)), due)
         .values(
+            status=OutboxStatus.PENDING,
             claimed_by=owner,
             claimed_until=now + timedelta(seconds=claim_seconds),
             # A claim that lapsed (its deliverer died or stalled) counts as an attempt: the
@@ -241,6 +273,10 @@ def record_delivery(session: Session, envelope: Envelope, delivery: Delivery) ->
         .returning(OutboxMessage.id),
         execution_options={"synchronize_session": False},
     ).first()
+    if done is not None and envelope.resumed:
+        # Tried before, perhaps blocked: the destination takes reports again, so whatever
+        # waits for it goes out now, in order.
+        blocked.release(session, envelope.workspace_id, envelope.destination)
     if done is not None and delivery.ts:
         session.execute(
             update(Cycle)
@@ -254,12 +290,18 @@ def record_delivery(session: Session, envelope: Envelope, delivery: Delivery) ->
 def record_failure(
     session: Session, envelope: Envelope, failure: DeliveryFailed, settings: HeartbeatSettings
 ) -> OutboxStatus:
-    """Keep a failed message queued with backoff, or mark it failed when it cannot succeed."""
+    """Keep a failed message queued with backoff, mark it failed when it cannot succeed, or
+    blocked (its destination's problem opened) when a person must fix the destination."""
     attempts = envelope.attempts + 1
     delay = min(
         settings.outbox_retry_base_seconds * 2 ** (attempts - 1), settings.outbox_retry_max_seconds
     )
     status = OutboxStatus.FAILED if failure.permanent else OutboxStatus.PENDING
+    if failure.blocking is not None:
+        status, delay = OutboxStatus.BLOCKED, settings.outbox_blocked_probe_seconds
+        blocked.open_problem(
+            session, envelope.workspace_id, envelope.destination, failure.blocking, failure.message
+        )
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == envelope.id, OutboxMessage.claimed_by == envelope.owner)
@@ -306,8 +348,17 @@ def deliver_pending(
         except DeliveryFailed as failure:
             with unit_of_work(engine) as session:
                 status = record_failure(session, envelope, failure, settings)
+                notice = (
+                    blocked.claim_notice(session, envelope.workspace_id, envelope.destination)
+                    if status is OutboxStatus.BLOCKED
+                    else None
+                )
+            if notice is not None:
+                _announce(by_kind[envelope.kind], notice)
             if status is OutboxStatus.FAILED:
                 run.failed += 1
+            elif status is OutboxStatus.BLOCKED:
+                run.blocked += 1
             else:
                 run.retrying += 1
             continue
@@ -326,9 +377,105 @@ def _attempt(sink: Sink, envelope: Envelope) -> Delivery:
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
 
 
+def _announce(sink: Sink, notice: blocked.Notice) -> None:
+    try:
+        sink.announce(notice)
+    except Exception:  # the reports still wait; `salesbrain outbox list` shows the problem
+        log.exception("telling about %s failed", notice.problem.destination)
+
+
 def pending_count(session: Session, workspace_id: int | None = None) -> int:
-    """Messages still waiting for delivery (of one workspace, or of all)."""
-    waiting = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+    """Messages still waiting for delivery, or for their destination to be fixed (of one
+    workspace, or of all)."""
+    waiting = select(func.count()).where(
+        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.BLOCKED))
+    )
     if workspace_id is not None:
         waiting = waiting.where(OutboxMessage.workspace_id == workspace_id)
     return session.scalar(waiting) or 0
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One outbox message as the operator sees it."""
+
+    id: int
+    cycle_id: int
+    agent: str
+    destination: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+
+
+UNDELIVERED = (OutboxStatus.FAILED, OutboxStatus.BLOCKED)
+
+
+def list_messages(
+    session: Session, workspace: Workspace, *, failed: bool = False, limit: int = 50
+) -> list[Listed]:
+    """The workspace's latest reports in the outbox (only those that failed or wait for a
+    fix: `failed`), newest first."""
+    query = (
+        select(OutboxMessage, Agent.handle)
+        .join(Cycle, Cycle.id == OutboxMessage.cycle_id)
+        .join(Agent, Agent.id == Cycle.agent_id)
+        .where(OutboxMessage.workspace_id == workspace.id)
+    )
+    if failed:
+        query = query.where(OutboxMessage.status.in_(UNDELIVERED))
+    rows = session.execute(query.order_by(OutboxMessage.id.desc()).limit(limit))
+    return [
+        Listed(
+            id=message.id,
+            cycle_id=message.cycle_id,
+            agent=handle,
+            destination=message.destination,
+            status=message.status.value,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            created_at=message.created_at,
+            next_attempt_at=message.next_attempt_at,
+            delivered_at=message.delivered_at,
+        )
+        for message, handle in rows
+    ]
+
+
+def retry(session: Session, workspace: Workspace, message_id: int | None) -> int:
+    """Make a report that failed or waits for a fix due now (with every report waiting for
+    the same destination, in order), or every such report of the workspace (None); how
+    many are due now. One that still cannot go out waits again, without a second notice."""
+    if message_id is None:
+        released = blocked.release(session, workspace.id)
+        return released + _due_now(session, workspace, OutboxMessage.status == OutboxStatus.FAILED)
+    message = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.workspace_id == workspace.id, OutboxMessage.id == message_id
+        )
+    )
+    if message is None:
+        raise NotFound(f"outbox message {message_id} not found: see `salesbrain outbox list`")
+    if message.status is OutboxStatus.DELIVERED:
+        raise InvalidInput("id", f"outbox message {message_id} was delivered already")
+    if message.status is OutboxStatus.BLOCKED:
+        return blocked.release(session, workspace.id, message.destination)
+    return _due_now(session, workspace, OutboxMessage.id == message_id)
+
+
+def _due_now(session: Session, workspace: Workspace, which: ColumnElement[bool]) -> int:
+    rows = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.workspace_id == workspace.id,
+            OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.FAILED)),
+            which,
+        )
+        .values(status=OutboxStatus.PENDING, next_attempt_at=clock.now())
+        .returning(OutboxMessage.id),
+        execution_options={"synchronize_session": False},
+    ).all()
+    return len(rows)

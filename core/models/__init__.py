@@ -27,7 +27,14 @@ from core.models.domain import (
     Tier,
     Workspace,
 )
-from core.models.heartbeat import Cycle, CycleStatus, CycleTrigger, OutboxMessage, OutboxStatus
+from core.models.heartbeat import (
+    Cycle,
+    CycleStatus,
+    CycleTrigger,
+    DeliveryProblem,
+    OutboxMessage,
+    OutboxStatus,
+)
 from core.models.notices import Notice
 from core.models.proposals import Proposal, ProposalKind, ProposalStatus
 from core.models.signals import AnalysisMark, Finding, Signal, SignalId, SignalType
@@ -49,6 +56,7 @@ __all__ = [
     "Cycle",
     "CycleStatus",
     "CycleTrigger",
+    "DeliveryProblem",
     "EventDelivery",
     "Finding",
     "Member",

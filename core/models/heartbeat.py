@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dialect import JSONDocument
@@ -30,6 +30,9 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    # Waiting for its destination to be fixed (the bot invited to the channel, a new token):
+    # released in order when it is, never marked failed for it.
+    BLOCKED = "blocked"
 
 
 class Cycle(Base):
@@ -108,3 +111,23 @@ class OutboxMessage(Delivered, Base):
     # Where the report goes: "slack:C0001" for the agent's channel, "console" without one.
     destination: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+
+
+class DeliveryProblem(Base):
+    """Why a destination takes no reports (the bot is not in the channel, the token was
+    revoked): one row per destination, open until it is fixed; its managers are told once."""
+
+    __tablename__ = "delivery_problems"
+    __table_args__ = (UniqueConstraint("workspace_id", "destination"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    destination: Mapped[str] = mapped_column(String(64))
+    # Slack's error code (not_in_channel, token_revoked, ...), and its whole message.
+    error: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the agents' managers were told (once per opening), and when it was fixed.
+    notified_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]

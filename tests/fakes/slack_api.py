@@ -59,6 +59,9 @@ class FakeSlack:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         # An error the history methods answer (e.g. "missing_scope"), when set.
         self.history_error: str | None = None
+        # Channels the bot is not in: posting and reading there answer not_in_channel
+        # until `invite`.
+        self.outside: set[str] = set()
         self._failures: dict[str, Failure] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
@@ -95,6 +98,11 @@ class FakeSlack:
         """Answer the next `times` calls of `method` with `status` (429 with Retry-After)."""
         with self._lock:
             self._failures[method] = Failure(status, times, retry_after)
+
+    def invite(self, channel: str) -> None:
+        """The bot is invited to the channel: it may post and read there from now on."""
+        with self._lock:
+            self.outside.discard(channel)
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -137,6 +145,8 @@ class FakeSlack:
 
     def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """What Slack would answer."""
+        if method in _IN_CHANNEL and str(args.get("channel")) in self.outside:
+            return {"ok": False, "error": "not_in_channel"}
         if method in ("conversations.history", "conversations.replies"):
             return self._read(method, args)  # reads take no ts
         ts = f"1700000000.{next(self._ts):06d}"
@@ -283,6 +293,10 @@ class FakeSlack:
                 self.wfile.write(data)
 
         return Handler
+
+
+# The methods that need the bot in the channel.
+_IN_CHANNEL = frozenset({"chat.postMessage", "conversations.history", "conversations.replies"})
 
 
 def _json(value: Any) -> Any:

@@ -11,14 +11,17 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.app import create_app
+from bot.app import create_app, web_client
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
+from bot.reports import SlackSink
 from bot.server import create_web_app
 from core import memory
+from core.heartbeat import outbox
 from core.models import MemoryBlock
 from core.permissions import Actor
 from core.settings import Settings
 from tests.conftest import World
+from tests.cycles import FAST
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
 from tests.fakes.socket_mode import FakeSocketMode
@@ -62,6 +65,18 @@ def over_socket_mode(db_url: str, engine: Engine, slack: FakeSlack) -> Iterator[
             yield socket
         finally:
             handler.close()
+
+
+@pytest.fixture
+def sink(db_url: str, engine: Engine, slack: FakeSlack) -> SlackSink:
+    """The outbox's Slack sink, posting to the fake Slack with the bot token."""
+    client = web_client(slack_settings(db_url, slack), BOT_TOKEN)
+    return SlackSink(engine, lambda workspace: client)
+
+
+def deliver(engine: Engine, sink: SlackSink) -> outbox.DeliveryRun:
+    """One pass of the outbox through the Slack sink."""
+    return outbox.deliver_pending(engine, [sink], FAST, "test")
 
 
 @pytest.fixture

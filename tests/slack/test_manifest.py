@@ -49,6 +49,8 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "assistant_thread_started": {"assistant:write"},
     "assistant_thread_context_changed": {"assistant:write"},
     "message.im": {"im:history"},
+    # One scope per channel type (public, private), like the history methods.
+    "member_joined_channel": {"channels:read", "groups:read"},
 }
 
 
@@ -71,6 +73,7 @@ def test_manifest_declares_the_commands_events_scopes_and_home_the_app_serves() 
         "assistant_thread_started",
         "assistant_thread_context_changed",
         "message.im",
+        "member_joined_channel",
     }
     assert {p["message"] for p in features["assistant_view"]["suggested_prompts"]} == set(EXAMPLES)
     assert app["oauth_config"]["scopes"]["bot"] == BOT_SCOPES

@@ -17,22 +17,15 @@ from bot.runner import HeartbeatRunner
 from bot.server import create_web_app
 from core import clock, directory, memory, notices, report_messages
 from core.db import UnitOfWork
-from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
 from core.models import Cycle, OutboxMessage, OutboxStatus
 from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.cycles import FAST, run_now
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, sdr_learning, slack_settings
+from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, deliver, sdr_learning, slack_settings
 
 CHANNEL = "C0REPORTS"
-
-
-@pytest.fixture
-def sink(db_url: str, engine: Engine, slack: FakeSlack) -> SlackSink:
-    client = web_client(slack_settings(db_url, slack), BOT_TOKEN)
-    return SlackSink(engine, lambda workspace: client)
 
 
 @pytest.fixture
@@ -49,10 +42,6 @@ def reported(engine: Engine, uow: Callable[..., UnitOfWork], world: World) -> di
         assert cycle is not None
         cycle.new_block_ids = [*cycle.new_block_ids, learning.id]
     return {**view, "learning": learning.id}
-
-
-def deliver(engine: Engine, sink: SlackSink) -> outbox.DeliveryRun:
-    return outbox.deliver_pending(engine, [sink], FAST, "test")
 
 
 def outbox_status(uow: Callable[..., UnitOfWork], cycle_id: int) -> OutboxStatus:

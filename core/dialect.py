@@ -8,7 +8,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, DateTime, Table, event, text
 from sqlalchemy.dialects import sqlite
@@ -229,9 +229,9 @@ class FullText(ABC):
     @abstractmethod
     def phrase_hits(
         self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
-    ) -> list[tuple[int, int]]:
-        """(group index, block id) for each block the reader reads that holds a phrase
-        (words in a row) of the group; a block appears once per group it matches."""
+    ) -> dict[int, list[int]]:
+        """Group index -> the ids of the blocks the reader reads that hold a phrase (words
+        in a row) of the group; groups that no block matches are left out."""
 
     @abstractmethod
     def age_days(self, column: str) -> str:
@@ -261,15 +261,17 @@ class _SQLiteFullText(FullText):
     the three brains the reader reads and nowhere else. FTS5's own bm25() is not used: its
     idf is over the whole table, other workspaces' words included."""
 
-    # One FTS5 query per group: a JSON array of [group index, MATCH expression].
+    # One FTS5 query per group: a JSON array of [group index, MATCH expression]. A row per
+    # group, its blocks' ids joined: a large brain has tens of thousands of hits.
     _HITS = text(
-        "SELECT json_extract(j.value, '$[0]'), f.rowid FROM json_each(:groups) AS j "
-        "JOIN memory_fts AS f ON f.memory_fts MATCH json_extract(j.value, '$[1]')"
+        "SELECT json_extract(j.value, '$[0]'), group_concat(f.rowid) FROM json_each(:groups) AS j "
+        "JOIN memory_fts AS f ON f.memory_fts MATCH json_extract(j.value, '$[1]') "
+        "GROUP BY j.key"
     )
 
     def phrase_hits(
         self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
-    ) -> list[tuple[int, int]]:
+    ) -> dict[int, list[int]]:
         scopes = (f"p{reader.agent_id}x", f"t{reader.team_id}x", f"c{reader.workspace_id}x")
         queries = [
             [
@@ -284,9 +286,9 @@ class _SQLiteFullText(FullText):
             if phrases
         ]
         if not queries:
-            return []
+            return {}
         rows = connection.execute(self._HITS, {"groups": json.dumps(queries)})
-        return cast(list[tuple[int, int]], rows.all())
+        return {group: list(map(int, ids.split(","))) for group, ids in rows}
 
     def age_days(self, column: str) -> str:
         return f"max(0.0, :now - julianday({column}))"
@@ -329,17 +331,18 @@ class _PostgreSQLFullText(FullText):
         " AND (tier = 'company' OR (tier = 'team' AND team_id = :team_id)"
         "      OR (tier = 'personal' AND agent_id = :agent_id))"
         " AND memory_fts @@ to_tsquery('simple', :any_word))"
-        " SELECT q.index, m.id FROM matched m JOIN queries q ON m.memory_fts @@ q.query"
+        " SELECT q.index, array_agg(m.id) FROM matched m JOIN queries q"
+        " ON m.memory_fts @@ q.query GROUP BY q.index"
     )
 
     def phrase_hits(
         self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
-    ) -> list[tuple[int, int]]:
+    ) -> dict[int, list[int]]:
         # A block holds a phrase only if it holds each of its words: the longest one is the
         # test ("head of it" -> "head", not "of", which nearly every block holds).
         every = dict.fromkeys(max(phrase, key=len) for phrases in groups for phrase in phrases)
         if not every:
-            return []
+            return {}
         queries = [" | ".join(f"({' <-> '.join(phrase)})" for phrase in p) for p in groups]
         rows = connection.execute(
             self._HITS,
@@ -349,7 +352,7 @@ class _PostgreSQLFullText(FullText):
                 **reader._asdict(),
             },
         )
-        return cast(list[tuple[int, int]], rows.all())
+        return {group: ids for group, ids in rows}
 
     def age_days(self, column: str) -> str:
         return f"greatest(0.0, extract(epoch FROM (:now - {column}))::float8 / 86400.0)"

@@ -42,7 +42,6 @@ from core import clock
 from core.context import ContextSettings, assemble_context
 from core.context.assembly import take_best
 from core.context.lexicon import STOPWORDS, words
-from core.context.search import _julian_day
 from core.models import Agent, BlockType, Tier
 
 _BRANCHES = (
@@ -104,7 +103,7 @@ class Floor:
         for term, block_id in hits:
             raw[block_id] = raw.get(block_id, 0.0) + idf[term]
         best = max(raw.values(), default=1.0)
-        now = _julian_day(clock.now())
+        now = clock.now().timestamp() / 86400.0 + 2440587.5  # the Julian day
         scored = []
         for block_id, tier, kind, importance, updated in sqlite.execute(
             COMPONENTS, (json.dumps(list(raw)),)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.context.lexicon import STOPWORDS, WORD, Lexicon, Phrase, words
 
@@ -75,7 +76,9 @@ class AccountNames:
         domain = domain.lower().removeprefix("www.")
         if domain in self.domains:
             return domain
-        label = tuple(words(domain.split(".")[0]))
+        label = _label_words(domain)
+        if not label or (label[0],) not in self.runs:
+            return None
         long_enough = len("".join(label)) >= _FIRST_WORD_LENGTH
         if long_enough and label[0] not in self._generic and self._starts(label):
             return " ".join(label)
@@ -84,7 +87,10 @@ class AccountNames:
     def _company_alias(self, company: str | None) -> str | None:
         if not company:
             return None
-        name = tuple(words(company))
+        name = _name_words(company)
+        # Every form but the initials starts with the name's first word.
+        if not name or ((name[0],) not in self.runs and not self.acronyms):
+            return None
         core = name
         while len(core) > 1 and core[-1] in self.lexicon.legal_suffixes:
             core = core[:-1]
@@ -116,3 +122,15 @@ class AccountNames:
     def _starts(self, phrase: Phrase) -> list[int]:
         """Where the task's words hold the phrase in a row."""
         return self.runs.get(phrase, [])
+
+
+# An agent's account names are matched against every task: their words are cached per process.
+@lru_cache(maxsize=65_536)
+def _name_words(company: str) -> Phrase:
+    return tuple(words(company))
+
+
+@lru_cache(maxsize=65_536)
+def _label_words(domain: str) -> Phrase:
+    """The words of a (lowercase) domain's first label."""
+    return tuple(words(domain.split(".")[0]))

@@ -30,7 +30,7 @@ from sqlalchemy.orm.util import identity_key
 
 from core import clock
 from core.context.lexicon import Synonyms, words
-from core.context.search import Query, named_accounts, scored_candidates
+from core.context.search import Candidates, Query
 from core.context.settings import WORKSPACE_KEY, ContextSettings
 from core.errors import InvalidInput
 from core.models import Agent, BlockType, MemoryBlock, SourceKind, Tier, Workspace
@@ -162,13 +162,12 @@ def assemble_context(
         raise InvalidInput("token_budget", f"{token_budget} is outside 1..{MAX_TOKEN_BUDGET:,}")
     if settings is None:
         settings = _settings_of(session, agent.workspace_id)
-    now = clock.now()
     query = Query.of(task, settings)
-    named = named_accounts(session, agent, task)
+    candidates = Candidates(session, agent, task, query, settings, clock.now())
     # Dedupe and the budget pass over some candidates; fetch more only when they ran out.
     fetch = limit + 10
     while True:
-        rows = scored_candidates(session, agent, query, named, settings, now, fetch)
+        rows = candidates.best(fetch)
         found = sum(not row.standing for row in rows)
         rows = [row for row in rows if row.id not in exclude] if exclude else rows
         earned = [row for row in rows if not row.standing]
@@ -193,7 +192,7 @@ def assemble_context(
             from_outside=row.id in outside,
             standing_order=row.id in standing,
             synonyms=synonyms.found(row.content) if row.relevance > 0 else (),
-            named_as=named.get((row.subject_company or "", row.subject_domain or "")),
+            named_as=candidates.named.get((row.subject_company or "", row.subject_domain or "")),
         )
         for row in chosen
     ]

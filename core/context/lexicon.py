@@ -18,10 +18,11 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
 # Words that say nothing about what a block is about; the index keeps them (phrases need
 # them) but a task does not search for them alone.
 _STOPWORDS = """a about above after again against all am an and any are as at be because been before
@@ -46,9 +47,12 @@ def words(text: str) -> list[str]:
 
 
 def _exact_only(word: str) -> bool:
-    return len(word) <= _SHORT or any(char.isdigit() for char in word)
+    return len(word) <= _SHORT or _DIGIT.search(word) is not None
 
 
+# Word forms are asked for many times per assembly (every task word, every lexicon term of
+# its concepts, every word of a chosen block's explanation): cached per process, by word.
+@lru_cache(maxsize=65_536)
 def singular(word: str) -> str:
     """The word's singular by the regular English rules, or the word: a key that a word and
     its plural share ("pilots" -> "pilot", "companies" -> "company")."""
@@ -69,21 +73,23 @@ def _plural(word: str) -> str:
     return word + "s"
 
 
-def variants(word: str) -> list[str]:
+@lru_cache(maxsize=65_536)
+def variants(word: str) -> tuple[str, ...]:
     """The forms of a word the index may hold for it: itself, its singular and its plural."""
     if _exact_only(word):
-        return [word]
+        return (word,)
     base = singular(word)
-    return list(dict.fromkeys((word, base, _plural(base))))
+    return tuple(dict.fromkeys((word, base, _plural(base))))
 
 
 Phrase = tuple[str, ...]
 
 
-def phrase_variants(phrase: Phrase) -> list[Phrase]:
+@lru_cache(maxsize=65_536)
+def phrase_variants(phrase: Phrase) -> tuple[Phrase, ...]:
     """A phrase with the forms of its last word ("finance chief", "finance chiefs")."""
     *head, last = phrase
-    return [(*head, form) for form in variants(last)]
+    return tuple((*head, form) for form in variants(last))
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,6 @@ from core.ask import answer_writer
 from core.db import UnitOfWork
 from core.errors import InvalidInput
 from core.heartbeat.backends import backend_from_settings
-from core.heartbeat.config import heartbeat_settings
 from core.heartbeat.outbox import CONSOLE, ConsoleSink
 from core.lifecycle import end_of_life
 from core.models import DEFAULT_MODEL, Workspace
@@ -242,7 +241,7 @@ def _oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
 
 def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
     """The heartbeat runner of a server: reports go to Slack (console without a channel)."""
-    heartbeat = heartbeat_settings()
+    heartbeat = settings.heartbeat
     clients = bot_clients(settings, engine)
     return HeartbeatRunner(
         engine,

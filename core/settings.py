@@ -13,6 +13,8 @@ from sqlalchemy.exc import ArgumentError
 
 from core.dialect import normalise_url
 from core.errors import InvalidInput
+from core.heartbeat.config import ENV_PREFIX as HEARTBEAT_ENV_PREFIX
+from core.heartbeat.config import HeartbeatSettings
 
 # The largest body POST /signals reads (SALESBRAIN_SIGNALS_MAX_BYTES); larger ones get 413.
 SIGNALS_MAX_BYTES = 20_000_000
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
     signals_max_bytes: int = Field(
         default=SIGNALS_MAX_BYTES, gt=0, validation_alias="SALESBRAIN_SIGNALS_MAX_BYTES"
     )
+    # Read from its own SALESBRAIN_HEARTBEAT_* variables (the nested class's prefix).
+    heartbeat: HeartbeatSettings = Field(
+        default_factory=HeartbeatSettings, validation_alias="SALESBRAIN_HEARTBEAT"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -80,7 +86,8 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        raise configuration_error(error) from None
+        nested = error.title == HeartbeatSettings.__name__
+        raise configuration_error(error, prefix=HEARTBEAT_ENV_PREFIX if nested else "") from None
 
 
 def configuration_error(error: ValidationError, prefix: str = "") -> InvalidInput:

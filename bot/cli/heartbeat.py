@@ -26,7 +26,6 @@ from core import rules, use_cases
 from core.db import engine_for
 from core.heartbeat import outbox
 from core.heartbeat.backends import backend_from_settings
-from core.heartbeat.config import heartbeat_settings
 from core.heartbeat.cycle import CycleResult
 from core.heartbeat.records import cycle_view, get_cycle, list_cycles
 from core.heartbeat.replay import Reasoning, call_line, replay, replayable
@@ -55,8 +54,9 @@ def _print_result(result: CycleResult) -> None:
 @workspace_option
 def heartbeat(once: bool, handle: str | None, workspace: str | None) -> None:
     """Run agents' heartbeat cycles: all due agents, continuously, until stopped."""
-    settings = heartbeat_settings()
-    backend = backend_from_settings(get_settings(), settings)
+    configured = get_settings()
+    settings = configured.heartbeat
+    backend = backend_from_settings(configured, settings)
     workspace_id = None
     if workspace is not None:
         with use_case(workspace, readonly=True) as (_, found):
@@ -233,10 +233,11 @@ def cycles_replay(
     cycle_id: str, model: str, force: bool, workspace: str | None, as_json: bool
 ) -> None:
     """Re-run a cycle's reasoning on another model over the same memory; writes nothing."""
-    settings = heartbeat_settings()
+    configured = get_settings()
+    settings = configured.heartbeat
     with use_case(workspace, readonly=True) as (session, ws):
         cycle = replayable(session, ws, cycle_id, model, force=force)
-    backend = backend_from_settings(get_settings(), settings)
+    backend = backend_from_settings(configured, settings)
     result = replay(engine_for(database_url()), cycle, backend, settings)
     if as_json:
         emit_json({"replay": result.as_dict()})

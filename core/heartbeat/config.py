@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from core.settings import configuration_error
 
 ENV_PREFIX = "SALESBRAIN_HEARTBEAT_"
 
 
 class HeartbeatSettings(BaseSettings):
-    """Read from SALESBRAIN_HEARTBEAT_* variables; tests build their own with short timings."""
+    """Read from SALESBRAIN_HEARTBEAT_* variables, nested in core.settings.Settings as
+    `heartbeat`; tests build their own with short timings."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -60,12 +59,3 @@ class HeartbeatSettings(BaseSettings):
     # this often, with its oldest waiting report, in case it was fixed unseen.
     outbox_blocked_probe_seconds: float = Field(default=900.0, gt=0)
     outbox_batch: int = Field(default=50, ge=1, le=1000)
-
-
-def heartbeat_settings() -> HeartbeatSettings:
-    """The heartbeat's settings from the environment; InvalidInput naming the variable when
-    one is wrong (a bad value is one line, not a traceback)."""
-    try:
-        return HeartbeatSettings()
-    except ValidationError as error:
-        raise configuration_error(error, prefix=ENV_PREFIX) from None

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core import audit, storable  # storable: every session checks what it flushes
-from core.dialect import configure_sqlite, normalise_url
+from core.dialect import database_of_url, normalise_url
 from core.errors import InvalidInput, NotFound, Refusal
 from core.models import Workspace
 
@@ -22,15 +21,7 @@ from core.models import Workspace
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for a SQLite or PostgreSQL URL, configured for salesbrain."""
     url = normalise_url(url)
-    if url.startswith("sqlite"):
-        database = url.split("///", 1)[-1]
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, **kwargs)
-        configure_sqlite(engine)
-    else:
-        kwargs.setdefault("pool_pre_ping", True)
-        engine = create_engine(url, **kwargs)
+    engine = database_of_url(url).engine(url, **kwargs)
     storable.check_parameters(engine)
     return engine
 

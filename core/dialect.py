@@ -1,4 +1,5 @@
-"""The differences between SQLite and PostgreSQL, kept in one place."""
+"""The differences between SQLite and PostgreSQL, kept in one place: the column types below
+and one small interface, `Database`, with an implementation per database (`database(name)`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,117 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
 
-from sqlalchemy import JSON, DateTime, Table, event, text
+from sqlalchemy import JSON, DateTime, Table, create_engine, event, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """Rows for `Database.insert_new_only`: tuples in the order of `columns`, with the values
+    the columns hold (timestamps aware); a row whose `unique` columns are stored is skipped."""
+
+    table: Table
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    unique: Sequence[str]
+
+
+class Database:
+    """What salesbrain does differently on one database; `database(name)` gives the one for
+    an engine's dialect name."""
+
+    name: ClassVar[str]
+    # Alembic copies a table to alter it (SQLite cannot ALTER a column or a constraint).
+    batch_migrations: ClassVar[bool] = False
+
+    def engine(self, url: str, **kwargs: Any) -> Engine:
+        """An engine for this database's URL, configured for salesbrain."""
+        raise NotImplementedError
+
+    def json_type(self) -> TypeEngine[Any]:
+        return JSON()
+
+    def stored_time(self, value: datetime) -> datetime:
+        """An aware UTC timestamp as the database's column stores it."""
+        return value
+
+    def insert_new_only(self, connection: Connection, new: NewRows) -> int:
+        """Insert many rows at the driver's speed, skipping those whose `unique` columns are
+        already stored; returns how many rows were new.
+
+        For bulk ingestion SQLAlchemy's per-row parameter processing would cost more than
+        the insert itself, so the rows go straight to the driver.
+        """
+        raise NotImplementedError
+
+
+class SQLiteDatabase(Database):
+    name = "sqlite"
+    batch_migrations = True
+
+    def engine(self, url: str, **kwargs: Any) -> Engine:
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        configure_sqlite(engine)
+        return engine
+
+    def stored_time(self, value: datetime) -> datetime:
+        return value.replace(tzinfo=None)  # no time zones: naive UTC, made aware on the way out
+
+    def insert_new_only(self, connection: Connection, new: NewRows) -> int:
+        """One compiled statement, executemany'd by the driver."""
+        if not new.rows:
+            return 0
+        statement = sqlite.insert(new.table).on_conflict_do_nothing(index_elements=new.unique)
+        sql = str(statement.compile(dialect=connection.dialect, column_keys=list(new.columns)))
+        times = [
+            i
+            for i, name in enumerate(new.columns)
+            if isinstance(new.table.c[name].type, UTCDateTime)
+        ]
+        rows = _sqlite_times(new.rows, times) if times else list(new.rows)
+        return max(connection.exec_driver_sql(sql, rows).rowcount, 0)
+
+
+class PostgreSQLDatabase(Database):
+    name = "postgresql"
+
+    def engine(self, url: str, **kwargs: Any) -> Engine:
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+
+    def json_type(self) -> TypeEngine[Any]:
+        return JSONB()  # compact, indexable
+
+    def insert_new_only(self, connection: Connection, new: NewRows) -> int:
+        """COPY into a temporary table, then one INSERT ... SELECT."""
+        if not new.rows:
+            return 0
+        return _copy_new_postgresql(connection, new)
+
+
+DATABASES: dict[str, Database] = {
+    kind.name: kind() for kind in (SQLiteDatabase, PostgreSQLDatabase)
+}
+
+
+def database(name: str) -> Database:
+    """The database of this dialect name (`engine.dialect.name`, or a URL's backend)."""
+    return DATABASES[name]
+
+
+def database_of_url(url: str) -> Database:
+    return database(make_url(normalise_url(url)).get_backend_name())
 
 
 class JSONDocument(TypeDecorator[Any]):
@@ -24,7 +128,7 @@ class JSONDocument(TypeDecorator[Any]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+        return dialect.type_descriptor(database(dialect.name).json_type())
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -42,8 +146,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return database(dialect.name).stored_time(value.astimezone(UTC))
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -135,40 +238,8 @@ def configure_sqlite(engine: Engine) -> None:
             writer.release()
 
 
-def insert_new_only(
-    connection: Connection,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    unique: Sequence[str],
-) -> int:
-    """Insert many rows at the driver's speed, skipping those whose `unique` columns are
-    already stored; returns how many rows were new.
-
-    Rows are tuples in the order of `columns`, with the values the columns hold
-    (timestamps aware). For bulk ingestion SQLAlchemy's per-row parameter processing would
-    cost more than the insert itself, so the rows go straight to the driver: SQLite's
-    executemany of one compiled statement; PostgreSQL's COPY into a temporary table, then
-    one INSERT ... SELECT.
-    """
-    if not rows:
-        return 0
-    if connection.dialect.name == "postgresql":
-        return _copy_new_postgresql(connection, table, columns, rows, unique)
-    statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
-    sql = str(statement.compile(dialect=connection.dialect, column_keys=list(columns)))
-    times = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
-    result = connection.exec_driver_sql(sql, _sqlite_times(rows, times) if times else list(rows))
-    return max(result.rowcount, 0)
-
-
-def _copy_new_postgresql(
-    connection: Connection,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    unique: Sequence[str],
-) -> int:
+def _copy_new_postgresql(connection: Connection, new: NewRows) -> int:
+    table, columns, unique = new.table, new.columns, new.unique
     quote = connection.dialect.identifier_preparer.quote
     target, names = quote(table.name), ", ".join(quote(name) for name in columns)
     staging = quote(f"{table.name}_incoming")
@@ -178,7 +249,7 @@ def _copy_new_postgresql(
     cursor = connection.connection.cursor()
     try:
         with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-            for row in rows:
+            for row in new.rows:
                 copy.write_row(row)
     finally:
         cursor.close()

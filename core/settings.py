@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.dialect import normalise_url
+from core.dialect import DATABASES, normalise_url
 from core.errors import InvalidInput
 from core.heartbeat.config import ENV_PREFIX as HEARTBEAT_ENV_PREFIX
 from core.heartbeat.config import HeartbeatSettings
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
             backend = make_url(normalise_url(url)).get_backend_name()
         except ArgumentError:
             backend = None
-        if backend not in ("sqlite", "postgresql"):
+        if backend not in DATABASES:
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return url
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from core.db import make_engine
+from core.dialect import database
 from core.settings import get_settings
 from migrations.schema import include_object, metadata
 
@@ -16,7 +17,7 @@ def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata(),
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=database(connection.dialect.name).batch_migrations,
         compare_type=True,
         include_object=include_object,
     )

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from core import audit, clock
 from core.db import UnitOfWork
-from core.dialect import insert_new_only
+from core.dialect import NewRows, database
 from core.directory import resolve_workspace
 from core.errors import InvalidInput
 from core.models import Agent, Cycle, Signal, SignalType, Workspace
@@ -438,7 +438,9 @@ def _store(
         session = uow.session
         table = cast(Table, Signal.__table__)
         unique = ("workspace_id", "external_id")
-        new = insert_new_only(session.connection(), table, COLUMNS, list(first.values()), unique)
+        connection = session.connection()
+        stored = NewRows(table, COLUMNS, list(first.values()), unique)
+        new = database(connection.dialect.name).insert_new_only(connection, stored)
         known = len(rows) - new
         audit.record(
             session,

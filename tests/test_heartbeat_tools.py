@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.heartbeat.tools import (
-    ACCEPTED,
-    REFUSED,
     BlockFacts,
+    CallStatus,
     Standing,
     Toolbox,
     tool_definitions,
@@ -41,7 +40,7 @@ def _toolbox(role: AgentRole = AgentRole.SDR, handle: str = "sdr-emea") -> Toolb
 
 def _refusal(toolbox: Toolbox, name: str, **arguments: object) -> str:
     call = toolbox.call(name, arguments)
-    assert call.status == REFUSED, call
+    assert call.status == CallStatus.REFUSED, call
     return call.result
 
 
@@ -53,7 +52,7 @@ def test_valid_calls_are_accepted_and_kept_for_the_write() -> None:
     toolbox.call("handoff_task", {"to_agent": "ae-emea", "title": "Follow up Dana"})
     toolbox.call("complete_task", {"task_id": 3, "outcome": "Sent the compliance deck"})
     toolbox.call("finish_cycle", {"summary": "Done", "actions": ["a", "b"]})
-    assert [c.status for c in toolbox.calls] == [ACCEPTED] * 4
+    assert [c.status for c in toolbox.calls] == [CallStatus.ACCEPTED] * 4
     assert toolbox.finished and toolbox.report is not None
     assert toolbox.report.actions == ["a", "b"]
 
@@ -91,7 +90,10 @@ def test_only_directors_propose_promotions_and_only_of_their_own_teams_active_bl
         director, "propose_promotion", block_id=14, reason="r"
     )
     assert "not found" in _refusal(director, "propose_promotion", block_id=99, reason="r")
-    assert director.call("propose_promotion", {"block_id": 10, "reason": "r"}).status == ACCEPTED
+    assert (
+        director.call("propose_promotion", {"block_id": 10, "reason": "r"}).status
+        == CallStatus.ACCEPTED
+    )
 
 
 def test_a_director_proposes_only_the_blocks_its_review_lists_as_candidates() -> None:
@@ -108,7 +110,7 @@ def test_only_directors_refresh_team_copies_and_only_those_listed_to_refresh() -
     assert "not a team brain copy to refresh (listed: 12)" in _refusal(
         director, "refresh_team_copy", block_id=10
     )
-    assert director.call("refresh_team_copy", {"block_id": 12}).status == ACCEPTED
+    assert director.call("refresh_team_copy", {"block_id": 12}).status == CallStatus.ACCEPTED
     assert "already refreshed" in _refusal(director, "refresh_team_copy", block_id=12)
 
 

@@ -32,11 +32,9 @@ from core.heartbeat.leases import Claim
 from core.heartbeat.records import cycle_view
 from core.heartbeat.report import render_report
 from core.heartbeat.tools import (
-    ACCEPTED,
-    APPLIED,
-    DISCARDED,
     BlockFacts,
     CallRefused,
+    CallStatus,
     Toolbox,
     apply_calls,
     audit_refusals,
@@ -358,9 +356,9 @@ def _calls_as_stored(status: CycleStatus, toolbox: Toolbox) -> dict[str, Any]:
     """The calls as stored: a cycle that did not succeed discards what it had accepted."""
     if status is not CycleStatus.SUCCEEDED:
         for call in toolbox.calls:
-            if call.status == ACCEPTED:
-                call.status = DISCARDED
-    applied = [call for call in toolbox.calls if call.status == APPLIED]
+            if call.status is CallStatus.ACCEPTED:
+                call.status = CallStatus.DISCARDED
+    applied = [call for call in toolbox.calls if call.status is CallStatus.APPLIED]
     return {
         "tool_calls": [call.as_dict() for call in toolbox.calls],
         "new_block_ids": [call.block_id for call in applied if call.block_id is not None],

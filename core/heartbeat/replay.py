@@ -21,7 +21,7 @@ from core.heartbeat.brain import Brain, recorded_brain
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import block_facts
 from core.heartbeat.records import get_cycle
-from core.heartbeat.tools import ACCEPTED, APPLIED, Toolbox
+from core.heartbeat.tools import CallStatus, Toolbox
 from core.lifecycle import check_choosable
 from core.models import Agent, Cycle, CycleStatus, Workspace
 from core.permissions import Actor, check_direct, principal_for
@@ -204,12 +204,16 @@ def _as_recorded(cycle: Cycle) -> Reasoning:
     )
 
 
+STORED = (CallStatus.APPLIED, CallStatus.ACCEPTED)  # by a cycle, or by a replay if it could
+
+
 def _learnings(calls: list[dict[str, Any]]) -> list[str]:
     """What the record_learning calls stored (a cycle) or would have stored (a replay)."""
     return [
         str(call["input"].get("content", ""))
         for call in calls
-        if call["name"] == "record_learning" and call["status"] in (APPLIED, ACCEPTED)
+        if call["name"] == "record_learning"
+        and call["status"] in (CallStatus.APPLIED, CallStatus.ACCEPTED)
     ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -133,7 +134,13 @@ def _definition(name: str) -> dict[str, Any]:
     }
 
 
-ACCEPTED, REFUSED, APPLIED, DISCARDED = "accepted", "refused", "applied", "discarded"
+class CallStatus(StrEnum):
+    """What became of a tool call: checked while the model reasons, written (or not) after."""
+
+    ACCEPTED = "accepted"  # checked; written when reasoning ends
+    REFUSED = "refused"  # a rule said no, while reasoning or at the write
+    APPLIED = "applied"  # written in the cycle's transaction
+    DISCARDED = "discarded"  # accepted, but the cycle did not succeed: nothing written
 
 
 @dataclass
@@ -142,7 +149,7 @@ class ToolCall:
 
     name: str
     input: dict[str, Any]
-    status: str
+    status: CallStatus
     result: str
     block_id: int | None = None
     task_id: int | None = None
@@ -153,7 +160,7 @@ class ToolCall:
         data: dict[str, Any] = {
             "name": self.name,
             "input": self.input,
-            "status": self.status,
+            "status": self.status.value,
             "result": self.result,
         }
         if self.block_id is not None:
@@ -252,9 +259,9 @@ class Toolbox:
         parsed: ToolInput | None = None,
     ) -> ToolCall:
         if problem is not None:
-            call = ToolCall(name, arguments, REFUSED, f"refused: {problem}")
+            call = ToolCall(name, arguments, CallStatus.REFUSED, f"refused: {problem}")
         else:
-            call = ToolCall(name, arguments, ACCEPTED, _acceptance(name), parsed=parsed)
+            call = ToolCall(name, arguments, CallStatus.ACCEPTED, _acceptance(name), parsed=parsed)
         self.calls.append(call)
         return call
 
@@ -382,15 +389,15 @@ def apply_calls(
     actor = Actor.agent(agent.handle)
     applied: list[tuple[ToolCall, Applied]] = []
     for call in calls:
-        if call.status != ACCEPTED:
+        if call.status is not CallStatus.ACCEPTED:
             continue
         try:
             applied.append((call, _apply(session, workspace, agent, actor, call, cycle_id)))
         except DomainError as error:
-            call.status, call.result = REFUSED, f"refused: {error.message}"
+            call.status, call.result = CallStatus.REFUSED, f"refused: {error.message}"
             raise CallRefused(call.name) from error
     for call, outcome in applied:
-        call.status, call.result = APPLIED, outcome.result
+        call.status, call.result = CallStatus.APPLIED, outcome.result
         call.block_id, call.task_id = outcome.block_id, outcome.task_id
         call.confirmed_id = outcome.confirmed_id
     audit_refusals(session, workspace, agent, calls, cycle_id)
@@ -402,7 +409,7 @@ def audit_refusals(
     """An audit event for each refused call of a cycle, whatever became of the cycle."""
     actor = Actor.agent(agent.handle)
     for call in calls:
-        if call.status == REFUSED:
+        if call.status is CallStatus.REFUSED:
             session.add(
                 AuditEvent(
                     workspace_id=workspace.id,

@@ -57,7 +57,7 @@ from core.heartbeat.backends import ModelCallFailed, Reasoning, Usage
 from core.heartbeat.brain import Brain, memory_prompt, task_prompt
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.prompt import shared_prompt
-from core.heartbeat.tools import REFUSED, Toolbox, every_tool_definition
+from core.heartbeat.tools import CallStatus, Toolbox, every_tool_definition
 from core.settings import Settings
 
 # Answers whose tool calls may be cut off mid-input, or that the model did not stand behind.
@@ -149,7 +149,7 @@ class AnthropicBackend:
                         "type": "tool_result",
                         "tool_use_id": use.id,
                         "content": call.result,
-                        "is_error": call.status == REFUSED,
+                        "is_error": call.status is CallStatus.REFUSED,
                     }
                 )
             if toolbox.finished or answer.stop_reason in DECLINED or not answer.content:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from core.heartbeat.backends import OFFLINE, Reasoning
 from core.heartbeat.brain import Brain, Note
-from core.heartbeat.tools import ACCEPTED, Toolbox
+from core.heartbeat.tools import CallStatus, Toolbox
 from core.models import AgentRole, BlockType
 from core.rules import MAX_CONTENT
 from core.signals.consolidation import quoted_value
@@ -106,7 +106,9 @@ class OfflineBackend:
             for copy in brain.stale
             if copy.action == "archive"
         )
-        actions = [_action(c.name, c.input) for c in toolbox.calls if c.status == ACCEPTED]
+        actions = [
+            _action(c.name, c.input) for c in toolbox.calls if c.status is CallStatus.ACCEPTED
+        ]
         toolbox.call("finish_cycle", {"summary": summary[:MAX_CONTENT], "actions": actions})
         return Reasoning(self.name, brain.model)
 
@@ -159,7 +161,7 @@ class OfflineBackend:
             call = toolbox.call(
                 "propose_promotion", {"block_id": candidate.block_id, "reason": candidate.reason}
             )
-            if call.status == ACCEPTED:
+            if call.status is CallStatus.ACCEPTED:
                 return  # one promotion per cycle: the strongest that may go
 
     def _coach(self, brain: Brain, toolbox: Toolbox) -> None:

@@ -143,7 +143,7 @@ def create_app(
     later = after_ack or AfterAck()
     workspace.attach(app, engine, coaching or coaching_queue(engine), later, runner)
     register_listeners(app)
-    assistant.register(app, answer_writer(settings, heartbeat_settings()))
+    assistant.register(app, answer_writer(settings, settings.heartbeat))
     # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
     # inside the first request that shows a model.
     end_of_life(DEFAULT_MODEL)

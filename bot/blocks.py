@@ -16,10 +16,12 @@ from core.ask import Answer
 from core.coaching import Coaching
 from core.context import AssembledContext
 from core.errors import DomainError
+from core.heartbeat.records import CycleView
 from core.heartbeat.replay import call_line
 from core.heartbeat.report import standing_order_lines, usage_line
+from core.heartbeat.tools import CallStatus
 from core.home import AgentLine, BrainLine, Home
-from core.models import ProposalKind, ProposalStatus
+from core.models import CycleStatus, ProposalKind, ProposalStatus
 from core.pricing import dollars
 from core.proposals import DirectorSettings, ProposalView
 from core.usage import Bill, BillLine
@@ -311,54 +313,52 @@ def _sections(text: str, limit: int = SECTION_LIMIT) -> tuple[list[str], bool]:
 REPORT_MEMORY = 5
 
 
-def cycle_report(cycle: dict[str, Any], learnings: int) -> Message:
+def cycle_report(cycle: CycleView, learnings: int) -> Message:
     """A cycle report: the agent and its task, what it did, the memory that shaped it,
     handoffs and refusals; its new learnings follow as replies, one each, to be promoted."""
-    why = f"The whole cycle: `/brain why {cycle['id']}`."
-    task = (cycle.get("task") or {}).get("text") or "-"
+    why = f"The whole cycle: `/brain why {cycle.id}`."
+    status = cycle.status.value
     blocks: list[Block] = [
         header(
-            f"{cycle['agent']} · cycle {cycle['id']}"
-            + ("" if cycle["status"] == "succeeded" else f" · {cycle['status']}")
+            f"{cycle.agent} · cycle {cycle.id}"
+            + ("" if cycle.status is CycleStatus.SUCCEEDED else f" · {status}")
         ),
         note(
-            f"task: {escape(clip(task, 300))} · {cycle['model']} ({cycle['backend']}) · "
-            f"{cycle['duration_ms'] / 1000:.1f} s"
+            f"task: {escape(clip(cycle.task or '-', 300))} · {cycle.model} ({cycle.backend}) · "
+            f"{cycle.duration_ms / 1000:.1f} s"
         ),
     ]
-    if cycle["status"] != "skipped":
+    if cycle.status is not CycleStatus.SKIPPED:
         blocks.append(note(f"tokens: {usage_line(cycle)}"))
-    if cycle["status"] == "failed":
+    if cycle.status is CycleStatus.FAILED:
         blocks.append(
             section(
-                f":x: *Failed:* {escape(clip(cycle.get('error') or 'unknown error', 2000))}\n"
+                f":x: *Failed:* {escape(clip(cycle.error or 'unknown error', 2000))}\n"
                 "Nothing was written; the agent tries again at its next heartbeat."
             )
         )
-    elif cycle["status"] == "skipped":
-        blocks.append(section(f"Skipped: {escape(cycle.get('error') or '')}"))
+    elif cycle.status is CycleStatus.SKIPPED:
+        blocks.append(section(f"Skipped: {escape(cycle.error or '')}"))
     else:
-        blocks.append(section(escape(cycle.get("report") or "(no summary)")))
-        calls = cycle.get("tool_calls") or []
-        done = [c for c in calls if c["status"] != "refused"]
-        _bullets(blocks, "Actions", [escape(str(a)) for a in cycle.get("actions") or []])
+        blocks.append(section(escape(cycle.report or "(no summary)")))
+        done = [c for c in cycle.tool_calls if c.status is not CallStatus.REFUSED]
+        _bullets(blocks, "Actions", [escape(str(a)) for a in cycle.actions])
         _bullets(
             blocks,
             "Handoffs",
             [
-                f"task {c.get('task_id', '?')} to {escape(str(c['input'].get('to_agent')))}: "
-                f"{escape(str(c['input'].get('title', '')))}"
+                f"task {c.task_id or '?'} to {escape(str(c.input.get('to_agent')))}: "
+                f"{escape(str(c.input.get('title', '')))}"
                 for c in done
-                if c["name"] == "handoff_task"
+                if c.name == "handoff_task"
             ],
         )
         _bullets(
             blocks,
             "Refused",
             [
-                f"{c['name']}: {escape(str(c.get('result', '')).removeprefix('refused: '))}"
-                for c in calls
-                if c["status"] == "refused"
+                f"{c.name}: {escape(c.result.removeprefix('refused: '))}"
+                for c in cycle.calls(CallStatus.REFUSED)
             ],
         )
         _bullets(
@@ -369,7 +369,7 @@ def cycle_report(cycle: dict[str, Any], learnings: int) -> Message:
                 f"(importance {b['importance']:.2f}, recency {b['recency']:.2f}, "
                 f"relevance {b['relevance']:.2f}): "
                 f"{escape(clip(b['content'], 150))}"
-                for b in (cycle.get("context") or {}).get("blocks", [])[:REPORT_MEMORY]
+                for b in cycle.context_blocks[:REPORT_MEMORY]
             ],
         )
         if learnings:
@@ -379,11 +379,11 @@ def cycle_report(cycle: dict[str, Any], learnings: int) -> Message:
                     "react to one with the promote emoji to put it on the Team Brain."
                 )
             )
-    if cycle.get("upgrade_hint"):
-        blocks.append(note(f":warning: {escape(cycle['upgrade_hint'])}"))
+    if cycle.upgrade_hint:
+        blocks.append(note(f":warning: {escape(cycle.upgrade_hint)}"))
     blocks.append(note(why))
     return {
-        "text": f"{cycle['agent']}: cycle {cycle['id']} {cycle['status']}",
+        "text": f"{cycle.agent}: cycle {cycle.id} {status}",
         "blocks": fit(blocks, MESSAGE_BLOCKS, why),
     }
 
@@ -481,12 +481,11 @@ def director_settings_message(settings: DirectorSettings) -> Message:
     )
 
 
-def why_message(cycle: dict[str, Any]) -> Message:
+def why_message(cycle: CycleView) -> Message:
     """Why the agent saw what it saw in a cycle: every block of its context, with scores."""
-    context = cycle.get("context") or {}
-    task = (cycle.get("task") or {}).get("text") or "-"
+    task = cycle.task or "-"
     blocks: list[Block] = [
-        header(f"Why {cycle['agent']} saw this · cycle {cycle['id']}"),
+        header(f"Why {cycle.agent} saw this · cycle {cycle.id}"),
         note(
             f"task: {escape(clip(task, 300))} · score: relevance, moved by importance and recency"
         ),
@@ -494,7 +493,7 @@ def why_message(cycle: dict[str, Any]) -> Message:
     if orders := standing_order_lines(cycle, width=300):
         lines = "\n".join(f"• {escape(line)}" for line in orders)
         blocks.append(section(f"*Company Brain standing orders*, in every prompt:\n{lines}"))
-    for rank, b in enumerate(context.get("blocks", []), start=1):
+    for rank, b in enumerate(cycle.context_blocks, start=1):
         blocks.append(
             section(
                 f"*{rank}.* block {b['id']} · {b['tier']} · {b['type']} · *{b['score']:.2f}* · "
@@ -503,11 +502,11 @@ def why_message(cycle: dict[str, Any]) -> Message:
                 f"{escape(clip(b['content'], 1500))}"
             )
         )
-    if not context.get("blocks"):
+    if not cycle.context_blocks:
         blocks.append(section("No memory surfaced in this cycle."))
     return {
-        "text": f"Why {cycle['agent']} saw this (cycle {cycle['id']})",
-        "blocks": fit(blocks, MESSAGE_BLOCKS, f"More: `salesbrain cycles show {cycle['id']}`."),
+        "text": f"Why {cycle.agent} saw this (cycle {cycle.id})",
+        "blocks": fit(blocks, MESSAGE_BLOCKS, f"More: `salesbrain cycles show {cycle.id}`."),
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,23 @@ from core.permissions import Actor, check_admin, principal_for
 OPERATOR = Actor.system("operator")
 # `<@U123|name>`: how Slack escapes a mention of a user (an agent's bot persona included).
 ESCAPED_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Handles and slugs of one workspace, to name owners without a query per block."""
+
+    agents: dict[int, str]
+    teams: dict[int, str]
+
+    @classmethod
+    def of(cls, session: Session, workspace: Workspace) -> Names:
+        """The workspace's agents' handles and teams' slugs, by id."""
+        agents = session.execute(
+            select(Agent.id, Agent.handle).where(Agent.workspace_id == workspace.id)
+        )
+        teams = session.execute(select(Team.id, Team.slug).where(Team.workspace_id == workspace.id))
+        return cls({id_: handle for id_, handle in agents}, {id_: slug for id_, slug in teams})
 
 
 def create_workspace(

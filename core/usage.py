@@ -20,7 +20,6 @@ from core.errors import InvalidInput
 from core.heartbeat.backends import OFFLINE
 from core.models import Agent, Cycle, Team, Workspace
 from core.pricing import cache_share
-from core.views import iso
 
 Grouping = Literal["agent", "team"]
 GROUPINGS: tuple[Grouping, ...] = ("agent", "team")
@@ -82,7 +81,7 @@ class Bill:
     def as_dict(self) -> dict[str, Any]:
         """The `usage --json` shape."""
         return {
-            "since": iso(self.since),
+            "since": self.since.isoformat(),
             "by": self.by,
             "lines": [line.as_dict() for line in self.lines],
             "total": self.total.as_dict(),

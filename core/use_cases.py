@@ -34,19 +34,19 @@ from core.coaching import CoachingNote, Outcome
 from core.context import AssembledContext, assemble_context
 from core.context import settings as context_settings
 from core.db import UnitOfWork
-from core.directory import list_agents
+from core.directory import Names, list_agents
 from core.errors import PermissionDenied, Refusal
 from core.heartbeat import blocked, outbox, replay
 from core.heartbeat.outbox import destination_for
-from core.heartbeat.records import cycle_view, get_cycle
+from core.heartbeat.records import CycleView, cycle_view, get_cycle
 from core.heartbeat.replay import Replayable
 from core.home import Home, home_for
+from core.impact import NoteImpact
 from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
 from core.permissions import Actor, check_direct, principal_for
 from core.proposals import DirectorSettings, ProposalView
 from core.tasks import open_tasks
 from core.usage import Bill
-from core.views import Names, block_dict
 
 
 @contextmanager
@@ -421,24 +421,36 @@ def agent_context(uow: UnitOfWork, team_id: str | None, words: str) -> Assembled
         return assemble_context(uow.session, agent, task or agent.role.value)
 
 
-def cycle(uow: UnitOfWork, team_id: str | None, cycle_id: int | str) -> dict[str, Any]:
+def cycle(uow: UnitOfWork, team_id: str | None, cycle_id: int | str) -> CycleView:
     """One cycle of the workspace, with the blocks that shaped it."""
     with uow:
         found, handle = get_cycle(uow.session, uow.workspaces.named_or_only(team_id), cycle_id)
         return cycle_view(found, handle)
 
 
-def block_shown(uow: UnitOfWork, team_id: str | None, block_id: int | str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BlockShown:
+    """One block with the names of its owners, the cycles that confirmed it and, for a
+    coaching note, its measured impact."""
+
+    block: MemoryBlock
+    names: Names
+    confirmed_by: list[dict[str, Any]]
+    impact: NoteImpact | None
+
+
+def block_shown(uow: UnitOfWork, team_id: str | None, block_id: int | str) -> BlockShown:
     """One block with every field, the cycles that confirmed it and, for a coaching note,
     its measured impact (`memory show`)."""
     with uow:
         workspace = uow.workspaces.named_or_only(team_id)
         block = memory.get_block(uow.session, workspace, block_id)
-        shown = block_dict(block, Names.of(uow.session, workspace))
-        shown["confirmed_by"] = restatements.confirmations(uow.session, workspace, block.id)
-        measured = impact.note_impact(uow.session, workspace, block)
-        shown["impact"] = measured.as_dict() if measured is not None else None
-        return shown
+        return BlockShown(
+            block,
+            Names.of(uow.session, workspace),
+            restatements.confirmations(uow.session, workspace, block.id),
+            impact.note_impact(uow.session, workspace, block),
+        )
 
 
 def coaching_impact(

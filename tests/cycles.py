@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.cli.views import cycle_json
 from core import clock, proposals
 from core.db import unit_of_work
 from core.heartbeat import leases
@@ -37,7 +38,7 @@ def run_now(
     backend: Backend,
     settings: HeartbeatSettings = FAST,
 ) -> dict[str, Any]:
-    """Claim one agent now, run its cycle, return the stored cycle's view."""
+    """Claim one agent now, run its cycle, return the stored cycle as `cycles show --json`."""
     with unit_of_work(engine) as session:
         agent = session.scalars(
             select(Agent).where(Agent.workspace_id == workspace.id, Agent.handle == handle)
@@ -49,7 +50,7 @@ def run_now(
     assert result is not None
     with unit_of_work(engine, readonly=True) as session:
         cycle, agent_handle = get_cycle(session, workspace, result.cycle_id)
-        return cycle_view(cycle, agent_handle)
+        return cycle_json(cycle_view(cycle, agent_handle))
 
 
 def blocks(engine: Engine) -> list[MemoryBlock]:

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.cli.views import block_dict
 from core import clock, directory, tasks, use_cases
 from core.coaching import coach_one
 from core.context import assemble_context
 from core.db import UnitOfWork, unit_of_work
-from core.directory import OPERATOR
+from core.directory import OPERATOR, Names
 from core.heartbeat import leases
 from core.heartbeat.backends import Reasoning
 from core.heartbeat.backends.offline import OfflineBackend
@@ -24,7 +25,6 @@ from core.models import Agent, AuditEvent, MemoryBlock, TaskStatus
 from core.permissions import Actor
 from core.signals import import_signals
 from core.signals.simulation import Campaign, as_csv, simulate
-from core.views import Names, block_dict
 from tests.conftest import EMEA_MANAGER, World
 from tests.cycles import (
     FAST,

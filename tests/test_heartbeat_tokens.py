@@ -286,11 +286,12 @@ def test_a_cycle_leaves_the_standing_orders_in_its_prefix_out_of_its_memory_slot
     assert order not in [block["id"] for block in cycle["context"]["blocks"]]
     assert "Never offer a discount" in fake.requests[0].body["system"][0]["text"]
     # `cycles show` and `/brain why` say the order was there, and why.
-    assert standing_order_lines(cycle) == [
+    view = use_cases.cycle(uow(readonly=True), "T0001", cycle["id"])
+    assert standing_order_lines(view) == [
         f"#{order} coaching (company): Never offer a discount above 10% without the "
         "director's approval"
     ]
-    why = str(slack_blocks.why_message(cycle)["blocks"])
+    why = str(slack_blocks.why_message(view)["blocks"])
     assert "Company Brain standing orders" in why and "Never offer a discount" in why
     # `salesbrain context` and `/brain show` assemble without leaving it out: a standing order.
     shown = use_cases.agent_context(uow(readonly=True), "T0001", "@sdr-emea book meetings")

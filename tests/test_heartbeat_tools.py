@@ -143,7 +143,8 @@ def test_a_director_coaches_teammates_only_within_the_days_limit() -> None:
     )
     note = {"note": "Ask a question in the subject", "evidence": "finding block 10"}
 
-    assert director.call("coach_agent", {"agent": "@ae-emea", **note}).status == ACCEPTED
+    coached = director.call("coach_agent", {"agent": "@ae-emea", **note})
+    assert coached.status is CallStatus.ACCEPTED
     again = _refusal(director, "coach_agent", agent="ae-emea", **note)
     assert "at most 1 per agent per day" in again
     assert "already has 1" in _refusal(director, "coach_agent", agent="sdr-emea", **note)

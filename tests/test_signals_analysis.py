@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from core import clock, memory
 from core.db import UnitOfWork
 from core.errors import InvalidInput
-from core.heartbeat.tools import ACCEPTED, RecordLearning, ToolCall, apply_calls
+from core.heartbeat.tools import CallStatus, RecordLearning, ToolCall, apply_calls
 from core.models import Agent, BlockStatus, BlockType, MemoryBlock, SourceKind, Workspace
 from core.permissions import Actor
 from core.signals import analyze, analyze_agent, import_signals
@@ -350,7 +350,7 @@ def test_a_learning_that_paraphrases_a_finding_is_linked_and_follows_its_figures
     [finding] = [b for b in _blocks(uow, agent_id=world.sdr.id) if _finding(b) == question]
     rate, overall = re.findall(r"\d+%", finding.content)[:2]
     said = f"Question subject lines win: {rate} of them are opened against {overall}. Use them."
-    call = ToolCall("record_learning", {}, ACCEPTED, "", parsed=RecordLearning(
+    call = ToolCall("record_learning", {}, CallStatus.ACCEPTED, "", parsed=RecordLearning(
         content=said, importance=0.7))  # fmt: skip
     with uow() as u:
         workspace = u.session.get_one(Workspace, world.workspace.id)

@@ -14,6 +14,7 @@ from bot.cli import (
     workspace_option,
 )
 from bot.cli.output import emit_json, pairs, shorten, table
+from bot.cli.views import agent_dict, iso, member_dict
 from core import directory, use_cases
 from core.lifecycle import known_models, model_status, upgrade_hint
 from core.memory import brain_size
@@ -21,7 +22,6 @@ from core.models import AgentStatus
 from core.permissions import Actor
 from core.proposals import Autonomy
 from core.tasks import open_tasks
-from core.views import agent_dict, iso, member_dict
 from migrations import schema
 
 

@@ -21,6 +21,7 @@ from bot.cli import (
     workspace_option,
 )
 from bot.cli.output import emit_json, pairs, shorten, table
+from bot.cli.views import cycle_json, iso
 from bot.runner import HeartbeatRunner
 from core import rules, use_cases
 from core.db import engine_for
@@ -128,18 +129,18 @@ def cycles_list(agent: str | None, limit: int, workspace: str | None, as_json: b
             for c, handle in list_cycles(session, ws, agent=agent, limit=limit)
         ]
     if as_json:
-        emit_json({"cycles": [_summary(view) for view in views]})
+        emit_json({"cycles": [_summary(cycle_json(view)) for view in views]})
         return
     rows = [
         (
-            v["id"],
-            v["agent"],
-            v["status"],
-            (v["started_at"] or "")[:16].replace("T", " "),
-            f"{v['model']} ({v['backend']})",
-            f"{v['duration_ms']:.0f}",
+            v.id,
+            v.agent,
+            v.status.value,
+            (iso(v.started_at) or "")[:16].replace("T", " "),
+            f"{v.model} ({v.backend})",
+            f"{v.duration_ms:.0f}",
             shorten(usage_line(v), 60),
-            shorten(v["task"]["text"], 40),
+            shorten(v.task, 40),
         )
         for v in views
     ]
@@ -182,28 +183,28 @@ def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
         cycle, handle = get_cycle(session, ws, cycle_id)
         view = cycle_view(cycle, handle)
     if as_json:
-        emit_json({"cycle": view})
+        emit_json({"cycle": cycle_json(view)})
         return
-    tokens = view["tokens"]
+    tokens = view.tokens
     click.echo(
         pairs(
             [
-                ("cycle", f"{view['id']} ({view['trigger']}, worker {view['worker']})"),
-                ("agent", view["agent"]),
-                ("status", view["status"] + (f": {view['error']}" if view["error"] else "")),
-                ("task", view["task"]["text"]),
-                ("model", f"{view['model']} ({view['backend']})"),
-                ("started", view["started_at"]),
+                ("cycle", f"{view.id} ({view.trigger.value}, worker {view.worker})"),
+                ("agent", view.agent),
+                ("status", view.status.value + (f": {view.error}" if view.error else "")),
+                ("task", view.task),
+                ("model", f"{view.model} ({view.backend})"),
+                ("started", iso(view.started_at)),
                 (
                     "duration",
-                    f"{view['duration_ms']:.0f} ms ({view['model_ms']:.0f} ms in the model, "
-                    f"{view['overhead_ms']:.0f} ms salesbrain)",
+                    f"{view.duration_ms:.0f} ms ({view.model_ms:.0f} ms in the model, "
+                    f"{view.overhead_ms:.0f} ms salesbrain)",
                 ),
                 (
                     "tokens",
-                    f"{tokens['input']} in, {tokens['output']} out, {tokens['cache_read']} "
-                    f"cache read, {tokens['cache_write']} cache write; {view['model_calls']} "
-                    f"call(s), {view['retries']} retries",
+                    f"{tokens.input} in, {tokens.output} out, {tokens.cache_read} "
+                    f"cache read, {tokens.cache_write} cache write; {view.model_calls} "
+                    f"call(s), {view.retries} retries",
                 ),
                 ("cost", usage_line(view)),
             ]
@@ -217,8 +218,10 @@ def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
         for line in orders:
             click.echo(f"  {line}")
     click.echo("\nTool calls:")
-    for call in view["tool_calls"] or [{"name": "(none)", "status": "", "result": ""}]:
-        click.echo(f"  {call['name']} [{call['status']}] {shorten(call['result'], 100)}")
+    for call in view.tool_calls:
+        click.echo(f"  {call.name} [{call.status.value}] {shorten(call.result, 100)}")
+    if not view.tool_calls:
+        click.echo("  (none) [] ")
     click.echo("\nReport:")
     click.echo(render_report(view))
 

@@ -8,13 +8,13 @@ import click
 
 from bot.cli import count_option, json_option, unit_of_work, use_case, workspace_option
 from bot.cli.output import emit_json, pairs, shorten, table
+from bot.cli.views import audit_dict, block_dict, task_dict
 from core import audit, memory, tasks, use_cases
 from core.coaching import CoachingNote
-from core.directory import OPERATOR
+from core.directory import OPERATOR, Names
 from core.errors import DomainError
 from core.models import BlockType, MemoryBlock
 from core.permissions import Actor
-from core.views import Names, audit_dict, block_dict, task_dict
 
 BLOCK_TYPES = ", ".join(BlockType)
 
@@ -210,7 +210,10 @@ def memory_list(
 @json_option
 def memory_show(block_id: str, workspace: str | None, as_json: bool) -> None:
     """One block with its source, provenance, evidence and usage."""
-    data = use_cases.block_shown(unit_of_work(readonly=True), workspace, block_id)
+    shown = use_cases.block_shown(unit_of_work(readonly=True), workspace, block_id)
+    data = block_dict(shown.block, shown.names)
+    data["confirmed_by"] = shown.confirmed_by
+    data["impact"] = shown.impact.as_dict() if shown.impact is not None else None
     if as_json:
         emit_json({"block": data})
         return

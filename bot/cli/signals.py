@@ -11,12 +11,13 @@ import click
 
 from bot.cli import database_url, json_option, use_case, workspace_option
 from bot.cli.output import emit_json, shorten, table
+from bot.cli.views import block_dict
 from core.db import engine_for
+from core.directory import Names
 from core.errors import InvalidInput
 from core.models import SignalType
 from core.signals import StaleCopy, analyze, import_signals, review_team, stale_copies
 from core.signals.ingest import ImportResult
-from core.views import Names, block_dict
 
 # Bad rows printed for a person; --json lists them all (up to the service's own cap).
 SHOWN_BAD_ROWS = 20

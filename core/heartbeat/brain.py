@@ -39,7 +39,6 @@ from core.models import (
 from core.proposals import CoachingLead, DirectorSettings
 from core.signals import PromotionCandidate, StaleCopy, review_team, stale_copies
 from core.tasks import open_tasks
-from core.views import iso
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,7 @@ class Brain:
         """The assembly as stored on the cycle: why the agent saw what it saw."""
         return {
             **self.context.as_dict(),
-            "assembled_at": iso(self.assembled_at),
+            "assembled_at": self.assembled_at.isoformat(),
             "open_tasks": [
                 {"id": t.id, "title": t.title, "from_agent": t.from_agent} for t in self.open_tasks
             ],

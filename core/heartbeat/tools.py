@@ -157,6 +157,7 @@ class ToolCall:
     parsed: ToolInput | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
+        """The call as its cycle stores it (a JSON document of the cycle row)."""
         data: dict[str, Any] = {
             "name": self.name,
             "input": self.input,
@@ -170,6 +171,19 @@ class ToolCall:
         if self.confirmed_id is not None:
             data["confirmed_block_id"] = self.confirmed_id
         return data
+
+    @classmethod
+    def stored(cls, data: dict[str, Any]) -> ToolCall:
+        """A call as its cycle stored it (`as_dict`)."""
+        return cls(
+            name=data["name"],
+            input=data.get("input") or {},
+            status=CallStatus(data["status"]),
+            result=data.get("result", ""),
+            block_id=data.get("block_id"),
+            task_id=data.get("task_id"),
+            confirmed_id=data.get("confirmed_block_id"),
+        )
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_sdk.models.blocks import Block
 
 from bot import blocks
 from core.ask import Answer, Question, Record, Topic
+from core.heartbeat.records import CycleView, TokenUsage
+from core.heartbeat.tools import CallStatus, ToolCall
 from core.home import AgentLine, BrainLine, Home
+from core.models import CycleStatus, CycleTrigger
 
 
 def agent(i: int) -> AgentLine:
@@ -78,18 +83,29 @@ def test_times_render_in_the_readers_time_zone_with_a_fallback() -> None:
     assert blocks.when(None) == "never"
 
 
-def cycle_view(**changes: object) -> dict[str, object]:
+def cycle_view(**changes: Any) -> CycleView:
     """A cycle as the heartbeat's `cycle_view` shows it."""
-    view: dict[str, object] = {
-        "id": 42,
-        "agent": "sdr-emea",
-        "status": "succeeded",
-        "model": "claude-sonnet-5-5",
-        "backend": "offline",
-        "upgrade_hint": None,
-        "task": {"id": 7, "text": "Follow up with Northwind"},
-        "duration_ms": 1234.0,
-        "context": {
+    view = CycleView(
+        id=42,
+        agent="sdr-emea",
+        status=CycleStatus.SUCCEEDED,
+        trigger=CycleTrigger.SCHEDULE,
+        model="claude-sonnet-5-5",
+        backend="offline",
+        model_end_of_life=None,
+        upgrade_hint=None,
+        task_id=7,
+        task="Follow up with Northwind",
+        scheduled_for=None,
+        started_at=None,
+        finished_at=None,
+        duration_ms=1234.0,
+        model_ms=1000.0,
+        tokens=TokenUsage(0, 0, 0, 0),
+        cost_usd=0.0,
+        model_calls=1,
+        retries=0,
+        context={
             "blocks": [
                 {
                     "id": i,
@@ -104,27 +120,31 @@ def cycle_view(**changes: object) -> dict[str, object]:
                 for i in range(100)
             ]
         },
-        "tool_calls": [
-            {
-                "name": "handoff_task",
-                "input": {"to_agent": "ae-emea", "title": "Warm reply"},
-                "status": "applied",
-                "result": "ok",
-                "task_id": 9,
-            },
-            {
-                "name": "record_learning",
-                "input": {"content": "x"},
-                "status": "refused",
-                "result": "refused: importance 0.9 is above 0.7",
-            },
-        ],
-        "report": "r" * 10_000,
-        "actions": ["Drafted the follow-up <b>now</b>"],
-        "error": None,
-    }
-    view.update(changes)
-    return view
+        tool_calls=(
+            ToolCall(
+                "handoff_task",
+                {"to_agent": "ae-emea", "title": "Warm reply"},
+                CallStatus.APPLIED,
+                "ok",
+                task_id=9,
+            ),
+            ToolCall(
+                "record_learning",
+                {"content": "x"},
+                CallStatus.REFUSED,
+                "refused: importance 0.9 is above 0.7",
+            ),
+        ),
+        report="r" * 10_000,
+        actions=("Drafted the follow-up <b>now</b>",),
+        new_block_ids=(),
+        handoff_task_ids=(9,),
+        error=None,
+        worker=None,
+        slack_channel=None,
+        slack_ts=None,
+    )
+    return replace(view, **changes)
 
 
 def test_a_cycle_report_shows_what_shaped_it_within_slacks_limits() -> None:
@@ -147,7 +167,7 @@ def test_a_cycle_report_shows_what_shaped_it_within_slacks_limits() -> None:
 
 
 def test_a_failed_cycle_says_so_plainly() -> None:
-    message = blocks.cycle_report(cycle_view(status="failed", error="529 overloaded"), 0)
+    message = blocks.cycle_report(cycle_view(status=CycleStatus.FAILED, error="529 overloaded"), 0)
 
     joined = "\n".join(texts(message["blocks"]))
     assert "cycle 42 · failed" in joined and "*Failed:* 529 overloaded" in joined

@@ -180,7 +180,7 @@ class OfflineBackend:
                 "evidence": lead.evidence,
                 "finding": lead.block_id,
             }
-            if toolbox.call("coach_agent", arguments).status == ACCEPTED:
+            if toolbox.call("coach_agent", arguments).status is CallStatus.ACCEPTED:
                 return  # one note per cycle: a manager reads each
 
     def _refresh(self, brain: Brain, toolbox: Toolbox) -> None:

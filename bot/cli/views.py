@@ -1,32 +1,15 @@
-"""Domain objects as plain, stable dictionaries (the JSON contract of the CLI and HTTP)."""
+"""Domain objects and views as the command line's JSON: plain, stable dictionaries (the
+contract of `--json`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from core.directory import Names
+from core.heartbeat.records import CycleView
 from core.lifecycle import model_status
-from core.models import Agent, AuditEvent, Member, MemoryBlock, Task, Team, Workspace
-
-
-@dataclass(frozen=True)
-class Names:
-    """Handles and slugs of one workspace, to name owners without a query per block."""
-
-    agents: dict[int, str]
-    teams: dict[int, str]
-
-    @classmethod
-    def of(cls, session: Session, workspace: Workspace) -> Names:
-        agents = session.execute(
-            select(Agent.id, Agent.handle).where(Agent.workspace_id == workspace.id)
-        )
-        teams = session.execute(select(Team.id, Team.slug).where(Team.workspace_id == workspace.id))
-        return cls({id_: handle for id_, handle in agents}, {id_: slug for id_, slug in teams})
+from core.models import Agent, AuditEvent, Member, MemoryBlock, Task
 
 
 def iso(value: datetime | None) -> str | None:
@@ -125,4 +108,45 @@ def audit_dict(event: AuditEvent) -> dict[str, Any]:
         "outcome": event.outcome,
         "detail": event.detail,
         "origin": event.origin,
+    }
+
+
+def cycle_json(cycle: CycleView) -> dict[str, Any]:
+    """Every field of a cycle (`cycles show --json`)."""
+    return {
+        "id": cycle.id,
+        "agent": cycle.agent,
+        "status": cycle.status.value,
+        "trigger": cycle.trigger.value,
+        "model": cycle.model,
+        "backend": cycle.backend,
+        "model_end_of_life": cycle.model_end_of_life,
+        "upgrade_hint": cycle.upgrade_hint,
+        "task": {"id": cycle.task_id, "text": cycle.task},
+        "scheduled_for": iso(cycle.scheduled_for),
+        "started_at": iso(cycle.started_at),
+        "finished_at": iso(cycle.finished_at),
+        "duration_ms": cycle.duration_ms,
+        "model_ms": cycle.model_ms,
+        "overhead_ms": cycle.overhead_ms,
+        "tokens": {
+            "input": cycle.tokens.input,
+            "output": cycle.tokens.output,
+            "cache_read": cycle.tokens.cache_read,
+            "cache_write": cycle.tokens.cache_write,
+            # Of all input tokens (fresh, written to and read from the prompt cache).
+            "cache_share": cycle.tokens.cache_share,
+        },
+        "cost_usd": cycle.cost_usd,
+        "model_calls": cycle.model_calls,
+        "retries": cycle.retries,
+        "context": cycle.context,
+        "tool_calls": [call.as_dict() for call in cycle.tool_calls],
+        "report": cycle.report,
+        "actions": list(cycle.actions),
+        "new_block_ids": list(cycle.new_block_ids),
+        "handoff_task_ids": list(cycle.handoff_task_ids),
+        "error": cycle.error,
+        "worker": cycle.worker,
+        "slack": {"channel": cycle.slack_channel, "ts": cycle.slack_ts},
     }

@@ -23,16 +23,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from core import clock, digest, notices
+from core import clock, digest, notices, use_cases
 from core.context import optimize_index
-from core.db import unit_of_work
-from core.directory import get_agent, resolve_workspace
+from core.db import UnitOfWork, unit_of_work
+from core.directory import OPERATOR
 from core.heartbeat import leases, outbox
 from core.heartbeat.backends import Backend
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import CycleResult, run_cycle
 from core.heartbeat.leases import Claim
 from core.models import Workspace
+from core.permissions import Actor
 
 log = logging.getLogger(__name__)
 
@@ -131,19 +132,19 @@ class HeartbeatRunner:
                 self._lock.wait(timeout=1.0)
         self.deliver()
 
-    def run_agent(self, workspace: str | None, handle: str) -> CycleResult | None:
-        """Run one agent's cycle now, due or not, in this thread."""
-        with unit_of_work(self.engine) as session:
-            found: Workspace = resolve_workspace(session, workspace)
-            agent = get_agent(session, found, handle)
-            claim = leases.claim_agent(
-                session,
-                agent,
-                self.worker,
-                now=clock.now(),
-                lease_seconds=self.settings.lease_seconds,
-            )
-        result = run_cycle(self.engine, claim, self.backend, self.settings)
+    def run_agent(
+        self, workspace: str | None, handle: str, by: Actor = OPERATOR
+    ) -> CycleResult | None:
+        """Run one agent's cycle now, due or not, in this thread; then deliver the reports."""
+        result = use_cases.run_cycle_now(
+            UnitOfWork(self.engine),
+            workspace,
+            handle,
+            by,
+            self.backend,
+            self.settings,
+            self.worker,
+        )
         if result is not None and self.on_cycle is not None:
             self.on_cycle(result)
         self.deliver()
@@ -159,7 +160,9 @@ class HeartbeatRunner:
     def deliver(self) -> outbox.DeliveryRun:
         """Deliver the reports that are due through this runner's sinks, then the notices
         (digests, flagged coaching) through its posters."""
-        run = outbox.deliver_pending(self.engine, self.sinks, self.settings, self.worker)
+        run = use_cases.deliver_reports(
+            UnitOfWork(self.engine), self.sinks, self.settings, self.worker
+        )
         if self.posts:
             notices.deliver_notices(self.engine, self.posts, self.worker)
         return run

@@ -41,10 +41,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.workspace import OUTCOME
+from core import use_cases
+from core.db import UnitOfWork
 from core.errors import DomainError
 from core.permissions import Actor
 from core.settings import SIGNALS_MAX_BYTES
-from core.signals import import_signals
 
 EVENTS_PATH = "/slack/events"
 # Slack's requests are a few kilobytes; anything far larger is not from Slack.
@@ -139,7 +140,12 @@ def create_web_app(
         body = _Body(request.stream(), signals_limit)
         try:
             result = await run_in_threadpool(
-                import_signals, engine, request.state.workspace, body.lines(), "jsonl", by=SENDER
+                use_cases.import_signals,
+                UnitOfWork(engine),
+                request.state.workspace,
+                body.lines(),
+                "jsonl",
+                SENDER,
             )
         except DomainError as error:
             status = {2: 400, 3: 403, 4: 404}.get(error.exit_code, 500)

@@ -79,6 +79,9 @@ class UnitOfWork:
     """
 
     def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+        # The database, for the use cases whose work spans several transactions of their own
+        # (a signals import commits each batch; a cycle reasons with none open).
+        self.engine = engine
         self._bind = engine.execution_options(salesbrain_readonly=True) if readonly else engine
         self.readonly = readonly
         self.session: Session

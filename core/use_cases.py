@@ -9,7 +9,7 @@ what it returns: a permission rule cannot differ between surfaces.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +36,11 @@ from core.context import settings as context_settings
 from core.db import UnitOfWork
 from core.directory import Names, list_agents
 from core.errors import PermissionDenied, Refusal
-from core.heartbeat import blocked, outbox, replay
-from core.heartbeat.outbox import destination_for
+from core.heartbeat import blocked, leases, outbox, replay
+from core.heartbeat.backends import Backend
+from core.heartbeat.config import HeartbeatSettings
+from core.heartbeat.cycle import CycleResult, run_cycle
+from core.heartbeat.outbox import DeliveryRun, Sink, destination_for
 from core.heartbeat.records import CycleView, cycle_view, get_cycle
 from core.heartbeat.replay import Replayable
 from core.home import Home, home_for
@@ -45,6 +48,9 @@ from core.impact import NoteImpact
 from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
 from core.permissions import Actor, check_direct, principal_for
 from core.proposals import DirectorSettings, ProposalView
+from core.signals import ingest
+from core.signals.analysis import AnalysisResult, analyze
+from core.signals.ingest import IMPORTER, ImportResult
 from core.tasks import open_tasks
 from core.usage import Bill
 
@@ -179,6 +185,71 @@ def add_task(
         task = tasks.give_task(uow.session, workspace, agent, title, by=by, detail=detail)
         uow.commit()
         return task
+
+
+def run_cycle_now(
+    uow: UnitOfWork,
+    team_id: str | None,
+    handle: str,
+    by: Actor,
+    backend: Backend,
+    settings: HeartbeatSettings,
+    worker: str,
+) -> CycleResult | None:
+    """Run an agent's cycle now, due or not (admins, its team's managers, the operator):
+    claimed in this unit of work, then reasoned and written by the cycle's own (None: the
+    lease was lost before the write)."""
+    with uow, refusal_recorded(uow):
+        workspace = uow.workspaces.named_or_only(team_id)
+        agent = directory.get_agent(uow.session, workspace, handle)
+        principal = principal_for(uow.session, workspace, by)
+        check_direct(principal, agent, f"run {agent.handle} now", action="cycle.run")
+        claim = leases.claim_agent(
+            uow.session, agent, worker, now=clock.now(), lease_seconds=settings.lease_seconds
+        )
+        uow.commit()
+    return run_cycle(uow.engine, claim, backend, settings)
+
+
+def deliver_reports(
+    uow: UnitOfWork, sinks: Sequence[Sink], settings: HeartbeatSettings, worker: str
+) -> DeliveryRun:
+    """Deliver the outbox's due reports through the sinks (each message claimed, sent and
+    recorded in transactions of its own: a slow channel holds no lock)."""
+    return outbox.deliver_pending(uow.engine, sinks, settings, worker)
+
+
+def import_signals(
+    uow: UnitOfWork,
+    team_id: str | None,
+    lines: Iterable[str],
+    fmt: str | None = None,
+    by: Actor = IMPORTER,
+) -> ImportResult:
+    """Store performance signals (CSV with a header, or JSON Lines; None detects which).
+    Batches commit one by one, so the good rows stand when others are bad."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+    return ingest.import_signals(uow.engine, workspace, lines, fmt, by=by)
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """An analysis, with the workspace's handles and slugs to name the blocks' owners."""
+
+    result: AnalysisResult
+    names: Names
+
+
+def analyse_signals(uow: UnitOfWork, team_id: str | None, agent: str | None = None) -> Analysed:
+    """Turn signals into findings now (one agent and, for a director, its team; or all):
+    learning blocks written, updated or superseded."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        result = analyze(uow.session, workspace, agent)
+        names = Names.of(uow.session, workspace)
+        uow.commit()
+        return Analysed(result, names)
 
 
 def may_run_now(uow: UnitOfWork, team_id: str | None, words: str, by: Actor) -> Agent:

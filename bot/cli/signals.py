@@ -9,14 +9,13 @@ from typing import Any
 
 import click
 
-from bot.cli import database_url, json_option, use_case, workspace_option
+from bot.cli import json_option, unit_of_work, use_case, workspace_option
 from bot.cli.output import emit_json, shorten, table
 from bot.cli.views import block_dict
-from core.db import engine_for
-from core.directory import Names
+from core import use_cases
 from core.errors import InvalidInput
 from core.models import SignalType
-from core.signals import StaleCopy, analyze, import_signals, review_team, stale_copies
+from core.signals import StaleCopy, review_team, stale_copies
 from core.signals.ingest import ImportResult
 
 # Bad rows printed for a person; --json lists them all (up to the service's own cap).
@@ -55,7 +54,7 @@ def signals() -> None:
 @json_option
 def signals_import(file: str, fmt: str | None, workspace: str | None, as_json: bool) -> None:
     with _lines(file) as lines:
-        result = import_signals(engine_for(database_url()), workspace, lines, fmt)
+        result = use_cases.import_signals(unit_of_work(), workspace, lines, fmt)
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -97,13 +96,12 @@ def _print_import(result: ImportResult) -> None:
 @json_option
 def signals_analyze(agent: str | None, workspace: str | None, as_json: bool) -> None:
     """Turn signals into findings now: new learning blocks, updated or superseded ones."""
-    with use_case(workspace) as (session, ws):
-        result = analyze(session, ws, agent)
-        names = Names.of(session, ws)
-        changes = [
-            {"action": change.action, "finding": change.finding, **block_dict(change.block, names)}
-            for change in result.changes
-        ]
+    analysed = use_cases.analyse_signals(unit_of_work(), workspace, agent)
+    result = analysed.result
+    changes = [
+        {"action": c.action, "finding": c.finding, **block_dict(c.block, analysed.names)}
+        for c in result.changes
+    ]
     if as_json:
         emit_json({"scopes": result.scopes, "holding": result.holding, "changes": changes})
         return

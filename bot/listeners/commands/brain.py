@@ -106,7 +106,7 @@ def _run_cycle(context: BoltContext, respond: Respond, words: str) -> None:
     if runner is None:
         raise InvalidInput("run", "this server runs no heartbeats; use `salesbrain heartbeat`")
     agent, _ = use_cases.agent_named(reader(context), context.team_id, words)
-    result = runner.run_agent(context.team_id, agent.handle)
+    result = runner.run_agent(context.team_id, agent.handle, actor(context))
     if result is None or agent.report_channel:
         return  # the outbox posts the report in the agent's channel
     cycle = use_cases.cycle(reader(context), context.team_id, result.cycle_id)

@@ -77,6 +77,21 @@ def test_coaching_surfaces_in_the_next_cycle_and_is_counted(engine: Engine, worl
     assert coached.last_surfaced_at == MONDAY + timedelta(hours=2)
 
 
+def test_a_slack_report_is_queued_as_its_cycle_and_a_console_report_as_its_text(
+    engine: Engine, world: World
+) -> None:
+    with clock.frozen_at(MONDAY), unit_of_work(engine) as session:
+        directory.update_agent(session, world.workspace, "sdr-emea", channel="C0SALES")
+    with clock.frozen_at(MONDAY + timedelta(hours=1)):
+        to_slack = run_now(engine, world.workspace, "sdr-emea", OFFLINE)
+        to_console = run_now(engine, world.workspace, "ae-emea", OFFLINE)
+
+    slack, console = outbox_of(engine, to_slack["id"]), outbox_of(engine, to_console["id"])
+    assert slack is not None and console is not None
+    assert (slack.destination, slack.cycle_id, slack.text) == ("slack:C0SALES", to_slack["id"], "")
+    assert console.destination == "console" and "ae-emea · cycle" in console.text
+
+
 def test_offline_reasoning_changes_when_memory_changes(engine: Engine, world: World) -> None:
     task = "Write first-touch emails to healthcare CTOs"
     with clock.frozen_at(MONDAY):

@@ -63,7 +63,8 @@ def _queue(engine: Engine, world: World, count: int = 1, channel: str | None = N
             )
             session.add(cycle)
             session.flush()
-            ids.append(outbox.queue(session, cycle, f"report {number}", channel))
+            text = f"report {number}"
+            ids.append(outbox.queue(session, cycle, channel, lambda text=text: text))
     return ids
 
 

@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, exists, insert, select, update
@@ -284,8 +285,8 @@ def _write(
     session.execute(_FINISH_CYCLE, _outcome(cycle_id, values))
     cycle = Cycle(id=cycle_id, **values)  # not added to the session: for the report only
     if cycle.status is not CycleStatus.SKIPPED:
-        text = render_report(cycle_view(cycle, agent.handle))
-        outbox.queue(session, cycle, text, agent.report_channel)
+        text = partial(_text_report, cycle, agent.handle)
+        outbox.queue(session, cycle, agent.report_channel, text)
     return CycleResult(
         cycle_id,
         agent.handle,
@@ -294,6 +295,10 @@ def _write(
         cycle.duration_ms,
         cycle.model_ms,
     )
+
+
+def _text_report(cycle: Cycle, handle: str) -> str:
+    return render_report(cycle_view(cycle, handle))
 
 
 def _outcome(cycle_id: int, values: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ look (Slack's channel history) checks whether it was sent before sending it agai
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO, cast
@@ -71,7 +71,7 @@ class Envelope(Addressed):
     workspace_id: int
     cycle_id: int
     destination: str
-    text: str
+    text: str  # the console's report; empty for a Slack report (its cycle is the pointer)
     attempts: int
     owner: str
 
@@ -147,13 +147,18 @@ class DeliveryRun:
     lost: int = 0
 
 
-def queue(session: Session, cycle: Cycle, text: str, channel: str | None) -> int:
-    """Store a cycle's report for delivery (in the cycle's own transaction); its id."""
+def queue(session: Session, cycle: Cycle, channel: str | None, render: Callable[[], str]) -> int:
+    """Store a cycle's report for delivery (in the cycle's own transaction); its id.
+
+    The message holds either its final payload or a pointer to its cycle: the console's
+    text is rendered now (`render`); a Slack report is the cycle id alone (`text` empty),
+    which the Slack sink renders as Block Kit when it delivers, with the report's
+    learnings as they are then."""
     message = {
         "workspace_id": cycle.workspace_id,
         "cycle_id": cycle.id,
         "destination": destination_for(channel),
-        "text": text,
+        "text": "" if channel else render(),
         "status": OutboxStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": clock.now(),

@@ -119,6 +119,22 @@ def test_the_domain_imports_no_edge_framework_or_migrations(name: str) -> None:
     assert forbidden == [], f"{name} imports {forbidden}"
 
 
+def _session_imports(tree: ast.Module) -> list[str]:
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy.orm")
+        for alias in node.names
+        if alias.name in ("Session", "sessionmaker", "scoped_session")
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.split(".")[0] == "bot"))
+def test_the_edges_never_import_the_session(name: str) -> None:
+    # An edge calls a use case with a unit of work (core/db.py); the session is the domain's.
+    assert _session_imports(_tree(MODULES[name])) == [], f"{name} imports the Session"
+
+
 def test_no_project_module_imports_itself_back_through_others() -> None:
     graph = {name: _project_imports(name) for name in MODULES}
     cycles: list[list[str]] = []

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from core.db import UnitOfWork, engine_for
 from core.errors import DomainError
@@ -36,17 +35,11 @@ def unit_of_work(*, readonly: bool = False) -> UnitOfWork:
 @contextmanager
 def use_case(
     workspace: str | None = None, *, readonly: bool = False
-) -> Iterator[tuple[Session, Workspace]]:
+) -> Iterator[tuple[UnitOfWork, Workspace]]:
     """One unit of work in the named (or only) workspace, for the commands that only read
     or set up (the operator's own: workspaces, teams, agents)."""
     with unit_of_work(readonly=readonly) as uow:
-        yield uow.session, uow.workspaces.named_or_only(workspace)
-
-
-@contextmanager
-def session_scope(*, readonly: bool = False) -> Iterator[Session]:
-    with UnitOfWork(engine_for(database_url()), readonly=readonly) as uow:
-        yield uow.session
+        yield uow, uow.workspaces.named_or_only(workspace)
 
 
 def workspace_option(command: F) -> F:

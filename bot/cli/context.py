@@ -63,9 +63,9 @@ def context(
     """The memory an agent would see for a task, best first, with each score's components
     and why each block is there. Looking does not count as usage.
     """
-    with use_case(workspace, readonly=True) as (session, ws):
-        agent = get_agent(session, ws, handle)
-        assembled = assemble_context(session, agent, task, limit=limit, token_budget=budget)
+    with use_case(workspace, readonly=True) as (uow, ws):
+        agent = get_agent(uow.session, ws, handle)
+        assembled = assemble_context(uow.session, agent, task, limit=limit, token_budget=budget)
     if as_json:
         emit_json(assembled.as_dict())
     elif prompt:

@@ -8,7 +8,6 @@ from bot.cli import (
     database_url,
     force_option,
     json_option,
-    session_scope,
     unit_of_work,
     use_case,
     workspace_option,
@@ -55,8 +54,8 @@ def workspace() -> None:
 @json_option
 def workspace_create(team_id: str, name: str, as_json: bool) -> None:
     """Register a Slack workspace by its team id (T0001)."""
-    with session_scope() as session:
-        created = directory.create_workspace(session, team_id, name)
+    with unit_of_work() as uow:
+        created = directory.create_workspace(uow.session, team_id, name)
     if as_json:
         emit_json({"workspace": created.slack_team_id, "name": created.name})
     else:
@@ -148,8 +147,8 @@ def team() -> None:
 @json_option
 def team_create(slug: str, name: str, workspace: str | None, as_json: bool) -> None:
     """Add a team (e.g. emea)."""
-    with use_case(workspace) as (session, ws):
-        created = directory.create_team(session, ws, slug, name)
+    with use_case(workspace) as (uow, ws):
+        created = directory.create_team(uow.session, ws, slug, name)
     if as_json:
         emit_json({"team": created.slug, "name": created.name})
     else:
@@ -161,8 +160,8 @@ def team_create(slug: str, name: str, workspace: str | None, as_json: bool) -> N
 @json_option
 def team_list(workspace: str | None, as_json: bool) -> None:
     """The workspace's teams."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        teams = directory.list_teams(session, ws)
+    with use_case(workspace, readonly=True) as (uow, ws):
+        teams = directory.list_teams(uow.session, ws)
     if as_json:
         emit_json({"teams": [{"team": t.slug, "name": t.name} for t in teams]})
     else:
@@ -192,8 +191,8 @@ def member_set(
     as_json: bool,
 ) -> None:
     """Give a Slack user (U0001) a role."""
-    with use_case(workspace) as (session, ws):
-        saved = directory.set_member(session, ws, user, role, teams, display_name=name)
+    with use_case(workspace) as (uow, ws):
+        saved = directory.set_member(uow.session, ws, user, role, teams, display_name=name)
         data = member_dict(saved)
     if as_json:
         emit_json({"member": data})
@@ -207,8 +206,8 @@ def member_set(
 @json_option
 def member_list(workspace: str | None, as_json: bool) -> None:
     """Members with a role."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        members = [member_dict(m) for m in directory.list_members(session, ws)]
+    with use_case(workspace, readonly=True) as (uow, ws):
+        members = [member_dict(m) for m in directory.list_members(uow.session, ws)]
     if as_json:
         emit_json({"members": members})
     else:
@@ -251,9 +250,9 @@ def agent_create(
     as_json: bool,
 ) -> None:
     """Create an agent (e.g. sdr-emea)."""
-    with use_case(workspace) as (session, ws):
+    with use_case(workspace) as (uow, ws):
         created = directory.create_agent(
-            session,
+            uow.session,
             ws,
             handle,
             team=team,
@@ -281,8 +280,8 @@ def agent_create(
 @json_option
 def agent_list(team: str | None, workspace: str | None, as_json: bool) -> None:
     """The workspace's agents."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        agents = [agent_dict(a) for a in directory.list_agents(session, ws, team)]
+    with use_case(workspace, readonly=True) as (uow, ws):
+        agents = [agent_dict(a) for a in directory.list_agents(uow.session, ws, team)]
     if as_json:
         emit_json({"agents": agents})
         return
@@ -312,13 +311,13 @@ def agent_list(team: str | None, workspace: str | None, as_json: bool) -> None:
 @json_option
 def agent_show(handle: str, workspace: str | None, as_json: bool) -> None:
     """One agent: settings, brain size and open tasks."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        found = directory.get_agent(session, ws, handle)
+    with use_case(workspace, readonly=True) as (uow, ws):
+        found = directory.get_agent(uow.session, ws, handle)
         data = agent_dict(found)
-        data["brain"] = brain_size(session, found)
+        data["brain"] = brain_size(uow.session, found)
         data["open_tasks"] = [
             {"id": t.id, "title": t.title, "created_at": iso(t.created_at)}
-            for t in open_tasks(session, found)
+            for t in open_tasks(uow.session, found)
         ]
         hint = upgrade_hint(found.handle, found.model)
     if as_json:
@@ -371,9 +370,9 @@ def agent_set(
     as_json: bool,
 ) -> None:
     """Change an agent's model, interval, channel or objective."""
-    with use_case(workspace) as (session, ws):
+    with use_case(workspace) as (uow, ws):
         changed = directory.update_agent(
-            session,
+            uow.session,
             ws,
             handle,
             model=model,
@@ -396,8 +395,8 @@ def agent_set(
 
 
 def _set_status(handle: str, status: AgentStatus, workspace: str | None, as_json: bool) -> None:
-    with use_case(workspace) as (session, ws):
-        data = agent_dict(directory.set_agent_status(session, ws, handle, status))
+    with use_case(workspace) as (uow, ws):
+        data = agent_dict(directory.set_agent_status(uow.session, ws, handle, status))
     if as_json:
         emit_json({"agent": data})
     else:

@@ -15,7 +15,6 @@ from bot.cli import (
     database_url,
     force_option,
     json_option,
-    session_scope,
     unit_of_work,
     use_case,
     workspace_option,
@@ -105,8 +104,8 @@ def _run_until_stopped(runner: HeartbeatRunner, backend: str) -> None:
 
 def _mention_waiting_reports(workspace_id: int | None) -> None:
     """Reports of the workspace run (or of all) still waiting for Slack."""
-    with session_scope(readonly=True) as session:
-        waiting = outbox.pending_count(session, workspace_id)
+    with unit_of_work(readonly=True) as uow:
+        waiting = outbox.pending_count(uow.session, workspace_id)
     if waiting:
         click.echo(f"{waiting} report(s) wait in the outbox for their Slack channel")
 
@@ -123,10 +122,10 @@ def cycles() -> None:
 @json_option
 def cycles_list(agent: str | None, limit: int, workspace: str | None, as_json: bool) -> None:
     """The latest cycles: status, model, duration, tokens, task."""
-    with use_case(workspace, readonly=True) as (session, ws):
+    with use_case(workspace, readonly=True) as (uow, ws):
         views = [
             cycle_view(c, handle)
-            for c, handle in list_cycles(session, ws, agent=agent, limit=limit)
+            for c, handle in list_cycles(uow.session, ws, agent=agent, limit=limit)
         ]
     if as_json:
         emit_json({"cycles": [_summary(cycle_json(view)) for view in views]})
@@ -179,8 +178,8 @@ def _summary(view: dict[str, Any]) -> dict[str, Any]:
 @json_option
 def cycles_show(cycle_id: str, workspace: str | None, as_json: bool) -> None:
     """One cycle: the blocks that shaped it with their scores, its tool calls, its report."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        cycle, handle = get_cycle(session, ws, cycle_id)
+    with use_case(workspace, readonly=True) as (uow, ws):
+        cycle, handle = get_cycle(uow.session, ws, cycle_id)
         view = cycle_view(cycle, handle)
     if as_json:
         emit_json({"cycle": cycle_json(view)})
@@ -238,8 +237,8 @@ def cycles_replay(
     """Re-run a cycle's reasoning on another model over the same memory; writes nothing."""
     configured = get_settings()
     settings = configured.heartbeat
-    with use_case(workspace, readonly=True) as (session, ws):
-        cycle = replayable(session, ws, cycle_id, model, force=force)
+    with use_case(workspace, readonly=True) as (uow, ws):
+        cycle = replayable(uow.session, ws, cycle_id, model, force=force)
     backend = backend_from_settings(configured, settings)
     result = replay(engine_for(database_url()), cycle, backend, settings)
     if as_json:

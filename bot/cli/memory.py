@@ -26,8 +26,8 @@ def register(cli: click.Group) -> None:
 
 def _block_data(workspace: str | None, block: MemoryBlock) -> dict[str, Any]:
     """A block as the command line shows it, its owner named."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        return block_dict(block, Names.of(session, ws))
+    with use_case(workspace, readonly=True) as (uow, ws):
+        return block_dict(block, Names.of(uow.session, ws))
 
 
 def _owner(block: dict[str, Any]) -> str:
@@ -171,9 +171,9 @@ def memory_list(
     as_json: bool,
 ) -> None:
     """List memory blocks, newest first."""
-    with use_case(workspace, readonly=True) as (session, ws):
+    with use_case(workspace, readonly=True) as (uow, ws):
         blocks = memory.list_blocks(
-            session,
+            uow.session,
             ws,
             agent=agent,
             tier=tier,
@@ -181,7 +181,7 @@ def memory_list(
             status=None if status == "all" else status,
             limit=limit,
         )
-        names = Names.of(session, ws)
+        names = Names.of(uow.session, ws)
         data = [block_dict(b, names) for b in blocks]
     if as_json:
         emit_json({"blocks": data})
@@ -294,8 +294,8 @@ def task_add(
     """Give an agent a task; its next cycle picks it up."""
     who = Actor.parse(by) if by else OPERATOR
     created = use_cases.add_task(unit_of_work(), workspace, handle, text, who, detail)
-    with use_case(workspace, readonly=True) as (session, ws):
-        data = task_dict(created, Names.of(session, ws))
+    with use_case(workspace, readonly=True) as (uow, ws):
+        data = task_dict(created, Names.of(uow.session, ws))
     if as_json:
         emit_json({"task": data})
     else:
@@ -309,11 +309,11 @@ def task_add(
 @json_option
 def task_list(agent: str | None, status: str, workspace: str | None, as_json: bool) -> None:
     """Tasks, oldest first."""
-    with use_case(workspace, readonly=True) as (session, ws):
+    with use_case(workspace, readonly=True) as (uow, ws):
         found = tasks.list_tasks(
-            session, ws, agent=agent, status=None if status == "all" else status
+            uow.session, ws, agent=agent, status=None if status == "all" else status
         )
-        names = Names.of(session, ws)
+        names = Names.of(uow.session, ws)
         data = [task_dict(t, names) for t in found]
     if as_json:
         emit_json({"tasks": data})
@@ -337,8 +337,8 @@ def task_list(agent: str | None, status: str, workspace: str | None, as_json: bo
 @json_option
 def audit_log(limit: int, workspace: str | None, as_json: bool) -> None:
     """The audit log: writes, promotions, archives and refusals."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        events = [audit_dict(e) for e in audit.recent(session, ws, limit)]
+    with use_case(workspace, readonly=True) as (uow, ws):
+        events = [audit_dict(e) for e in audit.recent(uow.session, ws, limit)]
     if as_json:
         emit_json({"events": events})
         return

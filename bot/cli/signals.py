@@ -131,9 +131,9 @@ def signals_analyze(agent: str | None, workspace: str | None, as_json: bool) -> 
 @json_option
 def signals_review(team: str, workspace: str | None, as_json: bool) -> None:
     """Learnings that qualify for the team's Team Brain, and its copies that went stale."""
-    with use_case(workspace, readonly=True) as (session, ws):
-        candidates = review_team(session, ws, team)
-        stale = stale_copies(session, ws, team)
+    with use_case(workspace, readonly=True) as (uow, ws):
+        candidates = review_team(uow.session, ws, team)
+        stale = stale_copies(uow.session, ws, team)
     if as_json:
         emit_json(
             {

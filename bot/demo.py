@@ -24,12 +24,11 @@ from typing import TextIO
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from bot.demo_director import approving
 from bot.runner import HeartbeatRunner
 from core import clock, coaching, digest, directory, impact, memory, tasks
-from core.db import make_engine, unit_of_work
+from core.db import UnitOfWork, make_engine, unit_of_work
 from core.errors import InvalidInput
 from core.heartbeat import outbox
 from core.heartbeat.backends.offline import OfflineBackend
@@ -96,23 +95,25 @@ class Event:
     act: Act
 
 
-def _use_case(work: Callable[[Session, Workspace], object]) -> Act:
+def _use_case(work: Callable[[UnitOfWork, Workspace], object]) -> Act:
     def act(engine: Engine, workspace_id: int) -> object:
-        with unit_of_work(engine) as session:
-            return work(session, session.get_one(Workspace, workspace_id))
+        with UnitOfWork(engine) as uow:
+            return work(uow, uow.session.get_one(Workspace, workspace_id))
 
     return act
 
 
 def _coach(handle: str, text: str) -> Act:
     return _use_case(
-        lambda s, ws: coaching.coach_one(s, ws, handle, text, by=Actor.member(MANAGER))
+        lambda u, ws: coaching.coach_one(u.session, ws, handle, text, by=Actor.member(MANAGER))
     )
 
 
 def _task(handle: str, title: str, detail: str = "") -> Act:
     return _use_case(
-        lambda s, ws: tasks.add_task(s, ws, handle, title, detail=detail, by=Actor.member(MANAGER))
+        lambda u, ws: tasks.add_task(
+            u.session, ws, handle, title, detail=detail, by=Actor.member(MANAGER)
+        )
     )
 
 
@@ -381,8 +382,8 @@ def _fresh_database(path: str | None) -> Path:
 
 
 def _story(engine: Engine, sim: SimulatedClock, out: TextIO, days: int) -> None:
-    with unit_of_work(engine) as session:
-        workspace = _cast(session)
+    with UnitOfWork(engine) as uow:
+        workspace = _cast(uow)
     # One cycle at a time, so that the story reads (and replays) the same way every run.
     settings = HeartbeatSettings(concurrency=1, max_workers=1)
     outreach = Outreach(engine)
@@ -416,13 +417,14 @@ def _story(engine: Engine, sim: SimulatedClock, out: TextIO, days: int) -> None:
         runner.run_once()
         sim.current += TICK
     runner.stop()
-    with unit_of_work(engine, readonly=True) as session:
-        found = session.get_one(Workspace, workspace.id)
-        _epilogue(session, found, out)
-        _digest(session, found, out)
+    with UnitOfWork(engine, readonly=True) as uow:
+        found = uow.session.get_one(Workspace, workspace.id)
+        _epilogue(uow, found, out)
+        _digest(uow, found, out)
 
 
-def _cast(session: Session) -> Workspace:
+def _cast(uow: UnitOfWork) -> Workspace:
+    session = uow.session
     workspace = directory.create_workspace(session, "T0DEMO", "Acme Health Cloud")
     directory.create_team(session, workspace, "emea", "EMEA Sales")
     directory.set_member(session, workspace, MANAGER, "manager", ["emea"], display_name="Maya")
@@ -440,8 +442,9 @@ def _cast(session: Session) -> Workspace:
     return workspace
 
 
-def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
+def _epilogue(uow: UnitOfWork, workspace: Workspace, out: TextIO) -> None:
     """What the memory did over the demo."""
+    session = uow.session
     handles = dict(session.execute(select(Agent.id, Agent.handle)).all())
     blocks = list(
         session.scalars(
@@ -529,7 +532,7 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
         )
     if not promoted:
         out.write("  (nothing yet)\n")
-    _impact(session, workspace, out)
+    _impact(uow, workspace, out)
     models = session.execute(
         select(Cycle.model, func.count())
         .join(Agent, Agent.id == Cycle.agent_id)
@@ -543,8 +546,9 @@ def _epilogue(session: Session, workspace: Workspace, out: TextIO) -> None:
     )
 
 
-def _impact(session: Session, workspace: Workspace, out: TextIO) -> None:
+def _impact(uow: UnitOfWork, workspace: Workspace, out: TextIO) -> None:
     """What Maya's coaching did to the replies (salesbrain coaching impact)."""
+    session = uow.session
     out.write("\nCoaching impact (salesbrain coaching impact):\n")
     agents = session.scalars(select(Agent).where(Agent.workspace_id == workspace.id))
     for note in impact.coaching_impact(session, workspace, agents):
@@ -559,7 +563,8 @@ def _impact(session: Session, workspace: Workspace, out: TextIO) -> None:
         )
 
 
-def _digest(session: Session, workspace: Workspace, out: TextIO) -> None:
+def _digest(uow: UnitOfWork, workspace: Workspace, out: TextIO) -> None:
+    session = uow.session
     text = digest.weekly_digest(session, workspace, "emea").text()
     out.write("\n=== The weekly digest (salesbrain digest --team emea) ===\n\n")
     out.write(text + "\n")

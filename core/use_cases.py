@@ -5,6 +5,10 @@ None is the only workspace, for the command line), acts through the domain (whic
 permissions), records a refusal in the audit log explicitly, and commits. The command line,
 the Slack listeners and the agents' tools parse their input, call one of these, and render
 what it returns: a permission rule cannot differ between surfaces.
+
+A few actions span transactions of their own, through the unit of work's engine: a signals
+import commits batch by batch, a cycle reasons with no transaction open, and each report of
+the outbox is claimed, sent and recorded on its own.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from bot.cli.output import emit_json
 from core import use_cases
 from core.ask import answer_writer
 from core.directory import OPERATOR
-from core.heartbeat.config import heartbeat_settings
 from core.permissions import Actor
 from core.settings import get_settings
 
@@ -31,7 +30,8 @@ def ask(
 ) -> None:
     """Ask the brain in plain words, e.g. "what does sdr-emea know about hospital CTOs?";
     the answer cites the blocks, cycles and tasks it rests on, and changes nothing."""
-    writer = answer_writer(get_settings(), heartbeat_settings())
+    settings = get_settings()
+    writer = answer_writer(settings, settings.heartbeat)
     answer = use_cases.ask(
         unit_of_work(readonly=True),
         workspace,

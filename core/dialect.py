@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, DateTime, Table, event, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -133,6 +135,14 @@ def configure_sqlite(engine: Engine) -> None:
     def _release(info: dict[str, Any]) -> None:
         if info.pop("salesbrain_writer", False):
             writer.release()
+
+
+def insert_unless_stored(session: Session, table: Table, unique: Sequence[str]) -> Insert:
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING` in the session's dialect: a row already
+    stored is skipped, without an error that would end the transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def insert_new_only(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from core import rules
 from core.directory import get_agent
 from core.errors import InvalidInput, NotFound
 from core.lifecycle import ModelState, end_of_life, model_status, upgrade_hint
-from core.models import Agent, Cycle, CycleStatus, Workspace
+from core.models import Agent, Cycle, CycleStatus, CycleTrigger, Workspace
 from core.pricing import cache_share
 from core.views import iso
 
@@ -94,3 +95,17 @@ def get_cycle(session: Session, workspace: Workspace, cycle_id: int | str) -> tu
     if row is None:
         raise NotFound(f"cycle {number} not found")
     return row[0], row[1]
+
+
+def manual_cycle_since(session: Session, agent: Agent, since: datetime) -> int | None:
+    """The id of the agent's latest cycle run on request (not on schedule) since `since`."""
+    return session.scalars(
+        select(Cycle.id)
+        .where(
+            Cycle.agent_id == agent.id,
+            Cycle.trigger == CycleTrigger.MANUAL,
+            Cycle.started_at >= since,
+        )
+        .order_by(Cycle.id.desc())
+        .limit(1)
+    ).first()

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from subprocess import Popen
@@ -21,7 +23,7 @@ from bot.after_ack import DRAIN_SECONDS, AfterAck
 from bot.app import create_app
 from bot.listeners.commands.brain import STOPPING
 from bot.server import create_web_app
-from core import memory
+from core import intake, memory, use_cases
 from core.db import UnitOfWork
 from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
@@ -58,27 +60,32 @@ def start_serve(database_url: str, slack: FakeSlack, *arguments: str, **env: str
     )
 
 
+def started(server: Popen[str], send: SlackSender) -> SlackSender:
+    """`send` once the server answers its health check (within 60 s: a loaded machine
+    takes seconds to import and migrate)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if send.get("/healthz").status == 200:
+                return send
+        except OSError:
+            pass
+        assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+        time.sleep(0.1)
+
+
 @contextmanager
 def serving(
-    database_url: str, slack: FakeSlack, output: list[str], *arguments: str
+    database_url: str, slack: FakeSlack, output: list[str], *arguments: str, **env: str
 ) -> Iterator[SlackSender]:
-    """`serve --http ARGUMENTS` in a process of its own, stopped with SIGTERM at the end
-    (it must then exit 0); what it printed is appended to `output`."""
+    """`serve --http ARGUMENTS` in a process of its own (with `env` added to its
+    environment), stopped with SIGTERM at the end (it must then exit 0); what it printed is
+    appended to `output`."""
     port = free_port()
     address = ("--host", "127.0.0.1", "--port", str(port))
-    server = start_serve(database_url, slack, "--http", *address, *arguments)
+    server = start_serve(database_url, slack, "--http", *address, *arguments, **env)
     try:
-        send = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if send.get("/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
-            time.sleep(0.1)
-        yield send
+        yield started(server, SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack))
     finally:
         server.terminate()
         output.append(server.communicate(timeout=30)[0])
@@ -154,6 +161,75 @@ def test_serve_socket_mode_stops_on_sigterm_and_confirms_what_it_acknowledged(
         stored = sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
     assert stored == [f"Note {n}" for n in range(5)]
     assert all(len(slack.responses(f"s{n}")) == 1 for n in range(5))
+
+
+# A serve killed right after its acks holds their commands in the intake for a second; the
+# other sweeps five times a second.
+KILLED = {"SALESBRAIN_INTAKE_LEASE_SECONDS": "1", "SALESBRAIN_INTAKE_SWEEP_SECONDS": "60"}
+SURVIVOR = {"SALESBRAIN_INTAKE_SWEEP_SECONDS": "0.2"}
+
+
+def held_by_a_dead_serve(engine: Engine, slack: FakeSlack) -> None:
+    """A /coach another serve acknowledged, held, and died with (its lease has lapsed)."""
+    command = {"team_id": "T0001", "user_id": EMEA_MANAGER, "channel_id": "C0001"}
+    command |= {"text": "@sdr-emea Note dead", "trigger_id": "trigger-dead"}
+    held = use_cases.receive(
+        UnitOfWork(engine),
+        "T0001",
+        "coach",
+        "command:trigger-dead",
+        {**command, "response_url": slack.response_url("dead")},
+        owner="serve-that-died:1",
+        lease_seconds=0.001,
+    )
+    assert held is not None
+
+
+def test_notes_acknowledged_by_a_serve_killed_after_its_acks_are_stored_once_by_another(
+    db_url: str, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # A note another serve acknowledged before it died, and 40 notes acknowledged by a serve
+    # SIGKILLed as soon as its last ack is back: whatever it had not stored is stored by the
+    # serve that remains, each note exactly once.
+    port = free_port()
+    address = ("--http", "--host", "127.0.0.1", "--port", str(port))
+    killed = start_serve(db_url, slack, *address, **KILLED)
+    try:
+        send = started(killed, SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack))
+        # Now, after its first sweep (at start): its next one would come after its death.
+        held_by_a_dead_serve(engine, slack)
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(
+                pool.map(
+                    lambda n: send.command("/coach", f"@sdr-emea Note {n}", EMEA_MANAGER),
+                    range(40),
+                )
+            )
+        os.kill(killed.pid, signal.SIGKILL)
+    finally:
+        killed.kill()
+        killed.communicate(timeout=30)
+    assert all((reply.status, reply.body) == (200, "") for reply in replies)
+    with uow(readonly=True) as u:
+        left = intake.pending(u.session)
+    output: list[str] = []
+    with serving(db_url, slack, output, **SURVIVOR):
+        deadline = time.monotonic() + 60
+        while True:
+            with uow(readonly=True) as u:
+                if intake.pending(u.session) == 0:
+                    break
+            assert time.monotonic() < deadline, "the intake was not taken over"
+            time.sleep(0.2)
+
+    assert left >= 1  # the dead serve's note at least
+    with uow(readonly=True) as u:
+        stored = sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
+    assert stored == sorted([f"Note {n}" for n in range(40)] + ["Note dead"])
+    [confirmed] = slack.responses("dead")
+    assert "Stored block" in confirmed["text"]
+    assert all(len(slack.responses(reply.response_url)) <= 1 for reply in replies)
+    assert "acknowledged commands from the intake" in output[0]
 
 
 # Acme's agents: `/brain run @agent` is answered at once, and the agent's cycle report

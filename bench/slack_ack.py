@@ -4,12 +4,13 @@ and how long until the person sees the confirmation.
 Starts `salesbrain serve --http` on a fresh SQLite database, or on the empty PostgreSQL
 database given with --url (a real server process, as in production), its Web API and the
 commands' response URLs on a fake Slack in a process of its own, then sends signed /coach
-commands, 50 at a time, 2,000 in all, each with a note of its own. Reports, for the ack (Slack's 3 s deadline) and for the confirmation (the moment the
-person sees "Stored block N", which may come in the ack or later through the response URL):
-p50/p95/p99/max, failures; the server's CPU time per request; and whether every note was
-stored exactly once and confirmed once with its own block. The baseline, measured in the
-same run and the same way, is `/brain help`: the same signed request through the same Bolt
-pipeline, answered in its ack without a write.
+commands, 50 at a time, 2,000 in all, each with a note of its own. Reports, for the ack
+(Slack's 3 s deadline) and for the confirmation (the moment the person sees "Stored block
+N", which may come in the ack or later through the response URL): p50/p95/p99/max,
+failures; the server's CPU time per request; and whether every note was stored exactly
+once and confirmed once with its own block. The baseline, measured in the same run and the
+same way, is `/brain help`: the same signed request through the same Bolt pipeline,
+answered in its ack without a write.
 
 The load generator is one asyncio loop over 50 keep-alive connections, requests signed
 before the clock starts, so that its own cost stays small next to the server's.

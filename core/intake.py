@@ -46,34 +46,49 @@ class Received:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Command:
+    """A command to store before its ack: its workspace's Slack team id, what it is, its
+    delivery (a repeated delivery is stored once), the raw command, and how long the
+    process that received it holds it."""
+
+    team_id: str
+    kind: str
+    delivery: str
+    payload: dict[str, Any]
+    lease_seconds: float
+
+
 def receive(
-    session: Session,
-    team_id: str,
-    kind: str,
-    delivery: str,
-    payload: dict[str, Any],
-    *,
-    owner: str,
-    now: datetime,
-    lease_seconds: float,
-) -> int | None:
-    """Store a command, held by `owner` for `lease_seconds`; None when this delivery of it
-    was stored before (a repeated delivery)."""
+    session: Session, commands: Sequence[Command], *, owner: str, now: datetime
+) -> list[int | None]:
+    """Store commands together, each held by `owner` for its lease: for each, its id, or
+    None when this delivery of it was stored before (a repeated delivery)."""
+    if not commands:
+        return []
     # A repeated delivery conflicts on (team_id, delivery) and returns no row.
     statement = insert_unless_stored(session, INTAKE, ("team_id", "delivery"))
-    return session.execute(
-        statement.returning(INTAKE.c.id),
+    rows = [
         {
-            "team_id": team_id,
-            "kind": kind,
-            "delivery": delivery,
-            "payload": payload,
+            "team_id": command.team_id,
+            "kind": command.kind,
+            "delivery": command.delivery,
+            "payload": command.payload,
             "received_at": now,
             "claimed_by": owner,
-            "claimed_until": now + timedelta(seconds=lease_seconds),
+            "claimed_until": now + timedelta(seconds=command.lease_seconds),
             "attempts": 1,
-        },
-    ).scalar()
+        }
+        for command in commands
+    ]
+    stored = {
+        (team_id, delivery): id_
+        for id_, team_id, delivery in session.execute(
+            statement.returning(INTAKE.c.id, INTAKE.c.team_id, INTAKE.c.delivery), rows
+        )
+    }
+    # The same delivery twice in one batch: the first holds it, the second is a repeat.
+    return [stored.pop((c.team_id, c.delivery), None) for c in commands]
 
 
 # The columns a `Received` is made of, in its order.

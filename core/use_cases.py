@@ -43,7 +43,7 @@ from core.heartbeat.outbox import destination_for
 from core.heartbeat.records import cycle_view, get_cycle, manual_cycle_since
 from core.heartbeat.replay import Replayable
 from core.home import Home, home_for
-from core.intake import Received
+from core.intake import Command, Received
 from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
 from core.permissions import Actor, check_direct, principal_for
 from core.proposals import DirectorSettings, ProposalView
@@ -546,31 +546,13 @@ def cycle_run_since(
 # the Slack team id as received: storing one resolves no workspace, so the ack stays quick.
 
 
-def receive(
-    uow: UnitOfWork,
-    team_id: str,
-    kind: str,
-    delivery: str,
-    payload: dict[str, Any],
-    *,
-    owner: str,
-    lease_seconds: float,
-) -> int | None:
-    """Store a command before its ack, held by `owner`: its intake id, or None when this
-    delivery of it was stored before."""
+def receive(uow: UnitOfWork, commands: Sequence[Command], *, owner: str) -> list[int | None]:
+    """Store commands before their acks, together, held by `owner`: for each, its intake
+    id, or None when this delivery of it was stored before."""
     with uow:
-        found = intake.receive(
-            uow.session,
-            team_id,
-            kind,
-            delivery,
-            payload,
-            owner=owner,
-            now=clock.now(),
-            lease_seconds=lease_seconds,
-        )
+        held = intake.receive(uow.session, commands, owner=owner, now=clock.now())
         uow.commit()
-        return found
+        return held
 
 
 def claim_intake(

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from core import clock, use_cases
 from core.db import UnitOfWork
-from core.intake import MAX_ATTEMPTS, Received
+from core.intake import MAX_ATTEMPTS, Command, Received
 from core.models import Intake
 
 RECEIVED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -23,15 +23,9 @@ COACH = {"coach": LEASE}
 
 
 def _hold(engine: Engine, delivery: str, owner: str = "serve-a") -> int | None:
-    return use_cases.receive(
-        UnitOfWork(engine),
-        "T0001",
-        "coach",
-        delivery,
-        {"text": f"@sdr-emea note {delivery}"},
-        owner=owner,
-        lease_seconds=LEASE,
-    )
+    command = Command("T0001", "coach", delivery, {"text": f"@sdr-emea note {delivery}"}, LEASE)
+    [held] = use_cases.receive(UnitOfWork(engine), [command], owner=owner)
+    return held
 
 
 def _claim(engine: Engine, owner: str, limit: int = 100) -> list[Received]:
@@ -52,6 +46,14 @@ def test_a_command_delivered_twice_is_held_once(engine: Engine) -> None:
     assert again is None
     with UnitOfWork(engine, readonly=True) as uow:
         assert len(uow.session.scalars(select(Intake)).all()) == 2
+
+
+def test_the_same_delivery_twice_in_one_batch_is_held_once(engine: Engine) -> None:
+    commands = [Command("T0001", "coach", f"command:t{n}", {"n": n}, LEASE) for n in (1, 2, 1)]
+    with clock.running_on(_at(0)):
+        first, second, again = use_cases.receive(UnitOfWork(engine), commands, owner="serve-a")
+
+    assert first is not None and second is not None and again is None
 
 
 def test_a_held_command_is_claimed_by_nobody_until_its_lease_lapses_then_by_one(

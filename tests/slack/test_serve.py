@@ -25,6 +25,7 @@ from bot.listeners.commands.brain import STOPPING
 from bot.server import create_web_app
 from core import intake, memory, use_cases
 from core.db import UnitOfWork
+from core.intake import Command
 from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
@@ -173,15 +174,9 @@ def held_by_a_dead_serve(engine: Engine, slack: FakeSlack) -> None:
     """A /coach another serve acknowledged, held, and died with (its lease has lapsed)."""
     command = {"team_id": "T0001", "user_id": EMEA_MANAGER, "channel_id": "C0001"}
     command |= {"text": "@sdr-emea Note dead", "trigger_id": "trigger-dead"}
-    held = use_cases.receive(
-        UnitOfWork(engine),
-        "T0001",
-        "coach",
-        "command:trigger-dead",
-        {**command, "response_url": slack.response_url("dead")},
-        owner="serve-that-died:1",
-        lease_seconds=0.001,
-    )
+    raw = {**command, "response_url": slack.response_url("dead")}
+    lapsing = Command("T0001", "coach", "command:trigger-dead", raw, lease_seconds=0.001)
+    [held] = use_cases.receive(UnitOfWork(engine), [lapsing], owner="serve-that-died:1")
     assert held is not None
 
 

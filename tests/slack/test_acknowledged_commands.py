@@ -23,6 +23,7 @@ from bot.server import create_web_app
 from core import clock, memory, use_cases
 from core.db import UnitOfWork
 from core.heartbeat.backends.offline import OfflineBackend
+from core.intake import Command
 from core.models import Cycle, Intake
 from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.cycles import FAST, run_now
@@ -71,15 +72,9 @@ def intake_rows(uow: Callable[..., UnitOfWork]) -> list[Intake]:
 
 def held_by_a_dead_process(engine: Engine, kind: str, payload: dict[str, Any]) -> int:
     """A command the process DEAD acknowledged and held, then died before doing it."""
-    held = use_cases.receive(
-        UnitOfWork(engine),
-        "T0001",
-        kind,
-        f"command:{payload.get('trigger_id', 'dead-1')}",
-        payload,
-        owner=DEAD,
-        lease_seconds=LEASE,
-    )
+    delivery = f"command:{payload.get('trigger_id', 'dead-1')}"
+    command = Command("T0001", kind, delivery, payload, LEASE)
+    [held] = use_cases.receive(UnitOfWork(engine), [command], owner=DEAD)
     assert held is not None
     return held
 

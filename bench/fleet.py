@@ -501,7 +501,7 @@ def count(url: str, load: Load, slack_url: str, started_at: Any) -> bool:
     return ok
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="an empty PostgreSQL database")
     parser.add_argument("--agents", type=int, default=100)
@@ -512,7 +512,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--kill-at", type=float, default=0.4)
     parser.add_argument("--fake-slack", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.fake_slack:
         fake_slack_process()
         return

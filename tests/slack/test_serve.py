@@ -17,15 +17,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from subprocess import Popen
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.after_ack import DRAIN_SECONDS, AfterAck
 from bot.app import create_app
 from bot.listeners.commands.brain import STOPPING
 from bot.server import create_web_app
-from core import intake, memory, use_cases
+from core import clock, intake, memory, use_cases
 from core.db import UnitOfWork
 from core.intake import Command
+from core.models import Intake
 from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
@@ -286,8 +288,8 @@ def test_serve_stops_within_its_drain_bound_when_slack_does_not_take_an_answer(
     assert "shutting down with answers promised in acks unsent: 1" in output[0]
 
 
-def test_a_cycle_asked_for_while_the_server_stops_is_refused_after_the_ack(
-    db_url: str, engine: Engine, slack: FakeSlack, world: World
+def test_a_cycle_asked_for_while_the_server_stops_is_left_to_the_next_sweep(
+    db_url: str, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     after_ack = AfterAck()
     app = create_app(slack_settings(db_url, slack), engine, after_ack=after_ack)
@@ -296,5 +298,10 @@ def test_a_cycle_asked_for_while_the_server_stops_is_refused_after_the_ack(
         reply = SlackSender(url, SIGNING_SECRET, slack).command("/brain", "run @sdr-emea", ADMIN)
 
     assert reply.text.startswith("Running sdr-emea now")
-    [refusal] = slack.responses(reply.response_url)
-    assert (refusal["text"], refusal["response_type"]) == (STOPPING, "ephemeral")
+    [later] = slack.responses(reply.response_url)
+    assert (later["text"], later["response_type"]) == (STOPPING, "ephemeral")
+    with uow(readonly=True) as u:
+        [held] = u.session.scalars(select(Intake)).all()
+    # Released: the next sweep, of any serve, claims it at once.
+    assert held.kind == "brain run" and held.done_at is None
+    assert held.claimed_until is not None and held.claimed_until <= clock.now()

@@ -121,7 +121,7 @@ class CommandIntake:
     def release(self, intake_id: int) -> None:
         """This process will not do the command after all (it is stopping): the next sweep,
         here or in another process, takes it."""
-        use_cases.release_intake(UnitOfWork(self.engine), intake_id)
+        use_cases.release_intake(UnitOfWork(self.engine), [intake_id])
 
     def sweep(self) -> int:
         """Claim the commands whose holder's lease lapsed and hand each to its route: how
@@ -134,10 +134,14 @@ class CommandIntake:
         claimed = use_cases.claim_intake(
             UnitOfWork(self.engine), leases, owner=self.owner, limit=limit
         )
-        taken = sum(routes[received.kind].take(received) for received in claimed)
+        untaken = [r.id for r in claimed if not routes[r.kind].take(r)]
+        # Its queue filled meanwhile: back to the intake, not counted as a try.
+        use_cases.release_intake(UnitOfWork(self.engine), untaken, untried=True)
         if claimed:
-            log.info("took over %d acknowledged commands from the intake", taken)
-        return taken
+            log.info(
+                "took over %d acknowledged commands from the intake", len(claimed) - len(untaken)
+            )
+        return len(claimed) - len(untaken)
 
     def start(self) -> None:
         """Sweep every `sweep_seconds` in a thread, from now until `close`."""

@@ -144,12 +144,19 @@ def mark_done(session: Session, ids: Sequence[int], now: datetime) -> None:
         )
 
 
-def release(session: Session, intake_id: int, now: datetime) -> None:
-    """Its holder will not do the command after all (it is stopping): anyone may claim it."""
+def release(session: Session, ids: Sequence[int], now: datetime, *, untried: bool = False) -> None:
+    """Their holder will not do these commands after all (it is stopping, or its queue is
+    full): anyone may claim them. `untried`: the claim that took them does not count as an
+    attempt (a command is given up after MAX_ATTEMPTS tries, not after as many full queues)."""
+    if not ids:
+        return
+    values: dict[str, Any] = {"claimed_until": now}
+    if untried:
+        values["attempts"] = INTAKE.c.attempts - 1
     session.execute(
         update(INTAKE)
-        .where(INTAKE.c.id == intake_id, INTAKE.c.done_at.is_(None))
-        .values(claimed_until=now)
+        .where(INTAKE.c.id.in_(list(ids)), INTAKE.c.done_at.is_(None))
+        .values(**values)
     )
 
 

@@ -579,8 +579,9 @@ def intake_done(uow: UnitOfWork, ids: Sequence[int]) -> None:
         uow.commit()
 
 
-def release_intake(uow: UnitOfWork, intake_id: int) -> None:
-    """Its holder will not do the command after all (it is stopping): anyone may claim it."""
+def release_intake(uow: UnitOfWork, ids: Sequence[int], *, untried: bool = False) -> None:
+    """Their holder will not do these commands after all (it is stopping, or its queue is
+    full): anyone may claim them; `untried` ones do not count as an attempt."""
     with uow:
-        intake.release(uow.session, intake_id, clock.now())
+        intake.release(uow.session, ids, clock.now(), untried=untried)
         uow.commit()

@@ -84,7 +84,7 @@ def test_a_released_command_is_claimed_by_the_next_sweep(engine: Engine) -> None
     with clock.running_on(_at(0)):
         held = _hold(engine, "command:t1")
         assert held is not None
-        use_cases.release_intake(UnitOfWork(engine), held)
+        use_cases.release_intake(UnitOfWork(engine), [held])
         assert [taken.id for taken in _claim(engine, "serve-b")] == [held]
 
 
@@ -127,3 +127,15 @@ def test_concurrent_sweeps_never_share_a_command(engine: Engine) -> None:
 
     ids = [received.id for taken in claimed for received in taken]
     assert len(ids) == len(set(ids)) == 60 and set(ids) == held
+
+
+def test_a_command_released_untried_is_not_counted_as_an_attempt(engine: Engine) -> None:
+    # A sweep that claims a note when its queue is full gives it back: never given up for it.
+    with clock.running_on(_at(0)):
+        held = _hold(engine, "command:t1")
+    for sweep in range(1, MAX_ATTEMPTS * 2):
+        with clock.running_on(_at(sweep * (LEASE + 1))):
+            [taken] = _claim(engine, f"serve-{sweep}")
+            use_cases.release_intake(UnitOfWork(engine), [taken.id], untried=True)
+
+    assert taken.id == held and taken.attempts == 2

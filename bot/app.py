@@ -31,7 +31,9 @@ from sqlalchemy.engine import Engine
 
 from bot import installation_store, workspace
 from bot.after_ack import AfterAck
+from bot.intake import CommandIntake
 from bot.listeners import assistant, register_listeners
+from bot.listeners.commands import brain, coach
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
 from bot.listeners.payloads import ShapeCheckedApp
 from bot.reports import SlackNoticePoster, SlackSink
@@ -119,11 +121,13 @@ def create_app(
     runner: HeartbeatRunner | None = None,
     coaching: CoachingQueue | None = None,
     after_ack: AfterAck | None = None,
+    intake: CommandIntake | None = None,
 ) -> App:
     """The app with every listener registered, for HTTP (signed requests) or Socket Mode;
-    with a heartbeat runner, `/brain run` runs an agent's cycle now. /coach notes are stored
-    after the ack on `coaching`, other work after the ack is done by `after_ack` (their own
-    by default; the server closes them when it stops)."""
+    with a heartbeat runner, `/brain run` runs an agent's cycle now. A command whose work
+    follows its ack is held in `intake` before the ack; /coach notes are stored after the
+    ack on `coaching`, other work after the ack is done by `after_ack` (their own by default;
+    the server starts the intake's sweep, and closes them all when it stops)."""
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -141,13 +145,23 @@ def create_app(
     with _quiet_when_same_token(client, bot_token):
         app = _bolt_app(client, secret, oauth, socket_mode)
     later = after_ack or AfterAck()
-    workspace.attach(app, engine, coaching or coaching_queue(engine), later, runner)
+    coaching = coaching or coaching_queue(engine)
+    intake = intake or command_intake(settings, engine)
+    # What the sweep finds in the intake goes to the same queues as what this process acks.
+    coach.take_from_intake(intake, coaching)
+    brain.take_from_intake(intake, later, engine, runner)
+    workspace.attach(app, engine, intake, coaching, later, runner)
     register_listeners(app)
     assistant.register(app, answer_writer(settings, settings.heartbeat))
     # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
     # inside the first request that shows a model.
     end_of_life(DEFAULT_MODEL)
     return app
+
+
+def command_intake(settings: Settings, engine: Engine) -> CommandIntake:
+    """The intake of a server: commands held before their acks, swept when their holder dies."""
+    return CommandIntake(engine, settings.intake_lease_seconds, settings.intake_sweep_seconds)
 
 
 def _bolt_app(

@@ -411,7 +411,7 @@ def _spare_the_collector() -> None:
 def from_environment() -> Starlette:
     """The web app as configured by the environment (each worker process builds its own)."""
     from bot.after_ack import AfterAck
-    from bot.app import create_app, heartbeat_runner
+    from bot.app import command_intake, create_app, heartbeat_runner
     from bot.listeners.commands.coach import coaching_queue
     from core.db import engine_for
     from core.settings import get_settings
@@ -421,14 +421,24 @@ def from_environment() -> Starlette:
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
     # The scheduler runs in the parent process; a worker runs cycles on request only.
     coaching, after_ack = coaching_queue(engine), AfterAck()
+    intake = command_intake(settings, engine)
     runner = heartbeat_runner(settings, engine)
-    app = create_app(settings, engine, runner=runner, coaching=coaching, after_ack=after_ack)
+    app = create_app(
+        settings,
+        engine,
+        runner=runner,
+        coaching=coaching,
+        after_ack=after_ack,
+        intake=intake,
+    )
     web_app = create_web_app(
         app,
         engine,
         token,
         signals_limit=settings.signals_max_bytes,
-        on_shutdown=[after_ack.close, coaching.close],
+        on_shutdown=[intake.close, after_ack.close, coaching.close],
     )
+    # Each worker process sweeps the intake for commands whose holder died.
+    intake.start()
     _spare_the_collector()
     return web_app

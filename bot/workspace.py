@@ -1,10 +1,11 @@
 """The workspace and the person behind a Slack request, as every listener uses them.
 
-`attach(app, engine, coaching, later)` adds three global middlewares, run after Bolt has verified
-the signature and authorised the request:
+`attach(app, engine, intake, coaching, later)` adds three global middlewares, run after Bolt
+has verified the signature and authorised the request:
 - the engine goes into the request context, so a listener opens a unit of work for its use
-  case with `writer(context)` or `reader(context)`; so do the batcher of /coach notes
-  stored after the ack, and the few threads doing slower work after it (a cycle run now);
+  case with `writer(context)` or `reader(context)`; so do the intake (where a command whose
+  work follows the ack is stored before it), the batcher of /coach notes stored after the
+  ack, and the few threads doing slower work after it (a cycle run now);
 - a Slack user seen for the first time becomes a member (Slack's admins and owners of this
   workspace admins, asked through `users.info`);
 - an event id already handled (a Slack retry, a duplicate delivery) is acknowledged and
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.after_ack import AfterAck, Batcher
+from bot.intake import CommandIntake
 from bot.runner import HeartbeatRunner
 from core import deliveries, directory
 from core.db import UnitOfWork
@@ -33,6 +35,7 @@ from core.permissions import Actor
 
 ENGINE = "salesbrain_engine"
 RUNNER = "salesbrain_runner"
+INTAKE = "salesbrain_intake"
 COACHING = "salesbrain_coaching"
 LATER = "salesbrain_later"
 # What became of the request, for the request log, when it was not done: refused, invalid,
@@ -80,19 +83,21 @@ class KnownPeople:
 def attach(
     app: App,
     engine: Engine,
+    intake: CommandIntake,
     coaching: Batcher[Any, Any],
     later: AfterAck,
     runner: HeartbeatRunner | None = None,
 ) -> None:
-    """Give every listener the database, the queue of notes stored after the ack, the threads
-    for other work after the ack (and the heartbeat runner, which runs a cycle on request),
-    the person, and events handled once."""
+    """Give every listener the database, the intake, the queue of notes stored after the
+    ack, the threads for other work after the ack (and the heartbeat runner, which runs a
+    cycle on request), the person, and events handled once."""
     known = KnownPeople()
 
     @app.middleware
     def provide_engine(context: BoltContext, next: Callable[[], None]) -> None:
         context[ENGINE] = engine
         context[RUNNER] = runner
+        context[INTAKE] = intake
         context[COACHING] = coaching
         context[LATER] = later
         next()

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import JSON, DateTime, Table, create_engine, event, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -49,6 +50,11 @@ class Database:
     def stored_time(self, value: datetime) -> datetime:
         """An aware UTC timestamp as the database's column stores it."""
         return value
+
+    def insert_unless_stored(self, table: Table, unique: Sequence[str]) -> Insert:
+        """`INSERT ... ON CONFLICT (unique) DO NOTHING`: a row already stored is skipped,
+        without an error that would end the transaction."""
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
     def insert_new_only(self, connection: Connection, new: NewRows) -> int:
         """Insert many rows at the driver's speed, skipping those whose `unique` columns are
@@ -99,6 +105,9 @@ class PostgreSQLDatabase(Database):
 
     def json_type(self) -> TypeEngine[Any]:
         return JSONB()  # compact, indexable
+
+    def insert_unless_stored(self, table: Table, unique: Sequence[str]) -> Insert:
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
     def insert_new_only(self, connection: Connection, new: NewRows) -> int:
         """COPY into a temporary table, then one INSERT ... SELECT."""

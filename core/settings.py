@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         default_factory=HeartbeatSettings, validation_alias="SALESBRAIN_HEARTBEAT"
     )
 
+    # How long the process that acknowledged a command holds it before any other process may
+    # do it (core/intake.py), and how often each `serve` looks for such commands.
+    intake_lease_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="SALESBRAIN_INTAKE_LEASE_SECONDS"
+    )
+    intake_sweep_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="SALESBRAIN_INTAKE_SWEEP_SECONDS"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:

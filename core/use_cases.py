@@ -13,9 +13,10 @@ the outbox is claimed, sent and recorded on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core import ask as asking
@@ -27,6 +28,7 @@ from core import (
     directory,
     health,
     impact,
+    intake,
     memory,
     proposals,
     report_messages,
@@ -45,10 +47,11 @@ from core.heartbeat.backends import Backend
 from core.heartbeat.config import HeartbeatSettings
 from core.heartbeat.cycle import CycleResult, run_cycle
 from core.heartbeat.outbox import DeliveryRun, Sink, destination_for
-from core.heartbeat.records import CycleView, cycle_view, get_cycle
+from core.heartbeat.records import CycleView, cycle_view, get_cycle, manual_cycle_since
 from core.heartbeat.replay import Replayable
 from core.home import Home, home_for
 from core.impact import NoteImpact
+from core.intake import Command, Received
 from core.models import Agent, Member, MemoryBlock, Task, Team, Tier
 from core.permissions import Actor, check_direct, principal_for
 from core.proposals import DirectorSettings, ProposalView
@@ -70,14 +73,21 @@ def refusal_recorded(uow: UnitOfWork) -> Iterator[None]:
         raise
 
 
-def coach(uow: UnitOfWork, team_id: str | None, notes: Sequence[CoachingNote]) -> list[Outcome]:
+def coach(
+    uow: UnitOfWork,
+    team_id: str | None,
+    notes: Sequence[CoachingNote],
+    intake_ids: Sequence[int] = (),
+) -> list[Outcome]:
     """Store coaching notes together; for each, its coaching, None (a delivery stored
-    before) or the error that refused it. Refusals are audited with the stored notes."""
+    before) or the error that refused it. Refusals are audited with the stored notes, and
+    the intake the notes came from (`intake_ids`) is marked done in the same transaction."""
     with uow:
         workspace = uow.workspaces.named_or_only(team_id)
         outcomes = coaching.coach(uow.session, workspace, notes)
         for refusal in (outcome for outcome in outcomes if isinstance(outcome, Refusal)):
             audit.refused(uow.session, refusal)
+        intake.mark_done(uow.session, intake_ids, clock.now())
         uow.commit()
         return outcomes
 
@@ -607,3 +617,58 @@ def ask(
             )
         grounds = asking.gather(uow.session, workspace, question, by, viewing_channel)
     return asking.written(grounds, writer)
+
+
+def cycle_run_since(
+    uow: UnitOfWork, team_id: str | None, words: str, since: datetime
+) -> int | None:
+    """The latest cycle the agent the words name ran on request since `since`, if any."""
+    with uow:
+        workspace = uow.workspaces.named_or_only(team_id)
+        agent, _ = directory.mentioned_agent(uow.session, workspace, words)
+        return manual_cycle_since(uow.session, agent, since)
+
+
+# The intake: commands acknowledged to chat, stored inside the ack, done after it. Keyed by
+# the Slack team id as received: storing one resolves no workspace, so the ack stays quick.
+
+
+def receive(uow: UnitOfWork, commands: Sequence[Command], *, owner: str) -> list[int | None]:
+    """Store commands before their acks, together, held by `owner`: for each, its intake
+    id, or None when this delivery of it was stored before."""
+    with uow:
+        held = intake.receive(uow.session, commands, owner=owner, now=clock.now())
+        uow.commit()
+        return held
+
+
+def claim_intake(
+    uow: UnitOfWork, leases: Mapping[str, float], *, owner: str, limit: int
+) -> list[Received]:
+    """Claim commands whose holder's lease lapsed, up to `limit` of each kind in `leases`
+    (each held for its kind's lease); commands that failed too often are given up."""
+    with uow:
+        now = clock.now()
+        claimed = []
+        for kind, lease_seconds in leases.items():
+            claimed += intake.claim_lapsed(
+                uow.session, kind, owner=owner, now=now, lease_seconds=lease_seconds, limit=limit
+            )
+        intake.tidy(uow.session, now)
+        uow.commit()
+        return claimed
+
+
+def intake_done(uow: UnitOfWork, ids: Sequence[int]) -> None:
+    """The work of these commands is done: nobody claims them again."""
+    with uow:
+        intake.mark_done(uow.session, ids, clock.now())
+        uow.commit()
+
+
+def release_intake(uow: UnitOfWork, ids: Sequence[int], *, untried: bool = False) -> None:
+    """Their holder will not do these commands after all (it is stopping, or its queue is
+    full): anyone may claim them; `untried` ones do not count as an attempt."""
+    with uow:
+        intake.release(uow.session, ids, clock.now(), untried=untried)
+        uow.commit()

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 
 from bot.after_ack import AfterAck
-from bot.app import create_app, heartbeat_runner, web_client
+from bot.app import command_intake, create_app, heartbeat_runner, web_client
 from bot.listeners.commands.coach import coaching_queue
 from bot.server import create_web_app, http_server, serve_http
 from core import installations
@@ -47,6 +47,7 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     engine = engine_for(settings.database_url)
     runner = heartbeat_runner(settings, engine)
     coaching, after_ack = coaching_queue(engine), AfterAck()
+    intake = command_intake(settings, engine)
     app = create_app(
         settings,
         engine,
@@ -54,22 +55,29 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
         runner=runner,
         coaching=coaching,
         after_ack=after_ack,
+        intake=intake,
     )
     if settings.slack_bot_token:
         _register_bot_workspace(settings, engine)
     if not no_scheduler:
         click.echo(f"salesbrain: heartbeat scheduler on ({runner.backend.name} backend)")
         runner.start()
+    if workers == 1 or mode == "socket":
+        # Commands acknowledged by a process that died are done here (with --workers, each
+        # worker process sweeps for itself).
+        intake.start()
     # SIGTERM stops serve as Ctrl-C does, through the `finally` below (uvicorn, having shut
     # down gracefully, raises the signal again; the default would end the process there).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        _serve(app, engine, settings, mode, host, port, workers, [after_ack.close, coaching.close])
+        stop = [intake.close, after_ack.close, coaching.close]
+        _serve(app, engine, settings, mode, host, port, workers, stop)
     except KeyboardInterrupt:
         click.echo("salesbrain: stopping")
     finally:
         # The cycles asked for are answered, the notes acknowledged stored and confirmed;
-        # running cycles finish.
+        # running cycles finish. What is not done by then stays in the intake.
+        intake.close()
         after_ack.close()
         coaching.close()
         if not no_scheduler:

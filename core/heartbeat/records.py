@@ -163,3 +163,17 @@ def get_cycle(session: Session, workspace: Workspace, cycle_id: int | str) -> tu
     if row is None:
         raise NotFound(f"cycle {number} not found")
     return row[0], row[1]
+
+
+def manual_cycle_since(session: Session, agent: Agent, since: datetime) -> int | None:
+    """The id of the agent's latest cycle run on request (not on schedule) since `since`."""
+    return session.scalars(
+        select(Cycle.id)
+        .where(
+            Cycle.agent_id == agent.id,
+            Cycle.trigger == CycleTrigger.MANUAL,
+            Cycle.started_at >= since,
+        )
+        .order_by(Cycle.id.desc())
+        .limit(1)
+    ).first()

@@ -38,7 +38,7 @@ from core.models.heartbeat import (
 from core.models.notices import Notice
 from core.models.proposals import Proposal, ProposalKind, ProposalStatus
 from core.models.signals import AnalysisMark, Finding, Signal, SignalId, SignalType
-from core.models.slack import EventDelivery, ReportMessage
+from core.models.slack import EventDelivery, Intake, ReportMessage
 
 __all__ = [
     "DEFAULT_INTERVAL_MINUTES",
@@ -59,6 +59,7 @@ __all__ = [
     "DeliveryProblem",
     "EventDelivery",
     "Finding",
+    "Intake",
     "Member",
     "MemberRole",
     "MemberTeam",

@@ -1,11 +1,13 @@
-"""What the Slack surface remembers: the events already handled, and the posted report
-messages that show a learning (so that a reaction addresses exactly that block)."""
+"""What the Slack surface remembers: the events already handled, the commands acknowledged
+whose work follows the ack (the intake), and the posted report messages that show a learning
+(so that a reaction addresses exactly that block)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, utcnow
@@ -22,6 +24,35 @@ class EventDelivery(Base):
     )
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Intake(Base):
+    """A command acknowledged to chat whose work follows the ack (a /coach note, a cycle run
+    now), stored inside the ack: a process that dies after acknowledging it loses nothing.
+
+    The process that received it holds it (`claimed_by` until `claimed_until`) while it does
+    the work; once that lease lapses, any process may claim it and do it. `done_at` marks it
+    done. Keyed by the Slack team id as received: the ack resolves no workspace."""
+
+    __tablename__ = "intake"
+    __table_args__ = (
+        UniqueConstraint("team_id", "delivery"),
+        Index("ix_intake_open", "done_at", "claimed_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    # What the work is ("coach", "brain run"): the edge that stored it knows how to do it.
+    kind: Mapped[str] = mapped_column(String(32))
+    # The command's trigger id: a repeated delivery of the same command is stored once.
+    delivery: Mapped[str] = mapped_column(String(100))
+    # The raw command, as the edge needs it to do the work and answer.
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    done_at: Mapped[datetime | None]
 
 
 class ReportMessage(Base):

@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from subprocess import Popen
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.after_ack import DRAIN_SECONDS, AfterAck
 from bot.app import create_app
 from bot.listeners.commands.brain import STOPPING
 from bot.server import create_web_app
-from core import memory
+from core import clock, intake, memory, use_cases
 from core.db import UnitOfWork
+from core.intake import Command
+from core.models import Intake
 from tests.conftest import ADMIN, EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender, running
@@ -58,27 +63,32 @@ def start_serve(database_url: str, slack: FakeSlack, *arguments: str, **env: str
     )
 
 
+def started(server: Popen[str], send: SlackSender) -> SlackSender:
+    """`send` once the server answers its health check (within 60 s: a loaded machine
+    takes seconds to import and migrate)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if send.get("/healthz").status == 200:
+                return send
+        except OSError:
+            pass
+        assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+        time.sleep(0.1)
+
+
 @contextmanager
 def serving(
-    database_url: str, slack: FakeSlack, output: list[str], *arguments: str
+    database_url: str, slack: FakeSlack, output: list[str], *arguments: str, **env: str
 ) -> Iterator[SlackSender]:
-    """`serve --http ARGUMENTS` in a process of its own, stopped with SIGTERM at the end
-    (it must then exit 0); what it printed is appended to `output`."""
+    """`serve --http ARGUMENTS` in a process of its own (with `env` added to its
+    environment), stopped with SIGTERM at the end (it must then exit 0); what it printed is
+    appended to `output`."""
     port = free_port()
     address = ("--host", "127.0.0.1", "--port", str(port))
-    server = start_serve(database_url, slack, "--http", *address, *arguments)
+    server = start_serve(database_url, slack, "--http", *address, *arguments, **env)
     try:
-        send = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if send.get("/healthz").status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
-            time.sleep(0.1)
-        yield send
+        yield started(server, SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack))
     finally:
         server.terminate()
         output.append(server.communicate(timeout=30)[0])
@@ -156,6 +166,69 @@ def test_serve_socket_mode_stops_on_sigterm_and_confirms_what_it_acknowledged(
     assert all(len(slack.responses(f"s{n}")) == 1 for n in range(5))
 
 
+# A serve killed right after its acks holds their commands in the intake for a second; the
+# other sweeps five times a second.
+KILLED = {"SALESBRAIN_INTAKE_LEASE_SECONDS": "1", "SALESBRAIN_INTAKE_SWEEP_SECONDS": "60"}
+SURVIVOR = {"SALESBRAIN_INTAKE_SWEEP_SECONDS": "0.2"}
+
+
+def held_by_a_dead_serve(engine: Engine, slack: FakeSlack) -> None:
+    """A /coach another serve acknowledged, held, and died with (its lease has lapsed)."""
+    command = {"team_id": "T0001", "user_id": EMEA_MANAGER, "channel_id": "C0001"}
+    command |= {"text": "@sdr-emea Note dead", "trigger_id": "trigger-dead"}
+    raw = {**command, "response_url": slack.response_url("dead")}
+    lapsing = Command("T0001", "coach", "command:trigger-dead", raw, lease_seconds=0.001)
+    [held] = use_cases.receive(UnitOfWork(engine), [lapsing], owner="serve-that-died:1")
+    assert held is not None
+
+
+def test_notes_acknowledged_by_a_serve_killed_after_its_acks_are_stored_once_by_another(
+    db_url: str, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # A note another serve acknowledged before it died, and 40 notes acknowledged by a serve
+    # SIGKILLed as soon as its last ack is back: whatever it had not stored is stored by the
+    # serve that remains, each note exactly once.
+    port = free_port()
+    address = ("--http", "--host", "127.0.0.1", "--port", str(port))
+    killed = start_serve(db_url, slack, *address, **KILLED)
+    try:
+        send = started(killed, SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack))
+        # Now, after its first sweep (at start): its next one would come after its death.
+        held_by_a_dead_serve(engine, slack)
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(
+                pool.map(
+                    lambda n: send.command("/coach", f"@sdr-emea Note {n}", EMEA_MANAGER),
+                    range(40),
+                )
+            )
+        os.kill(killed.pid, signal.SIGKILL)
+    finally:
+        killed.kill()
+        killed.communicate(timeout=30)
+    assert all((reply.status, reply.body) == (200, "") for reply in replies)
+    with uow(readonly=True) as u:
+        left = intake.pending(u.session)
+    output: list[str] = []
+    with serving(db_url, slack, output, **SURVIVOR):
+        deadline = time.monotonic() + 60
+        while True:
+            with uow(readonly=True) as u:
+                if intake.pending(u.session) == 0:
+                    break
+            assert time.monotonic() < deadline, "the intake was not taken over"
+            time.sleep(0.2)
+
+    assert left >= 1  # the dead serve's note at least
+    with uow(readonly=True) as u:
+        stored = sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
+    assert stored == sorted([f"Note {n}" for n in range(40)] + ["Note dead"])
+    [confirmed] = slack.responses("dead")
+    assert "Stored block" in confirmed["text"]
+    assert all(len(slack.responses(reply.response_url)) <= 1 for reply in replies)
+    assert "acknowledged commands from the intake" in output[0]
+
+
 # Acme's agents: `/brain run @agent` is answered at once, and the agent's cycle report
 # follows through the command's response URL (none of them has a report channel).
 AGENTS = ["sdr-emea", "ae-emea", "dir-emea", "sdr-amer", "dir-amer"]
@@ -215,8 +288,8 @@ def test_serve_stops_within_its_drain_bound_when_slack_does_not_take_an_answer(
     assert "shutting down with answers promised in acks unsent: 1" in output[0]
 
 
-def test_a_cycle_asked_for_while_the_server_stops_is_refused_after_the_ack(
-    db_url: str, engine: Engine, slack: FakeSlack, world: World
+def test_a_cycle_asked_for_while_the_server_stops_is_left_to_the_next_sweep(
+    db_url: str, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     after_ack = AfterAck()
     app = create_app(slack_settings(db_url, slack), engine, after_ack=after_ack)
@@ -225,5 +298,10 @@ def test_a_cycle_asked_for_while_the_server_stops_is_refused_after_the_ack(
         reply = SlackSender(url, SIGNING_SECRET, slack).command("/brain", "run @sdr-emea", ADMIN)
 
     assert reply.text.startswith("Running sdr-emea now")
-    [refusal] = slack.responses(reply.response_url)
-    assert (refusal["text"], refusal["response_type"]) == (STOPPING, "ephemeral")
+    [later] = slack.responses(reply.response_url)
+    assert (later["text"], later["response_type"]) == (STOPPING, "ephemeral")
+    with uow(readonly=True) as u:
+        [held] = u.session.scalars(select(Intake)).all()
+    # Released: the next sweep, of any serve, claims it at once.
+    assert held.kind == "brain run" and held.done_at is None
+    assert held.claimed_until is not None and held.claimed_until <= clock.now()

@@ -5,30 +5,75 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
+from sqlalchemy.engine import Engine
 
 from bot import blocks
+from bot.after_ack import AfterAck
+from bot.intake import CommandIntake, Route
 from bot.listeners.errors import tell_after_the_ack
-from bot.workspace import ENGINE, LATER, RUNNER, actor, first_delivery, reader, writer
+from bot.runner import HeartbeatRunner
+from bot.workspace import (
+    ENGINE,
+    INTAKE,
+    LATER,
+    ORIGIN,
+    RUNNER,
+    actor,
+    first_delivery,
+    reader,
+    writer,
+)
 from core import use_cases
+from core.db import UnitOfWork
 from core.errors import InvalidInput
 from core.heartbeat.replay import replay
+from core.intake import Received
 from core.permissions import SLACK_USER_ID, Actor
 
 log = logging.getLogger("salesbrain.slack")
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # What follows the ack of a subcommand with work after it when the server is stopping (a
-# restart, a deploy; Socket Mode delivers commands until the end).
-STOPPING = "salesbrain is restarting, so this was not done: ask again in a minute."
+# restart, a deploy; Socket Mode delivers commands until the end): the command waits in the
+# intake for the next sweep, here once restarted or in another server.
+STOPPING = "salesbrain is restarting: this is done once it is back, and its answer follows here."
 REPEATED = "This command was delivered before and carried out then: nothing more was done."
 
 Run = Callable[[BoltContext, str, Actor], blocks.Message]
-After = Callable[[BoltContext, Respond, str], None]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A subcommand whose work follows its ack, as the intake keeps it."""
+
+    team_id: str
+    user_id: str
+    words: str
+    response_url: str
+
+
+@dataclass(frozen=True)
+class Later:
+    """What the work after an ack has at hand: the database, the heartbeat runner, what was
+    asked, and, for a command taken over from the intake after its first holder died, when
+    it was received (that holder may have done part of the work)."""
+
+    engine: Engine
+    runner: HeartbeatRunner | None
+    asked: Asked
+    taken_over: datetime | None = None
+
+    def reader(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, readonly=True)
+
+
+After = Callable[[Later, Respond], None]
 
 
 @dataclass(frozen=True)
@@ -47,7 +92,8 @@ class Subcommand:
 def brain_command(
     ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
-    """Answered in the ack: the work takes milliseconds (slow work follows the ack)."""
+    """Answered in the ack: the work takes milliseconds (slow work follows the ack, stored in
+    the intake before it)."""
     word, _, rest = (command.get("text") or "").strip().partition(" ")
     subcommand = SUBCOMMANDS.get(word.lower() or "help")
     if subcommand is None:
@@ -61,19 +107,64 @@ def brain_command(
         context[ENGINE], str(context.team_id), delivery
     )
     reply = blocks.line(REPEATED) if repeated else subcommand.run(context, words, actor(context))
+    if subcommand.after is None or repeated:
+        ack(response_type="ephemeral", **reply)
+        return
+    asked = Asked(
+        str(context.team_id), str(context.user_id), words, str(command.get("response_url") or "")
+    )
+    # Stored before the ack: a process that dies after it loses nothing (bot/intake.py).
+    intake: CommandIntake = context[INTAKE]
+    kind = f"brain {word.lower()}"
+    held = intake.hold(
+        asked.team_id, kind, delivery, asdict(asked), _lease(intake, context[RUNNER])
+    )
     # The ack first: what the work says after it must not reach Slack before it.
     ack(response_type="ephemeral", **reply)
-    if subcommand.after is not None and not repeated:
-        after = partial(_after_the_ack, subcommand.after, context, respond, words)
-        if not context[LATER].offer(after):
-            respond(response_type="ephemeral", replace_original=False, **blocks.line(STOPPING))
+    if held is None:
+        return  # held before: a repeated delivery
+    later = Later(context[ENGINE], context[RUNNER], asked)
+    work = partial(_after_the_ack, subcommand.after, later, respond, intake, held)
+    if not context[LATER].offer(work):
+        intake.release(held)  # the next sweep (here after the restart, or elsewhere) does it
+        respond(response_type="ephemeral", replace_original=False, **blocks.line(STOPPING))
 
 
-def _after_the_ack(after: After, context: BoltContext, respond: Respond, words: str) -> None:
+def take_from_intake(
+    intake: CommandIntake, later: AfterAck, engine: Engine, runner: HeartbeatRunner | None
+) -> None:
+    """Subcommands another process acknowledged and did not finish (it died, or stopped)
+    are done by this process's threads; their answers follow through the response URL."""
+    for word, subcommand in SUBCOMMANDS.items():
+        if subcommand.after is None:
+            continue
+
+        def take(received: Received, after: After = subcommand.after) -> bool:
+            asked = Asked(**received.payload)
+            taken = Later(engine, runner, asked, taken_over=received.received_at)
+            respond = Respond(response_url=asked.response_url)
+            return later.offer(partial(_after_the_ack, after, taken, respond, intake, received.id))
+
+        intake.route(f"brain {word}", Route(take, _lease(intake, runner)))
+
+
+def _lease(intake: CommandIntake, runner: HeartbeatRunner | None) -> float:
+    """A cycle run now is held as long as the agent's own lease, and a little more: nobody
+    takes it over while it may still run."""
+    return intake.lease_seconds + (runner.settings.lease_seconds if runner else 0.0)
+
+
+def _after_the_ack(
+    after: After, later: Later, respond: Respond, intake: CommandIntake, intake_id: int
+) -> None:
     try:
-        after(context, respond, words)
+        after(later, respond)
     except Exception as error:
         tell_after_the_ack(error, respond, log)
+    try:
+        intake.done([intake_id])
+    except Exception as error:  # the database is away: the sweep takes it up again later
+        log.warning("could not mark intake %d done (%s)", intake_id, type(error).__name__)
 
 
 def _help(context: BoltContext, words: str, by: Actor) -> blocks.Message:
@@ -101,15 +192,25 @@ def _run(context: BoltContext, words: str, by: Actor) -> blocks.Message:
     return blocks.line(f"Running {agent.handle} now: its report follows {where}.")
 
 
-def _run_cycle(context: BoltContext, respond: Respond, words: str) -> None:
-    runner = context[RUNNER]
+def _run_cycle(later: Later, respond: Respond) -> None:
+    runner, team_id, words = later.runner, later.asked.team_id, later.asked.words
     if runner is None:
         raise InvalidInput("run", "this server runs no heartbeats; use `salesbrain heartbeat`")
-    agent, _ = use_cases.agent_named(reader(context), context.team_id, words)
-    result = runner.run_agent(context.team_id, agent.handle, actor(context))
-    if result is None or agent.report_channel:
+    agent, _ = use_cases.agent_named(later.reader(), team_id, words)
+    # Taken over from a process that died: the cycle it ran (if it got that far) is the
+    # answer, not a second one.
+    ran = (
+        use_cases.cycle_run_since(later.reader(), team_id, words, later.taken_over)
+        if later.taken_over is not None
+        else None
+    )
+    if ran is None:
+        by = Actor.member(later.asked.user_id, origin=ORIGIN)
+        result = runner.run_agent(team_id, agent.handle, by)
+        ran = result.cycle_id if result is not None else None
+    if ran is None or agent.report_channel:
         return  # the outbox posts the report in the agent's channel
-    cycle = use_cases.cycle(reader(context), context.team_id, result.cycle_id)
+    cycle = use_cases.cycle(later.reader(), team_id, ran)
     respond(response_type="in_channel", **blocks.cycle_report(cycle, learnings=0))
 
 
@@ -122,15 +223,14 @@ def _replay(context: BoltContext, words: str, by: Actor) -> blocks.Message:
     )
 
 
-def _replay_cycle(context: BoltContext, respond: Respond, words: str) -> None:
-    runner = context[RUNNER]
+def _replay_cycle(later: Later, respond: Respond) -> None:
+    runner, asked = later.runner, later.asked
     if runner is None:
         raise InvalidInput(
             "replay", "this server runs no heartbeats; use `salesbrain cycles replay`"
         )
-    cycle = use_cases.replayable(
-        reader(context), context.team_id, *_cycle_and_model(words), actor(context)
-    )
+    by = Actor.member(asked.user_id, origin=ORIGIN)
+    cycle = use_cases.replayable(later.reader(), asked.team_id, *_cycle_and_model(asked.words), by)
     result = replay(runner.engine, cycle, runner.backend, runner.settings)
     respond(
         response_type="ephemeral", replace_original=False, **blocks.replay_message(result.as_dict())

@@ -1,7 +1,10 @@
 """`/coach @agent <note>`: coaching on the agent's Personal Brain; no text opens the form.
 
-Slack is answered at once; the note waits in a batcher (bot/after_ack.py) and is stored with
-the notes that came meanwhile, in one transaction per workspace, through the coach use case.
+Slack is answered at once, once the raw command is stored in the intake (bot/intake.py): a
+process killed after the ack loses no note, another one (or the same after its restart)
+stores it. The note waits in a batcher (bot/after_ack.py) and is stored with the notes that
+came meanwhile, in one transaction per workspace, through the coach use case, which marks
+their intake done in the same transaction.
 The person is then told, in one ephemeral line through the command's response URL, which
 block holds it and whom it reaches, or what is wrong with it. With 50 commands in flight a
 process answers each in about 50 times the CPU time of one, so an ack that waited for the
@@ -9,15 +12,17 @@ unit of work could not be fast; the ack alone costs a fraction of a millisecond.
 
 When the oldest note has waited two seconds for its confirmation, a new note is stored before
 its ack, ahead of the others, and its ack carries the confirmation (or the error): slower,
-never dropped. A command delivered twice (a retry) stores its note once: its trigger id is
-recorded as a delivery in the note's own transaction.
+never dropped. A command delivered twice (a retry) is held in the intake once, and stores its
+note once: its trigger id is recorded as a delivery in the note's own transaction (so even a
+note two processes take from the intake at once is stored once).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -33,12 +38,14 @@ from sqlalchemy.engine import Engine
 
 from bot import blocks
 from bot.after_ack import Batcher, Handling
+from bot.intake import CommandIntake, Route
 from bot.listeners.views.coach import show_coach_form
-from bot.workspace import COACHING, ORIGIN
+from bot.workspace import COACHING, INTAKE, ORIGIN
 from core import use_cases
 from core.coaching import CoachingNote, Outcome
 from core.db import UnitOfWork
 from core.errors import DomainError
+from core.intake import Received
 from core.permissions import Actor
 
 # How long an ack waits for its note to be stored when the queue is full; past it, the
@@ -55,6 +62,9 @@ BATCH = 100
 # Posts to response URLs at once: each waits a round trip to Slack (~0.1 s from afar).
 TELLERS = 8
 
+# The intake's name for a /coach command.
+COACH = "coach"
+
 log = logging.getLogger("salesbrain.slack")
 
 
@@ -68,14 +78,28 @@ class CoachCommand:
     text: str
     trigger_id: str
     response_url: str
+    # Its row in the intake, marked done with the note.
+    intake_id: int | None = None
+
+    @property
+    def delivery(self) -> str:
+        return f"command:{self.trigger_id}"
 
     def note(self) -> CoachingNote:
         return CoachingNote(
             self.text,
             Actor.member(self.user_id, origin=ORIGIN),
             source_ref=f"slack:/coach {self.channel_id}".strip(),
-            delivery=f"command:{self.trigger_id}" if self.trigger_id else None,
+            delivery=self.delivery,
         )
+
+    def raw(self) -> dict[str, Any]:
+        """The command as the intake keeps it."""
+        return {name: value for name, value in asdict(self).items() if name != "intake_id"}
+
+    @classmethod
+    def from_intake(cls, received: Received) -> CoachCommand:
+        return cls(**received.payload, intake_id=received.id)
 
     @classmethod
     def from_command(cls, command: dict[str, Any], context: BoltContext) -> CoachCommand:
@@ -84,7 +108,8 @@ class CoachCommand:
             user_id=str(context.user_id),
             channel_id=str(command.get("channel_id") or ""),
             text=str(command.get("text") or ""),
-            trigger_id=str(command.get("trigger_id") or ""),
+            # Slack sends one with every command; without it, the command is stored once anyway.
+            trigger_id=str(command.get("trigger_id") or f"none-{secrets.token_hex(8)}"),
             response_url=str(command.get("response_url") or ""),
         )
 
@@ -95,14 +120,20 @@ CoachingQueue = Batcher[CoachCommand, blocks.Message]
 def coach_command(
     ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    """Acknowledged at once: the note is stored after the ack and the person told through the
-    response URL. When too many notes wait, the note is stored ahead of them before the ack,
-    which then carries the confirmation (or what is wrong)."""
+    """Acknowledged once the command is held in the intake: the note is stored after the ack
+    and the person told through the response URL. When too many notes wait, the note is
+    stored ahead of them before the ack, which then carries the confirmation (or what is
+    wrong)."""
     if not (command.get("text") or "").strip():
         ack()
         show_coach_form(client, context, command["trigger_id"], channel=command.get("channel_id"))
         return
     coach = CoachCommand.from_command(command, context)
+    held = context[INTAKE].hold(coach.team_id, COACH, coach.delivery, coach.raw())
+    if held is None:
+        ack()  # a repeated delivery of a command held before
+        return
+    coach = replace(coach, intake_id=held)
     coaching: CoachingQueue = context[COACHING]
     if coaching.offer(coach):
         ack()
@@ -126,35 +157,68 @@ def coaching_queue(
     return Batcher(handling, capacity=capacity, lag=lag, batch=BATCH, tellers=TELLERS, name="coach")
 
 
+def take_from_intake(intake: CommandIntake, coaching: CoachingQueue) -> None:
+    """/coach commands another process acknowledged and did not store (it died) go to
+    this process's queue."""
+    intake.route(
+        COACH,
+        Route(
+            take=lambda received: coaching.offer(CoachCommand.from_intake(received)),
+            lease_seconds=intake.lease_seconds,
+            room=lambda: coaching.capacity - coaching.waiting,
+        ),
+    )
+
+
 def store_many(engine: Engine, commands: Sequence[CoachCommand]) -> list[blocks.Message | None]:
-    """Store notes together, one unit of work per workspace: what to tell each person (the
-    confirmation or the error), or None for a delivery stored before."""
+    """Store notes together, one unit of work per workspace, their intake marked done with
+    them: what to tell each person (the confirmation or the error), or None for a delivery
+    stored before."""
     replies: list[blocks.Message | None] = [None] * len(commands)
     by_team: dict[str, list[int]] = {}
     for index, command in enumerate(commands):
         by_team.setdefault(command.team_id, []).append(index)
     for team_id, indexes in by_team.items():
-        group = [commands[i].note() for i in indexes]
+        group = [commands[i] for i in indexes]
         try:
-            told = [_reply(o) for o in use_cases.coach(UnitOfWork(engine), team_id, group)]
+            outcomes = use_cases.coach(
+                UnitOfWork(engine), team_id, [c.note() for c in group], _intake_ids(group)
+            )
+            told = [_reply(outcome) for outcome in outcomes]
         except DomainError as error:  # the workspace is not set up
+            use_cases.intake_done(UnitOfWork(engine), _intake_ids(group))
             told = [blocks.line(blocks.error_text(error))] * len(group)
         except Exception as error:
             # The notes could not be written together (a delivery stored meanwhile by another
             # process, a database error): each on its own, so that one cannot fail the rest.
             log.warning("storing %d notes together failed (%s)", len(group), type(error).__name__)
-            told = [_store_alone(engine, team_id, note) for note in group]
+            told = [_store_alone(engine, team_id, command) for command in group]
         for i, reply in zip(indexes, told, strict=True):
             replies[i] = reply
     return replies
 
 
-def _store_alone(engine: Engine, team_id: str, note: CoachingNote) -> blocks.Message | None:
+def _intake_ids(commands: Sequence[CoachCommand]) -> list[int]:
+    return [c.intake_id for c in commands if c.intake_id is not None]
+
+
+def _store_alone(engine: Engine, team_id: str, command: CoachCommand) -> blocks.Message | None:
     try:
-        [outcome] = use_cases.coach(UnitOfWork(engine), team_id, [note])
+        [outcome] = use_cases.coach(
+            UnitOfWork(engine), team_id, [command.note()], _intake_ids([command])
+        )
     except Exception as error:
+        # The person is told it failed: done, so that no later sweep tells them otherwise.
+        _done_quietly(engine, _intake_ids([command]))
         return _reply(error)
     return _reply(outcome)
+
+
+def _done_quietly(engine: Engine, ids: Sequence[int]) -> None:
+    try:
+        use_cases.intake_done(UnitOfWork(engine), ids)
+    except Exception as error:  # the database is away: the sweep tries the note again
+        log.warning("could not mark %d intake done (%s)", len(ids), type(error).__name__)
 
 
 def _reply(outcome: Outcome | Exception) -> blocks.Message | None:

@@ -1,0 +1,163 @@
+"""Commands acknowledged to Slack whose work follows the ack, kept in the intake until done.
+
+A listener that promises work after its ack (/coach, `/brain run`) first `hold`s the raw
+command: it is stored, held by this process for a lease, before the ack leaves (one
+thread stores the commands that arrive meanwhile together, so that 50 acks in flight cost
+one transaction, not 50); then the
+work is queued in this process (bot/after_ack.py) and marks the command done when finished.
+If the process dies meanwhile, nothing is lost: every `serve` sweeps the intake every few
+seconds, claims the commands whose holder's lease lapsed (another replica's, or its own
+before a restart) and hands each to the queue that does its kind (`route`). The work is
+idempotent, so a command done twice (a lease that lapsed while its holder still worked)
+has its effect once.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from core import use_cases
+from core.db import UnitOfWork
+from core.heartbeat.leases import worker_name
+from core.intake import Command, Received
+
+log = logging.getLogger("salesbrain.slack")
+
+# Commands claimed in one sweep at most, of each kind.
+SWEEP_LIMIT = 200
+# Commands stored in one transaction at most.
+HOLD_BATCH = 200
+# How long an ack waits for its command to be stored (Slack waits 3 s for the ack).
+HOLD_SECONDS = 2.5
+
+
+@dataclass(frozen=True)
+class Route:
+    """What to do with a command of one kind claimed from the intake: `take` it (False when
+    it cannot now: it is claimed again once its lease lapses), holding it `lease_seconds`."""
+
+    take: Callable[[Received], bool]
+    lease_seconds: float
+    # How many this process can take now (its queue's room).
+    room: Callable[[], int] = lambda: SWEEP_LIMIT
+
+
+class CommandIntake:
+    """The intake as the Slack edge uses it: hold a command before its ack, mark it done
+    after its work, and (once started) sweep up the commands whose holder died."""
+
+    def __init__(self, engine: Engine, lease_seconds: float, sweep_seconds: float) -> None:
+        self.engine = engine
+        self.lease_seconds = lease_seconds
+        self.sweep_seconds = sweep_seconds
+        self.owner = worker_name()
+        self._routes: dict[str, Route] = {}
+        self._holds: queue.SimpleQueue[tuple[Command, Future[int | None]]] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+
+    def route(self, kind: str, route: Route) -> None:
+        """Commands of `kind` found by the sweep go to `route`."""
+        self._routes[kind] = route
+
+    def hold(
+        self,
+        team_id: str,
+        kind: str,
+        delivery: str,
+        payload: dict[str, Any],
+        lease_seconds: float | None = None,
+    ) -> int | None:
+        """Store a command before its ack, held by this process: its id, or None when this
+        delivery of it was stored before (Slack delivered the command twice). Raises when it
+        could not be stored: the ack then says it failed, and nothing is promised."""
+        command = Command(team_id, kind, delivery, payload, lease_seconds or self.lease_seconds)
+        answer: Future[int | None] = Future()
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_all, name="intake-writer", daemon=True
+                )
+                self._writer.start()
+        self._holds.put((command, answer))
+        return answer.result(timeout=HOLD_SECONDS)
+
+    def _write_all(self) -> None:
+        """Store the commands held meanwhile together, one transaction for all: under load a
+        transaction costs about as much for fifty commands as for one."""
+        while True:
+            batch = [self._holds.get()]
+            while len(batch) < HOLD_BATCH:
+                try:
+                    batch.append(self._holds.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                held = use_cases.receive(
+                    UnitOfWork(self.engine), [command for command, _ in batch], owner=self.owner
+                )
+            except Exception as error:
+                log.error("could not hold %d commands in the intake", len(batch), exc_info=error)
+                for _, answer in batch:
+                    answer.set_exception(error)
+                continue
+            for (_, answer), intake_id in zip(batch, held, strict=True):
+                answer.set_result(intake_id)
+
+    def done(self, ids: Sequence[int]) -> None:
+        """The work of these commands is done."""
+        use_cases.intake_done(UnitOfWork(self.engine), ids)
+
+    def release(self, intake_id: int) -> None:
+        """This process will not do the command after all (it is stopping): the next sweep,
+        here or in another process, takes it."""
+        use_cases.release_intake(UnitOfWork(self.engine), [intake_id])
+
+    def sweep(self) -> int:
+        """Claim the commands whose holder's lease lapsed and hand each to its route: how
+        many were handed over."""
+        routes = {kind: route for kind, route in self._routes.items() if route.room() > 0}
+        if not routes:
+            return 0
+        leases = {kind: route.lease_seconds for kind, route in routes.items()}
+        limit = min(SWEEP_LIMIT, *(route.room() for route in routes.values()))
+        claimed = use_cases.claim_intake(
+            UnitOfWork(self.engine), leases, owner=self.owner, limit=limit
+        )
+        untaken = [r.id for r in claimed if not routes[r.kind].take(r)]
+        # Its queue filled meanwhile: back to the intake, not counted as a try.
+        use_cases.release_intake(UnitOfWork(self.engine), untaken, untried=True)
+        if claimed:
+            log.info(
+                "took over %d acknowledged commands from the intake", len(claimed) - len(untaken)
+            )
+        return len(claimed) - len(untaken)
+
+    def start(self) -> None:
+        """Sweep every `sweep_seconds` in a thread, from now until `close`."""
+        self._sweeper = threading.Thread(target=self._sweep_all, name="intake-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def close(self) -> None:
+        """Stop sweeping (the queues the sweep fed drain on their own)."""
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=self.sweep_seconds + 5)
+
+    def _sweep_all(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("sweeping the intake failed")
+            self._stop.wait(self.sweep_seconds)

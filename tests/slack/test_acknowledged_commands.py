@@ -1,0 +1,199 @@
+"""Commands acknowledged to Slack are held in the intake before the ack; a command whose
+process died after its ack is taken over by another process's sweep, done once, and its
+person answered through the command's response URL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from bot.after_ack import AfterAck
+from bot.app import create_app
+from bot.intake import CommandIntake
+from bot.listeners.commands.coach import COACH, CoachCommand, CoachingQueue, store_many
+from bot.runner import HeartbeatRunner
+from bot.server import create_web_app
+from core import clock, memory, use_cases
+from core.db import UnitOfWork
+from core.heartbeat.backends.offline import OfflineBackend
+from core.intake import Command
+from core.models import Cycle, Intake
+from tests.conftest import ADMIN, EMEA_MANAGER, World
+from tests.cycles import FAST, run_now
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SlackSender, running
+from tests.slack.conftest import SIGNING_SECRET, slack_settings
+
+LEASE = 30.0
+DEAD = "serve-that-died:1"
+
+
+@dataclass
+class Server:
+    """A served app and its intake, swept by hand (as each `serve` does every few seconds)."""
+
+    send: SlackSender
+    intake: CommandIntake
+
+    def sweep_later(self, seconds: float = 3600) -> int:
+        """Sweep as if `seconds` had passed: every lease held now has lapsed."""
+        later = clock.now() + timedelta(seconds=seconds)
+        with clock.frozen_at(later):
+            return self.intake.sweep()
+
+
+@pytest.fixture
+def server(
+    db_url: str, engine: Engine, slack: FakeSlack, world: World, coaching: CoachingQueue
+) -> Iterator[Server]:
+    intake = CommandIntake(engine, LEASE, sweep_seconds=1)
+    runner = HeartbeatRunner(engine, OfflineBackend(), FAST)
+    after_ack = AfterAck()
+    settings = slack_settings(db_url, slack)
+    app = create_app(
+        settings, engine, runner=runner, coaching=coaching, after_ack=after_ack, intake=intake
+    )
+    with running(create_web_app(app, engine)) as url:
+        yield Server(SlackSender(url, SIGNING_SECRET, slack), intake)
+    after_ack.close()
+
+
+def intake_rows(uow: Callable[..., UnitOfWork]) -> list[Intake]:
+    with uow(readonly=True) as u:
+        return list(u.session.scalars(select(Intake).order_by(Intake.id)))
+
+
+def held_by_a_dead_process(engine: Engine, kind: str, payload: dict[str, Any]) -> int:
+    """A command the process DEAD acknowledged and held, then died before doing it."""
+    delivery = f"command:{payload.get('trigger_id', 'dead-1')}"
+    command = Command("T0001", kind, delivery, payload, LEASE)
+    [held] = use_cases.receive(UnitOfWork(engine), [command], owner=DEAD)
+    assert held is not None
+    return held
+
+
+def all_done(uow: Callable[..., UnitOfWork], timeout: float = 10) -> bool:
+    """Every command in the intake is marked done (waiting at most `timeout`: the work
+    marks it done just after answering)."""
+    deadline = time.monotonic() + timeout
+    while any(row.done_at is None for row in intake_rows(uow)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def notes(uow: Callable[..., UnitOfWork], world: World) -> list[str]:
+    with uow(readonly=True) as u:
+        return sorted(b.content for b in memory.list_blocks(u.session, world.workspace))
+
+
+def test_a_coach_note_is_held_before_its_ack_and_marked_done_with_the_note(
+    server: Server, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    reply = server.send.command("/coach", "@sdr-emea Lead with compliance", EMEA_MANAGER)
+    slack.wait_for(f"respond/{reply.response_url}")
+
+    [row] = intake_rows(uow)
+    assert (row.kind, row.team_id, row.payload["text"]) == (
+        "coach",
+        "T0001",
+        "@sdr-emea Lead with compliance",
+    )
+    assert row.done_at is not None and row.attempts == 1
+    assert server.sweep_later() == 0
+    assert notes(uow, world) == ["Lead with compliance"]
+
+
+def test_a_note_whose_process_died_after_the_ack_is_stored_once_and_confirmed_by_the_sweep(
+    server: Server, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    command = CoachCommand(
+        team_id="T0001",
+        user_id=EMEA_MANAGER,
+        channel_id="C0001",
+        text="@sdr-emea Ask about the renewal date",
+        trigger_id="t-dead-1",
+        response_url=slack.response_url("dead-1"),
+    )
+    held_by_a_dead_process(engine, COACH, command.raw())
+
+    assert server.intake.sweep() == 0  # its holder's lease has not lapsed yet
+    assert server.sweep_later() == 1
+    [confirmation] = slack.wait_for("respond/dead-1")
+    assert "Stored block" in confirmation.args["text"]
+    assert server.sweep_later(7200) == 0
+    assert notes(uow, world) == ["Ask about the renewal date"]
+    [row] = intake_rows(uow)
+    assert row.done_at is not None and row.attempts == 2
+
+
+def test_a_note_two_processes_take_at_once_is_stored_once(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # The first holder stalled past its lease and a sweep took the note over: both store it.
+    command = CoachCommand(
+        "T0001", EMEA_MANAGER, "C0001", "@sdr-emea Mention the pilot", "t-2", "", intake_id=None
+    )
+    held = held_by_a_dead_process(engine, COACH, command.raw())
+    first = store_many(engine, [CoachCommand(**command.raw(), intake_id=held)])
+    second = store_many(engine, [CoachCommand(**command.raw(), intake_id=held)])
+
+    assert first[0] is not None and second == [None]  # nothing more to tell
+    assert notes(uow, world) == ["Mention the pilot"]
+
+
+def test_a_cycle_asked_of_a_process_that_died_is_run_by_the_sweep_and_answered(
+    server: Server, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    asked = {"team_id": "T0001", "user_id": ADMIN, "words": "@sdr-emea"}
+    held_by_a_dead_process(
+        engine, "brain run", {**asked, "response_url": slack.response_url("run-1")}
+    )
+
+    assert server.sweep_later() == 1
+    [answer] = slack.wait_for("respond/run-1", timeout=15)
+    assert answer.args["response_type"] == "in_channel"
+    assert answer.args["blocks"][0]["text"]["text"].startswith("sdr-emea · cycle ")
+    with uow(readonly=True) as u:
+        assert len(u.session.scalars(select(Cycle)).all()) == 1
+    assert all_done(uow)
+
+
+def test_a_cycle_its_dead_holder_had_run_is_answered_not_run_again(
+    server: Server, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    asked = {"team_id": "T0001", "user_id": ADMIN, "words": "@sdr-emea"}
+    held_by_a_dead_process(
+        engine, "brain run", {**asked, "response_url": slack.response_url("run-2")}
+    )
+    ran = run_now(engine, world.workspace, "sdr-emea", OfflineBackend())  # then it died
+
+    assert server.sweep_later() == 1
+    [answer] = slack.wait_for("respond/run-2", timeout=15)
+    assert answer.args["blocks"][0]["text"]["text"].startswith(f"sdr-emea · cycle {ran['id']}")
+    with uow(readonly=True) as u:
+        assert [c.id for c in u.session.scalars(select(Cycle))] == [ran["id"]]
+    assert all_done(uow)
+
+
+def test_a_repeated_delivery_of_a_coach_command_is_held_and_stored_once(
+    server: Server, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    first = server.send.command("/coach", "@sdr-emea Quote the case study", EMEA_MANAGER)
+    slack.wait_for(f"respond/{first.response_url}")
+    again = server.send.command(
+        "/coach", "@sdr-emea Quote the case study", EMEA_MANAGER, name=first.response_url
+    )
+
+    assert (again.status, again.body) == (200, "")
+    assert len(intake_rows(uow)) == 1
+    assert notes(uow, world) == ["Quote the case study"]
+    assert len(slack.responses(first.response_url)) == 1

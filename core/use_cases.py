@@ -34,6 +34,7 @@ from core import (
     report_messages,
     restatements,
     tasks,
+    trends,
 )
 from core import usage as usage_bill
 from core.coaching import CoachingNote, Outcome
@@ -550,6 +551,24 @@ def coaching_impact(
             else list_agents(uow.session, workspace)
         )
         return impact.coaching_impact(uow.session, workspace, agents)
+
+
+def finding_trend(uow: UnitOfWork, team_id: str | None, block_id: int | str) -> trends.FindingTrend:
+    """A finding's rate week by week, for its chart (`salesbrain chart finding`)."""
+    with uow:
+        return trends.finding_trend(uow.session, uow.workspaces.named_or_only(team_id), block_id)
+
+
+def note_trend(uow: UnitOfWork, team_id: str | None, block_id: int | str) -> impact.NoteImpact:
+    """A coaching note's reply rates with, without and before it, for its chart."""
+    with uow:
+        return trends.note_trend(uow.session, uow.workspaces.named_or_only(team_id), block_id)
+
+
+def team_weeks(uow: UnitOfWork, team_id: str | None, team: str) -> trends.TeamWeeks:
+    """A team's cycles, learnings and promotions per week, for its chart."""
+    with uow:
+        return trends.team_weeks(uow.session, uow.workspaces.named_or_only(team_id), team)
 
 
 def weekly_digest(uow: UnitOfWork, team_id: str | None, team: str) -> digest.Digest:

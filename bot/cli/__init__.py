@@ -81,6 +81,7 @@ def cli(ctx: click.Context) -> None:
 def _register_commands() -> None:
     from bot.cli import (
         ask,
+        chart,
         context,
         directory,
         health,
@@ -103,6 +104,7 @@ def _register_commands() -> None:
         serve,
         proposals,
         ask,
+        chart,
     ):
         module.register(cli)
 

@@ -213,3 +213,29 @@ def _threads(scope: ColumnElement[bool]) -> CTE:
         .cte("threads")
         .prefix_with("MATERIALIZED")
     )
+
+
+def timeline(
+    session: Session, agent_ids: list[int], measure: Measure, value: str
+) -> list[tuple[datetime, bool, bool]]:
+    """(when, success, in the group) of every observation the measure counts, oldest first:
+    for a rate, each delivered send (by thread, as the tally counts it); for an objection's
+    share, each reply (a success when it raised the objection)."""
+    if measure is OBJECTIONS:
+        replies = session.execute(
+            select(Signal.occurred_at, Signal.objection == value)
+            .where(Signal.agent_id.in_(agent_ids), Signal.type == SignalType.EMAIL_REPLIED)
+            .order_by(Signal.occurred_at)
+        )
+        return [(at, bool(raised), True) for at, raised in replies]
+    threads = _threads(Signal.agent_id.in_(agent_ids))
+    sends = session.execute(
+        select(
+            threads.c.sent_at,
+            threads.c[OUTCOMES[measure.metric]],
+            threads.c[measure.dimension] == value,
+        )
+        .where(threads.c.delivered == 1)
+        .order_by(threads.c.sent_at)
+    )
+    return [(at, bool(success), bool(in_group)) for at, success, in_group in sends]

@@ -16,7 +16,7 @@ from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.cycles import run_now
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SlackSender
-from tests.slack.test_reports import sink, with_runner  # noqa: F401  (fixtures)
+from tests.slack.test_reports import with_runner  # noqa: F401  (a fixture)
 
 
 def _counts(uow: Callable[..., UnitOfWork]) -> list[int | None]:

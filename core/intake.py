@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.dialect import database
 from core.models import Intake
+from core.storable import check_document
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,12 @@ class Command:
     delivery: str
     payload: dict[str, Any]
     lease_seconds: float
+
+    def __post_init__(self) -> None:
+        # Checked here, before the command joins others in one transaction: text no database
+        # stores (a NUL) is its sender's one-line error, never the failure of the batch.
+        for name, value in self.payload.items():
+            check_document(value, name)
 
 
 def receive(

@@ -44,16 +44,17 @@ def _unicode(value: str) -> bool:
     return True
 
 
-def _check_document(value: Any, field: str, depth: int = 0) -> None:
+def check_document(value: Any, field: str, depth: int = 0) -> None:
+    """Raise InvalidInput for the first text in a JSON document (keys too) no database stores."""
     if isinstance(value, str):
         check_text(value, field)
     elif depth < MAX_DEPTH and isinstance(value, dict):
         for key, item in value.items():
             check_text(str(key), field)
-            _check_document(item, field, depth + 1)
+            check_document(item, field, depth + 1)
     elif depth < MAX_DEPTH and isinstance(value, list | tuple):
         for item in value:
-            _check_document(item, field, depth + 1)
+            check_document(item, field, depth + 1)
 
 
 def check_object(instance: object) -> None:
@@ -68,7 +69,7 @@ def check_object(instance: object) -> None:
             length = column.type.length if isinstance(column.type, String) else None
             check_text(value, attribute.key, length)
         elif isinstance(value, dict | list):
-            _check_document(value, attribute.key)
+            check_document(value, attribute.key)
 
 
 @event.listens_for(Session, "before_flush")

@@ -9,11 +9,13 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from core import clock, use_cases
 from core.db import UnitOfWork
+from core.errors import InvalidInput
 from core.intake import MAX_ATTEMPTS, Command, Received
 from core.models import Intake
 
@@ -139,3 +141,10 @@ def test_a_command_released_untried_is_not_counted_as_an_attempt(engine: Engine)
             use_cases.release_intake(UnitOfWork(engine), [taken.id], untried=True)
 
     assert taken.id == held and taken.attempts == 2
+
+
+def test_a_command_with_text_no_database_stores_is_its_senders_error_before_any_batch() -> None:
+    with pytest.raises(InvalidInput, match="text: contains a NUL"):
+        Command("T0001", "coach", "delivery-1", {"text": "Lead with\x00 compliance"}, 30.0)
+    with pytest.raises(InvalidInput, match="words"):
+        Command("T0001", "brain", "delivery-2", {"words": {"nested": ["\x00"]}}, 30.0)

@@ -91,7 +91,7 @@ def note_chart(note: NoteImpact) -> bytes:
             ha="center",
         )
     axes.set_xticks(range(len(bars)), [label for label, _, _ in bars])
-    axes.set_title(f"Coaching #{note.block_id} to {note.agent}: {_clip(note.content, 60)}")
+    axes.set_title(f"Coaching #{note.block_id} to {note.agent}: {_clip(note.content, 48)}")
     axes.set_ylabel(f"reply rate (whiskers: {note.with_note.confidence:.0%} interval)")
     axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     top = max((rate.high for _, rate, _ in bars if rate.sends), default=0.1)

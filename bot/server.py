@@ -375,6 +375,9 @@ class RequestLog:
                 log()
 
 
+WORKER_START_SECONDS = 60
+
+
 def http_server(web_app: Starlette | str, host: str, port: int, workers: int = 1) -> uvicorn.Server:
     """uvicorn for the app; our own request log replaces its access log.
 
@@ -389,6 +392,9 @@ def http_server(web_app: Starlette | str, host: str, port: int, workers: int = 1
         access_log=False,
         log_config=None,
         lifespan="on",
+        # A worker imports and builds the app before it answers the supervisor's ping: seconds
+        # on a busy machine. uvicorn's 5 s default killed workers that were only starting.
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
     return uvicorn.Server(config)
 

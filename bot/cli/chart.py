@@ -7,22 +7,11 @@ from pathlib import Path
 
 import click
 
-from bot import charts
 from bot.cli import unit_of_work, workspace_option
 from core import use_cases
 from core.errors import InvalidInput
 
-KINDS: dict[str, Callable[[str | None, str], bytes]] = {
-    "finding": lambda workspace, ident: charts.finding_chart(
-        use_cases.finding_trend(unit_of_work(readonly=True), workspace, ident)
-    ),
-    "coaching": lambda workspace, ident: charts.note_chart(
-        use_cases.note_trend(unit_of_work(readonly=True), workspace, ident)
-    ),
-    "team": lambda workspace, ident: charts.team_chart(
-        use_cases.team_weeks(unit_of_work(readonly=True), workspace, ident)
-    ),
-}
+KINDS = ("finding", "coaching", "team")
 
 
 def register(cli: click.Group) -> None:
@@ -30,7 +19,7 @@ def register(cli: click.Group) -> None:
 
 
 @click.command("chart")
-@click.argument("kind", type=click.Choice(list(KINDS)))
+@click.argument("kind", type=click.Choice(KINDS))
 @click.argument("ident", metavar="ID|SLUG")
 @click.option(
     "--out",
@@ -47,6 +36,21 @@ def chart(kind: str, ident: str, out: Path, workspace: str | None) -> None:
         raise InvalidInput("--out", f"{out.name!r} is not a .png file")
     if not out.parent.is_dir():
         raise InvalidInput("--out", f"no directory {str(out.parent)!r}")
-    image = KINDS[kind](workspace, ident)
+    # matplotlib is imported here, by the one command that draws: it takes seconds, which
+    # every other command (and each serve worker) would pay.
+    from bot import charts
+
+    drawn: dict[str, Callable[[], bytes]] = {
+        "finding": lambda: charts.finding_chart(
+            use_cases.finding_trend(unit_of_work(readonly=True), workspace, ident)
+        ),
+        "coaching": lambda: charts.note_chart(
+            use_cases.note_trend(unit_of_work(readonly=True), workspace, ident)
+        ),
+        "team": lambda: charts.team_chart(
+            use_cases.team_weeks(unit_of_work(readonly=True), workspace, ident)
+        ),
+    }
+    image = drawn[kind]()
     out.write_bytes(image)
     click.echo(f"wrote {out} ({len(image):,} bytes)")

@@ -73,7 +73,9 @@ def started(server: Popen[str], send: SlackSender) -> SlackSender:
                 return send
         except OSError:
             pass
-        assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+        if server.poll() is not None:
+            raise AssertionError(f"serve exited {server.returncode}:\n{server.communicate()[0]}")
+        assert time.monotonic() < deadline, "serve did not start within 60 s"
         time.sleep(0.1)
 
 

@@ -73,8 +73,10 @@ def test_a_pass_runs_each_due_agent_once_within_the_limits(engine: Engine, world
     ran = Counter(cycle.agent_id for cycle in cycles(engine))
     assert len(ran) == 18 and set(ran.values()) == {1}
     assert all(cycle.started_at == TOMORROW for cycle in cycles(engine))  # the clock carried
-    assert max(backend.peak.values()) == 3
-    assert backend.peak_total == 5
+    # The limits hold; how close a pass comes to them depends on the machine's load (a
+    # loaded CI machine reached 4 of 5), so reaching them exactly is not asserted.
+    assert 1 < max(backend.peak.values()) <= 3
+    assert 1 < backend.peak_total <= 5
 
 
 def test_the_scheduler_ticks_and_runs_due_agents_until_stopped(

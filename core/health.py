@@ -24,14 +24,16 @@ nothing):
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations
+from threading import Lock
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Engine, Pool, Select, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core import audit, clock, memory
@@ -63,6 +65,14 @@ PER_KIND = 200
 MAX_NOTES = 100
 
 ARCHIVE, REFRESH, MERGE = "archive", "refresh", "merge"
+
+# The App Home shows memory health on every open, and a large brain takes about a second to
+# check (BENCHMARKS.md): what a viewer was shown is shown again for up to REMEMBER_SECONDS,
+# unless the workspace's memory changed meanwhile (a block written, archived, superseded or
+# edited), which is checked on every open. Only blocks surfacing in cycles can leave the
+# "unused" items unseen for that long.
+REMEMBER_SECONDS = 60
+REMEMBERED_VIEWS = 512
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,72 @@ def memory_health(
         counts[kind] = len(fresh)
         found += fresh
     return Health(items=found, counts=counts, may_tidy=True)
+
+
+class _Remembered:
+    """Health found in one database per (workspace, what the viewer may tidy, days), with the
+    state of the workspace's memory it was found in; shared by the threads of a process."""
+
+    def __init__(self) -> None:
+        self._found: OrderedDict[Hashable, tuple[Hashable, datetime, Health]] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: Hashable, state: Hashable) -> Health | None:
+        with self._lock:
+            found = self._found.get(key)
+        if found is None:
+            return None
+        was, at, health = found
+        fresh = clock.now() - at < timedelta(seconds=REMEMBER_SECONDS)
+        return health if was == state and fresh else None
+
+    def put(self, key: Hashable, state: Hashable, health: Health) -> None:
+        with self._lock:
+            self._found[key] = (state, clock.now(), health)
+            self._found.move_to_end(key)
+            while len(self._found) > REMEMBERED_VIEWS:
+                self._found.popitem(last=False)
+
+
+# One per database, known by its engine's connection pool (shared by the engine's read-only
+# views): a process may open several, the tests one per test.
+_remembered: WeakKeyDictionary[Pool, _Remembered] = WeakKeyDictionary()
+_remembered_lock = Lock()
+
+
+def _remembered_in(session: Session) -> _Remembered:
+    bind = session.get_bind()
+    pool = bind.pool if isinstance(bind, Engine) else bind.engine.pool
+    with _remembered_lock:
+        return _remembered.setdefault(pool, _Remembered())
+
+
+def home_health(session: Session, workspace: Workspace, actor: Actor) -> Health:
+    """`memory_health` for the App Home: remembered for a minute while memory is unchanged."""
+    principal = principal_for(session, workspace, actor)
+    if principal.role not in (MemberRole.ADMIN, MemberRole.MANAGER):
+        return Health()
+    viewer = "all" if principal.is_admin else tuple(sorted(principal.managed_team_ids))
+    key = (workspace.id, viewer, UNUSED_DAYS)
+    state = memory_state(session, workspace)
+    remembered = _remembered_in(session)
+    health = remembered.get(key, state)
+    if health is None:
+        health = memory_health(session, workspace, actor)
+        remembered.put(key, state, health)
+    return health
+
+
+def memory_state(session: Session, workspace: Workspace) -> tuple[object, ...]:
+    """What changes whenever a block of the workspace is written, archived, superseded or
+    edited: its newest id and update, and how many are active (one pass over an index)."""
+    active = func.sum(case((MemoryBlock.status == BlockStatus.ACTIVE, 1), else_=0))
+    row = session.execute(
+        select(func.max(MemoryBlock.id), func.max(MemoryBlock.updated_at), active).where(
+            MemoryBlock.workspace_id == workspace.id
+        )
+    ).one()
+    return tuple(row)
 
 
 def merge(

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.health import Health, memory_health
+from core.health import Health, home_health
 from core.heartbeat.blocked import Problem, open_problems
 from core.impact import coaching_impact
 from core.lifecycle import upgrade_hint
@@ -115,7 +115,7 @@ def home_for(session: Session, workspace: Workspace, actor: Actor) -> Home:
         spend=_spend(session, workspace, principal) if is_coach else None,
         coaching_impact=_impact_of(session, workspace, coaching),
         deliveries=open_problems(session, workspace),
-        health=memory_health(session, workspace, actor),
+        health=home_health(session, workspace, actor),
     )
 
 

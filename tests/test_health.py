@@ -13,7 +13,7 @@ from core import clock, memory, use_cases
 from core.coaching import CoachingNote
 from core.db import UnitOfWork
 from core.errors import InvalidInput, PermissionDenied
-from core.health import Health
+from core.health import REMEMBER_SECONDS, Health
 from core.models import AuditEvent, BlockStatus, MemoryBlock
 from core.permissions import Actor
 from tests.conftest import ADMIN, AMER_MANAGER, EMEA_MANAGER, MEMBER, World
@@ -175,3 +175,46 @@ def test_memory_health_and_merge_at_the_command_line(
         "(importance 0.90)\n"
     )
     assert run("memory", "merge", "1", "99999", "--by", ADMIN, "--workspace", "T0001").code == 4
+
+
+def home_health_of(uow: Callable[..., UnitOfWork], user: str) -> Health:
+    return use_cases.home(uow(readonly=True), "T0001", Actor.member(user)).health
+
+
+def test_the_home_shows_remembered_health_until_memory_changes(
+    uow: Callable[..., UnitOfWork], untidy: dict[str, int], world: World, now: datetime
+) -> None:
+    first = home_health_of(uow, EMEA_MANAGER)
+
+    assert home_health_of(uow, EMEA_MANAGER) is first  # not found again
+    assert home_health_of(uow, AMER_MANAGER).items == []  # each viewer's own
+    assert len(home_health_of(uow, ADMIN).items) == 5
+    with uow() as u:
+        memory.archive(
+            u.session, u.session.merge(world.workspace), untidy["stale"], by=MANAGER, reason="old"
+        )
+    after = home_health_of(uow, EMEA_MANAGER)
+    assert untidy["stale"] not in {i.block_id for i in after.items}
+    # A block edited in place (a refreshed copy) is a change too.
+    with uow() as u:
+        block = memory.get_block(u.session, u.session.merge(world.workspace), untidy["first"])
+        block.content = "Never open with the ROI calculator"
+        block.updated_at = now + timedelta(seconds=1)
+    assert home_health_of(uow, EMEA_MANAGER) is not after
+
+
+def test_remembered_health_is_found_again_after_a_minute(
+    uow: Callable[..., UnitOfWork], untidy: dict[str, int], world: World, now: datetime
+) -> None:
+    first = home_health_of(uow, EMEA_MANAGER)
+    # Surfacing in a cycle writes no new state: the minute bounds how long it goes unseen.
+    with uow() as u:
+        block = memory.get_block(u.session, u.session.merge(world.workspace), untidy["unused"])
+        block.last_surfaced_at = now
+
+    with clock.frozen_at(now + timedelta(seconds=REMEMBER_SECONDS - 1)):
+        assert home_health_of(uow, EMEA_MANAGER) is first
+    with clock.frozen_at(now + timedelta(seconds=REMEMBER_SECONDS)):
+        later = home_health_of(uow, EMEA_MANAGER)
+    assert untidy["unused"] in {i.block_id for i in first.items}
+    assert untidy["unused"] not in {i.block_id for i in later.items}

@@ -156,8 +156,8 @@ class Case:
     metrics: Callable[[Sequence[int]], dict[str, float]]
 
 
-def eval_cases(engine: Engine, seed: int) -> list[Case]:
-    memory = retrieval_eval.build(engine, seed)
+def eval_cases(engine: Engine, seed: int, small: bool = False) -> list[Case]:
+    memory = retrieval_eval.build(engine, seed, *((4, 0.2) if small else (None, 1.0)))
 
     def scorer(task: retrieval_eval.Task) -> Callable[[Sequence[int]], dict[str, float]]:
         return lambda ranking: retrieval_eval.task_metrics(task, ranking)
@@ -165,8 +165,8 @@ def eval_cases(engine: Engine, seed: int) -> list[Case]:
     return [Case(t.agent_id, t.text, scorer(t)) for t in memory.tasks]
 
 
-def quality_cases(engine: Engine, seed: int) -> list[Case]:
-    tasks = retrieval_quality.build(engine, seed, agents=8, decoys=6)
+def quality_cases(engine: Engine, seed: int, small: bool = False) -> list[Case]:
+    tasks = retrieval_quality.build(engine, seed, agents=1 if small else 8, decoys=6)
 
     def scorer(task: retrieval_quality.Task) -> Callable[[Sequence[int]], dict[str, float]]:
         def metrics(ranking: Sequence[int]) -> dict[str, float]:
@@ -184,7 +184,8 @@ def quality_cases(engine: Engine, seed: int) -> list[Case]:
     return [Case(t.agent_id, t.text, scorer(t)) for t in tasks]
 
 
-SETS: dict[str, Callable[[Engine, int], list[Case]]] = {
+# (engine, seed, small): the whole set, or a small one for the tests
+SETS: dict[str, Callable[[Engine, int, bool], list[Case]]] = {
     "eval": eval_cases,
     "quality": quality_cases,
 }
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="rerank-"))
     engine = empty_database(f"sqlite:///{workdir / 'set.db'}", "unused")
-    cases = SETS[args.set](engine, args.seed)
+    cases = SETS[args.set](engine, args.seed, False)
     texts = block_texts(engine)
     print(f"rerank on the {args.set} set, seed {args.seed}: {len(cases)} tasks, "
           f"{len(texts):,} blocks; pool {POOL}, limit {LIMIT}")  # fmt: skip

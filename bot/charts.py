@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from core.chart_notices import Drawn
 from core.impact import NoteImpact, Rate
 from core.trends import FindingTrend, TeamWeeks
 
@@ -22,6 +23,16 @@ DPI = 150
 BLUE, GREY, ORANGE, GREEN = "#1f6fb2", "#7a7a7a", "#e07b22", "#3a8f3a"
 
 matplotlib.rcParams.update({"font.size": 9, "axes.titlesize": 11, "axes.titleweight": "bold"})
+
+
+def chart(drawn: Drawn) -> bytes:
+    """The chart of whatever core gave to draw: a finding's trend, a note's impact, a team's
+    weeks."""
+    if isinstance(drawn, FindingTrend):
+        return finding_chart(drawn)
+    if isinstance(drawn, NoteImpact):
+        return note_chart(drawn)
+    return team_chart(drawn)
 
 
 def finding_chart(trend: FindingTrend) -> bytes:

@@ -59,13 +59,17 @@ def report_finding(session: Session, workspace: Workspace, cycle: Cycle) -> int 
         for call in cycle.tool_calls or []
         if isinstance(call, dict) and call.get("confirmed_block_id")
     ]
-    new_blocks = list(
-        session.scalars(
-            select(MemoryBlock).where(
-                MemoryBlock.workspace_id == workspace.id,
-                MemoryBlock.id.in_([int(i) for i in cycle.new_block_ids or []]),
+    new_blocks = (
+        list(
+            session.scalars(
+                select(MemoryBlock).where(
+                    MemoryBlock.workspace_id == workspace.id,
+                    MemoryBlock.id.in_([int(i) for i in cycle.new_block_ids]),
+                )
             )
         )
+        if cycle.new_block_ids
+        else []
     )
     followed = [
         block.promoted_from_id or (block.evidence or {}).get("derived_from") or block.id

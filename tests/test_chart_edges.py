@@ -12,6 +12,7 @@ MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's header (IHDR, the first chunk); fails if not a PNG."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 

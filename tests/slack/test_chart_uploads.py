@@ -26,17 +26,11 @@ from tests.conftest import ADMIN, World
 from tests.cycles import import_question_subject_effect
 from tests.fakes.slack_api import FakeSlack, Upload
 from tests.slack.conftest import slack_settings
+from tests.test_chart_edges import png_size
 from tests.test_digest import MONDAY_9, coached  # noqa: F401  (a fixture)
 from tests.test_heartbeat_cycle import MONDAY
 
 CHANNEL, TEAM_CHANNEL = "C0REPORTS", "C0EMEA"
-
-
-def png_size(data: bytes | None) -> tuple[int, int]:
-    """Width and height from a PNG's header (IHDR, the first chunk); fails if not a PNG."""
-    assert data is not None and data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert data[12:16] == b"IHDR"
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def runner(db_url: str, engine: Engine, slack: FakeSlack, worker: str = "w1") -> HeartbeatRunner:
@@ -105,7 +99,7 @@ def test_a_report_about_a_finding_gets_its_chart_in_its_thread_once_however_ofte
     finding = int(what.removeprefix("finding "))
     assert upload.filename == f"finding-{finding}.png" and ref == f"{CHANNEL}:{upload.file_id}"
     assert upload.title is not None and upload.title.startswith(f"Finding #{finding}: open rate")
-    assert png_size(upload.data) == (charts.WIDTH, charts.HEIGHT)
+    assert png_size(upload.data or b"") == (charts.WIDTH, charts.HEIGHT)
     assert len(upload.data or b"") == int(slack.calls_to("upload")[0].args["bytes"])
 
     # The report delivered again (its outbox message due once more), by two workers.
@@ -204,7 +198,7 @@ def test_the_weekly_digest_carries_the_teams_chart_and_its_coachings_in_its_thre
     assert set(uploads) == {"team-emea-weeks.png", f"coaching-{coached}.png"}
     for upload in uploads.values():
         assert (upload.channel, upload.thread_ts) == (TEAM_CHANNEL, digest_ts)
-        assert png_size(upload.data) == (charts.WIDTH, charts.HEIGHT)
+        assert png_size(upload.data or b"") == (charts.WIDTH, charts.HEIGHT)
     assert uploads["team-emea-weeks.png"].title == (
         "Team emea: cycles, learnings and promotions per week"
     )

@@ -36,9 +36,9 @@ from bot.listeners import assistant, register_listeners
 from bot.listeners.commands import brain, coach
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
 from bot.listeners.payloads import ShapeCheckedApp
-from bot.reports import SlackNoticePoster, SlackSink
+from bot.reports import SlackChartPoster, SlackNoticePoster, SlackSink
 from bot.runner import HeartbeatRunner
-from core import installations
+from core import chart_notices, installations
 from core.ask import answer_writer
 from core.db import UnitOfWork
 from core.errors import InvalidInput
@@ -64,6 +64,8 @@ BOT_SCOPES = [
     # member_joined_channel: the bot invited to an agent's channel delivers what waited.
     "channels:read",
     "groups:read",
+    # Charts uploaded into report and digest threads (bot/reports.py SlackChartPoster).
+    "files:write",
 ]
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -262,5 +264,9 @@ def heartbeat_runner(settings: Settings, engine: Engine) -> HeartbeatRunner:
         backend_from_settings(settings, heartbeat),
         heartbeat,
         sinks=[SlackSink(engine, clients), ConsoleSink(sys.stdout)],
-        posts={"slack": SlackNoticePoster(engine, clients), CONSOLE: ConsolePoster(sys.stdout)},
+        posts={
+            "slack": SlackNoticePoster(engine, clients),
+            chart_notices.KIND: SlackChartPoster(engine, clients),
+            CONSOLE: ConsolePoster(sys.stdout),
+        },
     )

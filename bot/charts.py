@@ -7,6 +7,7 @@ display, and no pyplot global state shared between threads of the server.
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Any
 
 import matplotlib
@@ -14,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from core.chart_notices import Drawn
 from core.impact import NoteImpact, Rate
 from core.trends import FindingTrend, TeamWeeks
 
@@ -24,26 +26,35 @@ BLUE, GREY, ORANGE, GREEN = "#1f6fb2", "#7a7a7a", "#e07b22", "#3a8f3a"
 matplotlib.rcParams.update({"font.size": 9, "axes.titlesize": 11, "axes.titleweight": "bold"})
 
 
+def chart(drawn: Drawn) -> bytes:
+    """The chart of whatever core gave to draw: a finding's trend, a note's impact, a team's
+    weeks."""
+    if isinstance(drawn, FindingTrend):
+        return finding_chart(drawn)
+    if isinstance(drawn, NoteImpact):
+        return note_chart(drawn)
+    return team_chart(drawn)
+
+
 def finding_chart(trend: FindingTrend) -> bytes:
     """The finding's cumulative rate by week, its interval band and the baseline."""
     figure, axes = _figure()
     weeks = [point.week for point in trend.points]
-    axes.fill_between(
-        weeks,
-        [point.low for point in trend.points],
-        [point.high for point in trend.points],
-        color=BLUE,
-        alpha=0.18,
-        label=f"{trend.confidence:.0%} interval",
-    )
+    band = f"{trend.confidence:.0%} interval"
+    if len(weeks) > 1:
+        lows, highs = [p.low for p in trend.points], [p.high for p in trend.points]
+        axes.fill_between(weeks, lows, highs, color=BLUE, alpha=0.18, label=band)
+    else:  # one week: a band one point wide is invisible, whiskers show the interval
+        only = trend.points[0]
+        whiskers = [[only.rate - only.low], [only.high - only.rate]]
+        axes.errorbar(weeks, [only.rate], yerr=whiskers, color=BLUE, capsize=10, label=band)
+        axes.set_xlim(weeks[0] - timedelta(days=7), weeks[0] + timedelta(days=7))
     axes.plot(weeks, [p.rate for p in trend.points], color=BLUE, marker="o", label=f"{trend.group}")
-    axes.plot(
-        weeks,
-        [p.baseline for p in trend.points],
-        color=GREY,
-        linestyle="--",
-        label="objection floor" if trend.metric == "objection share" else "baseline (all sends)",
-    )
+    baseline = "objection floor" if trend.metric == "objection share" else "baseline (all sends)"
+    if len(weeks) > 1:
+        axes.plot(weeks, [p.baseline for p in trend.points], color=GREY, ls="--", label=baseline)
+    else:
+        axes.axhline(trend.points[0].baseline, color=GREY, ls="--", label=baseline)
     last = trend.points[-1]
     axes.annotate(
         f"{last.rate:.0%} (n={last.n})",
@@ -87,7 +98,7 @@ def note_chart(note: NoteImpact) -> bytes:
             f"{rate.rate:.1%}\nn={rate.sends}",
             (position, rate.high),
             textcoords="offset points",
-            xytext=(0, 4),
+            xytext=(0, 6),
             ha="center",
         )
     axes.set_xticks(range(len(bars)), [label for label, _, _ in bars])
@@ -108,7 +119,9 @@ def team_chart(team: TeamWeeks) -> bytes:
     positions = list(range(len(labels)))
     cycles = above.bar(positions, [w.cycles for w in team.weeks], color=BLUE, alpha=0.8)
     above.bar_label(cycles, [str(w.cycles) if w.cycles else "" for w in team.weeks], padding=2)
-    above.set_title(f"Team {team.team}: the last {len(labels)} weeks")
+    above.set_title(
+        f"Team {team.team}, last {len(labels)} weeks: cycles, learnings and promotions per week"
+    )
     above.set_ylabel("heartbeat cycles")
     for offset, (counts, colour, label) in zip(
         (-0.2, 0.2),
@@ -122,11 +135,17 @@ def team_chart(team: TeamWeeks) -> bytes:
         below.bar_label(bars, [str(c) if c else "" for c in counts], padding=2)
     below.set_ylabel("blocks")
     below.set_xlabel("week starting (UTC)")
-    below.legend(loc="upper left")
-    for axes in (above, below):
+    below.legend(loc="best")
+    for axes, most, nothing in (
+        (above, max(w.cycles for w in team.weeks), "no cycles in these weeks"),
+        (below, max(max(w.learnings, w.promotions) for w in team.weeks), "no new blocks"),
+    ):
         axes.set_xticks(positions, labels)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.margins(y=0.25)
+        # Counts start at 0; an empty panel says so rather than showing an axis around zero.
+        axes.set_ylim(0, max(most, 1) * 1.25)
+        if not most:
+            axes.text(0.5, 0.5, nothing, transform=axes.transAxes, ha="center", color=GREY)
     return _png(figure)
 
 
@@ -149,4 +168,8 @@ def _png(figure: Figure) -> bytes:
 
 def _clip(text: str, most: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= most else text[: most - 1] + "…"
+    if len(text) <= most:
+        return text
+    cut = text[: most - 1]
+    # At a word's end where there is one: a word cut in two reads as a typo.
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(",;:") + "…"

@@ -20,6 +20,7 @@ manifest.yml).
 from __future__ import annotations
 
 import logging
+import urllib.error
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
@@ -30,7 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot import blocks, health_blocks
-from core import proposals, report_messages
+from core import chart_notices, proposals, report_messages
 from core.db import UnitOfWork
 from core.heartbeat import blocked
 from core.heartbeat.outbox import Delivery, DeliveryFailed, Envelope
@@ -113,6 +114,7 @@ class SlackSink:
             emoji, team = report_messages.promote_emoji(workspace), agent.team.slug
             made = proposals.for_cycle(session, workspace, cycle.id)
             report_ts = cycle.slack_ts if cycle.slack_channel == channel else None
+            finding = chart_notices.report_finding(session, workspace, cycle)
         try:
             client = self.client_for(workspace)
         except LookupError as error:
@@ -149,6 +151,11 @@ class SlackSink:
             ) from error
         except SlackRequestError as error:
             raise DeliveryFailed(f"Slack unreachable: {error}") from error
+        if finding is not None:
+            # Once everything of the report is posted: its chart follows in the thread as a
+            # notice of its own, so that an upload that fails never holds the report back.
+            with UnitOfWork(self.engine) as uow:
+                chart_notices.queue_for_report(uow.session, workspace, cycle.id, finding)
         return Delivery(channel=channel, ts=report_ts)
 
     def announce(self, notice: blocked.Notice) -> None:
@@ -285,27 +292,96 @@ class SlackSink:
             )
 
 
-class SlackNoticePoster:
-    """Posts notices (a team's digest, a flagged coaching note) to a channel, or to a person
-    as a direct message: chat.postMessage to a user id opens the app's conversation."""
+class _Poster:
+    """A notices' poster speaking for salesbrain in the notice's workspace."""
 
     def __init__(self, engine: Engine, client_for: ClientFor) -> None:
         self.engine = engine
         self.client_for = client_for
 
-    def __call__(self, pending: Pending) -> str | None:
-        with UnitOfWork(self.engine, readonly=True) as uow:
-            workspace = uow.session.get(Workspace, pending.workspace_id)
+    def _client(self, workspace: Workspace | None) -> WebClient:
         if workspace is None:
             raise PostFailed("the workspace is gone", permanent=True)
         try:
-            client = self.client_for(workspace)
-            answer = client.chat_postMessage(channel=pending.address, text=pending.text)
+            return self.client_for(workspace)
         except LookupError as error:
             raise PostFailed(str(error), permanent=True) from error
+
+
+class SlackNoticePoster(_Poster):
+    """Posts notices (a team's digest, a flagged coaching note) to a channel, or to a person
+    as a direct message: chat.postMessage to a user id opens the app's conversation."""
+
+    def __call__(self, pending: Pending) -> str | None:
+        with UnitOfWork(self.engine, readonly=True) as uow:
+            workspace = uow.session.get(Workspace, pending.workspace_id)
+        client = self._client(workspace)
+        try:
+            answer = client.chat_postMessage(channel=pending.address, text=pending.text)
         except SlackApiError as error:
             code = str(error.response.get("error") or error.response.status_code)
             raise PostFailed(f"Slack: {code}", permanent=code in PERMANENT) from error
         except SlackRequestError as error:
             raise PostFailed(f"Slack unreachable: {error}") from error
         return f"{answer.get('channel')}:{answer.get('ts')}"
+
+
+class SlackChartPoster(_Poster):
+    """Uploads a chart's notice (core/chart_notices.py) into its message's thread, with
+    files_upload_v2. The client waits out rate limits on the Web API methods; a failed
+    upload is tried again later, except where only a person can help (the bot left the
+    channel, a token without files:write): then the chart is given up, logged, and its
+    message stays as it was."""
+
+    def __call__(self, pending: Pending) -> str | None:
+        with UnitOfWork(self.engine, readonly=True) as uow:
+            workspace = uow.session.get(Workspace, pending.workspace_id)
+            post = workspace and chart_notices.chart_post(uow.session, workspace, pending)
+        client = self._client(workspace)
+        if post is None:
+            return "nothing to chart"
+        found = self._uploaded(client, post)
+        if found is not None:
+            return f"{post.channel}:{found}"
+        # Imported when a chart is due, never before: matplotlib takes seconds to import.
+        from bot import charts
+
+        try:
+            image = charts.chart(post.drawn)
+        except Exception as error:  # a chart that cannot be drawn must not stop other notices
+            log.exception("drawing %s failed", post.filename)
+            raise PostFailed(f"drawing {post.filename} failed: {error}", permanent=True) from error
+        try:
+            answer = client.files_upload_v2(
+                channel=post.channel,
+                thread_ts=post.thread_ts,
+                file=image,
+                filename=post.filename,
+                title=post.title,
+                alt_txt=post.alt_text[:1000],
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error") or error.response.status_code)
+            given_up = code in PERMANENT or code in BLOCKING
+            if given_up:
+                log.warning("chart %s not uploaded to %s: %s", post.filename, post.channel, code)
+            raise PostFailed(f"Slack: {code}", permanent=given_up) from error
+        except (SlackRequestError, urllib.error.URLError) as error:
+            raise PostFailed(f"uploading {post.filename} failed: {error}") from error
+        return f"{post.channel}:{(answer.get('file') or {}).get('id')}"
+
+    def _uploaded(self, client: WebClient, post: chart_notices.ChartPost) -> str | None:
+        """The id of this chart in the thread already (a deliverer died between Slack taking
+        it and the notice being marked posted), or None; unreadable history counts as none."""
+        try:
+            thread = client.conversations_replies(
+                channel=post.channel, ts=post.thread_ts, limit=HISTORY_LIMIT
+            )
+        except (SlackApiError, SlackRequestError) as error:
+            log.warning("reading the thread of %s before a chart failed: %s", post.channel, error)
+            return None
+        for message in thread.get("messages") or []:
+            for file in message.get("files") or []:
+                if file.get("name") == post.filename:
+                    return str(file.get("id"))
+        return None

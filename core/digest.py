@@ -4,7 +4,8 @@ was promoted or superseded, what went stale or never surfaced, and what still wa
 `salesbrain digest --team T` prints it; the scheduler posts it in the team's channel (its
 director's report channel, else the first of its agents' that has one) at the weekday and
 hour (UTC) the workspace sets, `settings["digest"]`. Posting goes through notices under the
-key "digest:<team>:<date>", so a second tick or a second worker never posts it twice.
+key "digest:<team>:<date>", so a second tick or a second worker never posts it twice; in
+Slack its charts follow in its thread (core/chart_notices.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit, clock, impact, notices, proposals
+from core import audit, chart_notices, clock, impact, notices, proposals
 from core.directory import get_team
 from core.errors import InvalidInput
 from core.heartbeat import outbox
@@ -256,9 +257,13 @@ def queue_due(session: Session, workspace: Workspace, now: datetime) -> list[str
         select(Team).where(Team.workspace_id == workspace.id).order_by(Team.slug)
     ):
         key = f"digest:{team.slug}:{slot:%Y-%m-%d}"
-        text = weekly_digest(session, workspace, team, until=slot).text()
-        if notices.post_once(session, workspace, key, team_channel(session, team), text):
+        digest = weekly_digest(session, workspace, team, until=slot)
+        destination = team_channel(session, team)
+        if notices.post_once(session, workspace, key, destination, digest.text()):
             queued.append(key)
+            if destination.startswith("slack:"):  # charts go into its thread in Slack
+                coaching = [note.block_id for note in digest.coaching]
+                chart_notices.queue_for_digest(session, workspace, key, team, coaching)
     return queued
 
 

@@ -5,6 +5,11 @@ methods it serves response URLs (`/respond/<id>`), so that what a command's ephe
 answers say can be read back. It can answer a method with 429 and Retry-After, or with a
 500, a given number of times. `python -m tests.fakes.slack_api` runs it in a process of its
 own and prints its URL; GET /_fake/calls then lists what it recorded.
+
+Files are uploaded as Slack's files_upload_v2 does: files.getUploadURLExternal answers an
+upload URL on this same server, the client POSTs the bytes there (recorded as the method
+"upload"), and files.completeUploadExternal shares the file in a channel or a thread, where
+conversations.replies shows it as a message with `files`. `uploads` keeps each shared file.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from urllib.parse import parse_qsl, urlparse
 BOT_USER = "UBOT0001"
 # Every call recorded so far, as JSON, for a client in another process (the benchmark).
 CALLS_PATH = "/_fake/calls"
+# Where files.getUploadURLExternal sends a file's bytes: UPLOAD_PATH + its file id.
+UPLOAD_PATH = "/_fake/upload/"
 
 
 @dataclass
@@ -33,6 +40,19 @@ class Call:
     args: dict[str, Any]
     token: str | None
     at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Upload:
+    """A file as files_upload_v2 sent it: its name and bytes, then where it was shared."""
+
+    file_id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    title: str | None = None
 
 
 @dataclass
@@ -62,6 +82,8 @@ class FakeSlack:
         # Channels the bot is not in: posting and reading there answer not_in_channel
         # until `invite`.
         self.outside: set[str] = set()
+        # Files by id, from files.getUploadURLExternal on; `uploads` lists the shared ones.
+        self.files: dict[str, Upload] = {}
         self._failures: dict[str, Failure] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
@@ -103,6 +125,12 @@ class FakeSlack:
         """The bot is invited to the channel: it may post and read there from now on."""
         with self._lock:
             self.outside.discard(channel)
+
+    @property
+    def uploads(self) -> list[Upload]:
+        """The files shared in a channel or thread (files.completeUploadExternal), in order."""
+        with self._lock:
+            return [f for f in self.files.values() if f.channel is not None]
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -177,6 +205,10 @@ class FakeSlack:
 
         if method == "chat.update":
             return self._update(args)
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(args)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(args, ts)
         if method.startswith("assistant.threads."):
             # setStatus, setSuggestedPrompts, setTitle: recorded, nothing to answer.
             return {"ok": True}
@@ -211,6 +243,49 @@ class FakeSlack:
                     break
         # A message the fake never saw posted (a test's own) is taken as updated too.
         return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+
+    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length") or "").isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            file_id = f"F{len(self.files) + 1:07d}"
+            self.files[file_id] = Upload(file_id, str(args["filename"]), int(args["length"]))
+        return {"ok": True, "upload_url": f"{self.url}{UPLOAD_PATH}{file_id}", "file_id": file_id}
+
+    def receive_upload(self, file_id: str, data: bytes) -> bool:
+        """The bytes POSTed to a file's upload URL; False for an unknown file."""
+        with self._lock:
+            upload = self.files.get(file_id)
+            if upload is None:
+                return False
+            upload.data = data
+            return True
+
+    def _complete_upload(self, args: dict[str, Any], ts: str) -> dict[str, Any]:
+        """Share uploaded files in `channel_id` (in `thread_ts`'s thread when given)."""
+        channel = str(args.get("channel_id") or "")
+        if channel in self.outside:
+            return {"ok": False, "error": "not_in_channel"}
+        listed = _json(args.get("files")) or []
+        with self._lock:
+            uploads = [self.files.get(str(f.get("id"))) for f in listed]
+            if not uploads or any(u is None or u.data is None for u in uploads):
+                return {"ok": False, "error": "file_not_found"}
+            shared = []
+            for upload, given in zip(uploads, listed, strict=True):
+                assert upload is not None
+                upload.channel, upload.thread_ts = channel, args.get("thread_ts") or None
+                upload.title = given.get("title") or upload.filename
+                shared.append(
+                    {"id": upload.file_id, "name": upload.filename, "title": upload.title}
+                )
+            if channel:
+                # As conversations.replies shows it: the bot's message sharing the files.
+                message: dict[str, Any] = {"ts": ts, "user": BOT_USER, "files": shared}
+                if args.get("thread_ts"):
+                    message["thread_ts"] = args["thread_ts"]
+                self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "files": shared}
 
     def _read(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """A channel's top-level messages, newest first, or one thread's, oldest first. (The
@@ -255,6 +330,9 @@ class FakeSlack:
                     self._send(200, calls)
                     return
                 length = int(self.headers.get("content-length") or 0)
+                if url.path.startswith(UPLOAD_PATH):
+                    self._upload(url.path.removeprefix(UPLOAD_PATH), self.rfile.read(length))
+                    return
                 raw = self.rfile.read(length).decode() if length else ""
                 args: dict[str, Any] = dict(parse_qsl(url.query))
                 if "json" in (self.headers.get("content-type") or ""):
@@ -279,6 +357,18 @@ class FakeSlack:
                 else:
                     time.sleep(fake.api_delay)
                     self._send(200, fake.answer(method, args))
+
+            def _upload(self, file_id: str, data: bytes) -> None:
+                """A file's bytes at its upload URL (answered "OK", as Slack does)."""
+                failure = fake._record(
+                    Call("upload", {"file_id": file_id, "bytes": len(data)}, None)
+                )
+                if failure is not None:
+                    self._send(failure.status, {"ok": False, "error": "upload_failed"})
+                elif not fake.receive_upload(file_id, data):
+                    self._send(404, {"ok": False, "error": "file_not_found"})
+                else:
+                    self._send(200, None)
 
             def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
                 data = b"ok" if body is None else json.dumps(body).encode()

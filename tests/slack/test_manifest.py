@@ -28,6 +28,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_update": {"chat:write"},
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"},
+    # files_upload_v2 calls these two (and POSTs the bytes to the URL the first returns).
+    "files_completeUploadExternal": {"files:write"},
+    "files_getUploadURLExternal": {"files:write"},
     "files_upload_v2": {"files:write"},
     "users_info": {"users:read"},
     "views_open": set(),

@@ -215,3 +215,21 @@ def test_only_the_dialect_module_branches_on_the_database(name: str) -> None:
     tree = _tree(MODULES[name])
     branches = [ast.unparse(node) for node in ast.walk(tree) if _asks_which_database(node)]
     assert branches == [], f"{name} branches on the database: {branches}"
+
+
+def test_no_file_keeps_a_merge_conflict_marker() -> None:
+    """A conflict resolved by hand leaves nothing of git's markers behind (a merge once
+    committed them into two documents)."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    markers = (b"<<<<<<< ", b">>>>>>> ")
+    found = []
+    for name in filter(None, tracked):
+        path = ROOT / name.decode()
+        if not path.is_file() or path.suffix in (".png", ".db", ".lock"):
+            continue
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if line.startswith(markers):
+                found.append(f"{name.decode()}:{number}")
+    assert found == []

@@ -20,11 +20,20 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 
-from core import use_cases
+from core import clock, use_cases
 from core.db import UnitOfWork
 from core.heartbeat.leases import worker_name
 from core.intake import Command, Received
@@ -37,6 +46,8 @@ SWEEP_LIMIT = 200
 HOLD_BATCH = 200
 # How long an ack waits for its command to be stored (Slack waits 3 s for the ack).
 HOLD_SECONDS = 2.5
+# How long Slack honours a command's response URL (for five posts at most).
+RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,66 @@ class Route:
     lease_seconds: float
     # How many this process can take now (its queue's room).
     room: Callable[[], int] = lambda: SWEEP_LIMIT
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """How an answer that follows a command's ack reaches its person: through the command's
+    response URL while Slack honours it; once it has expired or is used up (a command taken
+    over from the intake long after its ack), in one direct message from salesbrain, with
+    the bot's client in the person's Slack team (`clients`; without it, only logged)."""
+
+    clients: Callable[[str], WebClient] | None = None
+
+    def send(
+        self,
+        team_id: str,
+        user_id: str,
+        response_url: str,
+        received_at: datetime,
+        message: dict[str, Any],
+    ) -> None:
+        """Tell the person who sent a command received at `received_at` its answer, once."""
+        fresh = clock.now() - received_at < RESPONSE_URL_LIFETIME
+        if fresh and response_url and _post(response_url, user_id, message):
+            return
+        if self.clients is None:
+            log.warning("could not answer %s: its response URL is spent", user_id)
+            return
+        direct = {
+            k: v for k, v in message.items() if k not in ("response_type", "replace_original")
+        }
+        try:
+            # A user id as the channel: the app's direct messages with that person.
+            self.clients(team_id).chat_postMessage(channel=user_id, **direct)
+        except (SlackApiError, SlackRequestError, OSError, LookupError) as error:
+            log.warning("could not answer %s directly: %s", user_id, type(error).__name__)
+
+
+def _post(response_url: str, user_id: str, message: dict[str, Any]) -> bool:
+    """Post to a response URL: False when Slack refused it (expired, used up)."""
+    try:
+        response = webhook(response_url).send_dict({"replace_original": False, **message})
+    except (SlackRequestError, OSError) as error:
+        log.warning("could not answer %s: %s", user_id, type(error).__name__)
+        return False
+    if response.status_code != 200:
+        log.warning("could not answer %s: %s %s", user_id, response.status_code, response.body)
+        return False
+    return True
+
+
+def webhook(response_url: str) -> WebhookClient:
+    """A client for a command's response URL that waits out rate limits and retries 5xx."""
+    return WebhookClient(
+        response_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
 
 
 class CommandIntake:
@@ -117,6 +188,11 @@ class CommandIntake:
     def done(self, ids: Sequence[int]) -> None:
         """The work of these commands is done."""
         use_cases.intake_done(UnitOfWork(self.engine), ids)
+
+    def finish(self, intake_id: int) -> bool:
+        """Mark a command done before its answer leaves: True when this process did (it
+        answers), False when another holder did (and answered)."""
+        return use_cases.finish_intake(UnitOfWork(self.engine), intake_id)
 
     def release(self, intake_id: int) -> None:
         """This process will not do the command after all (it is stopping): the next sweep,

@@ -291,3 +291,23 @@ def test_a_replay_two_processes_did_is_answered_once(
 
     assert len(slack.responses("replay-1")) == 1
     assert direct_messages(slack, EMEA_MANAGER) == []
+
+
+def test_the_intake_writer_holds_commands_on_a_fresh_connection_when_the_server_dropped_its_own(
+    engine: Engine, uow: Callable[..., UnitOfWork]
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server that drops a connection: PostgreSQL (a restart, a failover)")
+    intake = CommandIntake(engine, LEASE, sweep_seconds=1)
+    kept = engine.connect()  # the writer's, kept while commands keep coming
+    backend = kept.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    kept.commit()
+    with engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+
+    command = Command("T0001", COACH, "command:t-dropped", {"text": "@sdr-emea x"}, LEASE)
+    fresh, [held] = intake._receive(kept, [command])
+    fresh.close()
+
+    assert fresh is not kept and held is not None
+    assert [row.delivery for row in intake_rows(uow)] == ["command:t-dropped"]

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 
 from bot import installation_store, workspace
 from bot.after_ack import AfterAck
-from bot.intake import CommandIntake
+from bot.intake import CommandIntake, FollowUp
 from bot.listeners import assistant, register_listeners
 from bot.listeners.commands import brain, coach
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue
@@ -92,6 +92,12 @@ def web_client(settings: Settings, token: str | None = None) -> WebClient:
 def bot_clients(settings: Settings, engine: Engine) -> Callable[[Workspace], WebClient]:
     """The Web API client that speaks for salesbrain in a workspace: the bot token of a
     single-workspace app, or the one its OAuth install stored."""
+    by_team = team_clients(settings, engine)
+    return lambda workspace: by_team(workspace.slack_team_id)
+
+
+def team_clients(settings: Settings, engine: Engine) -> Callable[[str], WebClient]:
+    """The Web API client that speaks for salesbrain in a Slack team, by its team id."""
     if settings.slack_client_id and settings.slack_client_secret:
         store = SQLAlchemyInstallationStore(
             client_id=settings.slack_client_id,
@@ -100,10 +106,10 @@ def bot_clients(settings: Settings, engine: Engine) -> Callable[[Workspace], Web
             installations_table_name=installation_store.INSTALLATIONS_TABLE,
         )
 
-        def installed(workspace: Workspace) -> WebClient:
-            bot = store.find_bot(enterprise_id=None, team_id=workspace.slack_team_id)
+        def installed(team_id: str) -> WebClient:
+            bot = store.find_bot(enterprise_id=None, team_id=team_id)
             if bot is None or not bot.bot_token:
-                raise LookupError(f"salesbrain is not installed in {workspace.slack_team_id}")
+                raise LookupError(f"salesbrain is not installed in {team_id}")
             return web_client(settings, bot.bot_token)
 
         return installed
@@ -111,7 +117,12 @@ def bot_clients(settings: Settings, engine: Engine) -> Callable[[Workspace], Web
     if not token:
         raise InvalidInput("SLACK_BOT_TOKEN", "is not set: reports cannot be posted to Slack")
     client = web_client(settings, token)
-    return lambda workspace: client
+    return lambda team_id: client
+
+
+def follow_up(settings: Settings, engine: Engine) -> FollowUp:
+    """How answers after an ack reach their person: the response URL, else a direct message."""
+    return FollowUp(team_clients(settings, engine))
 
 
 def create_app(
@@ -147,11 +158,12 @@ def create_app(
     with _quiet_when_same_token(client, bot_token):
         app = _bolt_app(client, secret, oauth, socket_mode)
     later = after_ack or AfterAck()
-    coaching = coaching or coaching_queue(engine)
+    answers = follow_up(settings, engine)
+    coaching = coaching or coaching_queue(engine, follow_up=answers)
     intake = intake or command_intake(settings, engine)
     # What the sweep finds in the intake goes to the same queues as what this process acks.
     coach.take_from_intake(intake, coaching)
-    brain.take_from_intake(intake, later, engine, runner)
+    brain.take_from_intake(intake, later, engine, runner, answers)
     workspace.attach(app, engine, intake, coaching, later, runner)
     register_listeners(app)
     assistant.register(app, answer_writer(settings, settings.heartbeat))

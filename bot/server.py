@@ -417,7 +417,7 @@ def _spare_the_collector() -> None:
 def from_environment() -> Starlette:
     """The web app as configured by the environment (each worker process builds its own)."""
     from bot.after_ack import AfterAck
-    from bot.app import command_intake, create_app, heartbeat_runner
+    from bot.app import command_intake, create_app, follow_up, heartbeat_runner
     from bot.listeners.commands.coach import coaching_queue
     from core.db import engine_for
     from core.settings import get_settings
@@ -426,7 +426,7 @@ def from_environment() -> Starlette:
     engine = engine_for(settings.database_url)
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
     # The scheduler runs in the parent process; a worker runs cycles on request only.
-    coaching, after_ack = coaching_queue(engine), AfterAck()
+    coaching, after_ack = coaching_queue(engine, follow_up=follow_up(settings, engine)), AfterAck()
     intake = command_intake(settings, engine)
     runner = heartbeat_runner(settings, engine)
     app = create_app(

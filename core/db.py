@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from core import audit, storable  # storable: every session checks what it flushes
@@ -78,10 +78,12 @@ class UnitOfWork:
     event.
     """
 
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(self, engine: Engine | Connection, *, readonly: bool = False) -> None:
         # The database, for the use cases whose work spans several transactions of their own
-        # (a signals import commits each batch; a cycle reasons with none open).
-        self.engine = engine
+        # (a signals import commits each batch; a cycle reasons with none open). Given a
+        # connection (a thread that keeps one between its transactions), the unit of work
+        # runs its transaction on it.
+        self.engine = engine if isinstance(engine, Engine) else engine.engine
         self._bind = engine.execution_options(salesbrain_readonly=True) if readonly else engine
         self.readonly = readonly
         self.session: Session

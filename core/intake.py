@@ -152,6 +152,19 @@ def mark_done(session: Session, ids: Sequence[int], now: datetime) -> None:
         )
 
 
+def finish(session: Session, intake_id: int, now: datetime) -> bool:
+    """Mark one command done unless it is already: True when this call did. Whoever finishes
+    a command answers its person; a second holder of it (its first holder's lease lapsed
+    while it still worked) finds it done and stays silent."""
+    finished = session.execute(
+        update(INTAKE)
+        .where(INTAKE.c.id == intake_id, INTAKE.c.done_at.is_(None))
+        .values(done_at=now, claimed_until=None)
+        .returning(INTAKE.c.id)
+    ).first()
+    return finished is not None
+
+
 def release(session: Session, ids: Sequence[int], now: datetime, *, untried: bool = False) -> None:
     """Their holder will not do these commands after all (it is stopping, or its queue is
     full): anyone may claim them. `untried`: the claim that took them does not count as an

@@ -685,6 +685,15 @@ def intake_done(uow: UnitOfWork, ids: Sequence[int]) -> None:
         uow.commit()
 
 
+def finish_intake(uow: UnitOfWork, intake_id: int) -> bool:
+    """Mark a command done before its answer leaves: True when this call did, and its caller
+    answers; False when another holder did (and answered)."""
+    with uow:
+        finished = intake.finish(uow.session, intake_id, clock.now())
+        uow.commit()
+        return finished
+
+
 def release_intake(uow: UnitOfWork, ids: Sequence[int], *, untried: bool = False) -> None:
     """Their holder will not do these commands after all (it is stopping, or its queue is
     full): anyone may claim them; `untried` ones do not count as an attempt."""

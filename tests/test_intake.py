@@ -82,6 +82,26 @@ def test_a_command_marked_done_is_never_claimed_again(engine: Engine) -> None:
         assert _claim(engine, "serve-b") == []
 
 
+def test_a_command_two_holders_did_is_finished_by_the_first_and_never_claimed_again(
+    engine: Engine,
+) -> None:
+    # Its first holder's lease lapsed while it still worked: a sweep took it over, and both
+    # did the work. Only the one that finishes it first answers its person.
+    with clock.running_on(_at(0)):
+        held = _hold(engine, "command:t1")
+    with clock.running_on(_at(LEASE + 1)):
+        [taken] = _claim(engine, "serve-b")
+    assert held is not None and taken.id == held
+
+    with clock.running_on(_at(LEASE + 2)):
+        first = use_cases.finish_intake(UnitOfWork(engine), taken.id)
+        second = use_cases.finish_intake(UnitOfWork(engine), held)
+    with clock.running_on(_at(3600)):
+        assert _claim(engine, "serve-c") == []
+
+    assert (first, second) == (True, False)
+
+
 def test_a_released_command_is_claimed_by_the_next_sweep(engine: Engine) -> None:
     with clock.running_on(_at(0)):
         held = _hold(engine, "command:t1")

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 
 from bot.after_ack import AfterAck
-from bot.app import command_intake, create_app, heartbeat_runner, web_client
+from bot.app import command_intake, create_app, follow_up, heartbeat_runner, web_client
 from bot.listeners.commands.coach import coaching_queue
 from bot.server import create_web_app, http_server, serve_http
 from core import installations
@@ -46,7 +46,7 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     schema.upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
     runner = heartbeat_runner(settings, engine)
-    coaching, after_ack = coaching_queue(engine), AfterAck()
+    coaching, after_ack = coaching_queue(engine, follow_up=follow_up(settings, engine)), AfterAck()
     intake = command_intake(settings, engine)
     app = create_app(
         settings,

@@ -64,14 +64,12 @@ def outcome_of(error: Exception) -> str:
     return "invalid" if isinstance(error, DomainError) else "failed"
 
 
-def tell_after_the_ack(error: Exception, respond: Respond, logger: logging.Logger) -> None:
-    """Work done after the ack failed: tell the person who asked, through the response URL."""
+def answer_to_failure(error: Exception, logger: logging.Logger) -> blocks.Message:
+    """Work done after the ack failed: what to tell the person who asked (logged unless it
+    is the person's own mistake)."""
     if not isinstance(error, DomainError):
         logger.error("work after the ack failed", exc_info=error)
-    try:
-        respond(text=blocks.error_text(error), response_type="ephemeral", replace_original=False)
-    except (SlackApiError, SlackRequestError, OSError) as failure:
-        logger.warning("could not tell about a failure: %s", type(failure).__name__)
+    return blocks.line(blocks.error_text(error))
 
 
 def _form_errors(error: Exception, text: str) -> BoltResponse:

@@ -73,6 +73,9 @@ class FakeSlack:
         self.installation: dict[str, Any] | None = None
         # Seconds a response URL takes to answer (a Slack far away).
         self.response_delay = 0.0
+        # Response URLs Slack no longer honours (30 minutes old, or used five times): a post
+        # to one is answered 404 `expired_url`, as Slack does.
+        self.expired: set[str] = set()
         # Seconds each Web API method takes to answer (a slow Slack).
         self.api_delay = 0.0
         # Messages posted, by channel (replies carry thread_ts), for the history methods.
@@ -353,7 +356,10 @@ class FakeSlack:
                     self._send(failure.status, {"ok": False, "error": "ratelimited"}, headers)
                 elif method.startswith("respond/"):
                     time.sleep(fake.response_delay)
-                    self._send(200, None)
+                    if method.removeprefix("respond/") in fake.expired:
+                        self._send(404, {"ok": False, "error": "expired_url"})
+                    else:
+                        self._send(200, None)
                 else:
                     time.sleep(fake.api_delay)
                     self._send(200, fake.answer(method, args))

@@ -11,12 +11,13 @@ from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 
 from bot import blocks
 from bot.after_ack import AfterAck
-from bot.intake import CommandIntake, Route
-from bot.listeners.errors import tell_after_the_ack
+from bot.intake import CommandIntake, FollowUp, Route
+from bot.listeners.errors import answer_to_failure
 from bot.runner import HeartbeatRunner
 from bot.workspace import (
     ENGINE,
@@ -73,7 +74,10 @@ class Later:
         return UnitOfWork(self.engine, readonly=True)
 
 
-After = Callable[[Later, Respond], None]
+# The work after the ack: its answer (the arguments of a response), None for none.
+After = Callable[[Later], blocks.Message | None]
+# How an answer reaches the person who asked.
+Tell = Callable[[blocks.Message], None]
 
 
 @dataclass(frozen=True)
@@ -124,17 +128,22 @@ def brain_command(
     if held is None:
         return  # held before: a repeated delivery
     later = Later(context[ENGINE], context[RUNNER], asked)
-    work = partial(_after_the_ack, subcommand.after, later, respond, intake, held)
+    work = partial(_after_the_ack, subcommand.after, later, lambda m: respond(**m), intake, held)
     if not context[LATER].offer(work):
         intake.release(held)  # the next sweep (here after the restart, or elsewhere) does it
         respond(response_type="ephemeral", replace_original=False, **blocks.line(STOPPING))
 
 
 def take_from_intake(
-    intake: CommandIntake, later: AfterAck, engine: Engine, runner: HeartbeatRunner | None
+    intake: CommandIntake,
+    later: AfterAck,
+    engine: Engine,
+    runner: HeartbeatRunner | None,
+    follow_up: FollowUp,
 ) -> None:
     """Subcommands another process acknowledged and did not finish (it died, or stopped)
-    are done by this process's threads; their answers follow through the response URL."""
+    are done by this process's threads; their answers follow through the response URL, or
+    in a direct message once it is spent."""
     for word, subcommand in SUBCOMMANDS.items():
         if subcommand.after is None:
             continue
@@ -142,8 +151,13 @@ def take_from_intake(
         def take(received: Received, after: After = subcommand.after) -> bool:
             asked = Asked(**received.payload)
             taken = Later(engine, runner, asked, taken_over=received.received_at)
-            respond = Respond(response_url=asked.response_url)
-            return later.offer(partial(_after_the_ack, after, taken, respond, intake, received.id))
+
+            def tell(message: blocks.Message, asked: Asked = asked) -> None:
+                follow_up.send(
+                    asked.team_id, asked.user_id, asked.response_url, received.received_at, message
+                )
+
+            return later.offer(partial(_after_the_ack, after, taken, tell, intake, received.id))
 
         intake.route(f"brain {word}", Route(take, _lease(intake, runner)))
 
@@ -155,16 +169,26 @@ def _lease(intake: CommandIntake, runner: HeartbeatRunner | None) -> float:
 
 
 def _after_the_ack(
-    after: After, later: Later, respond: Respond, intake: CommandIntake, intake_id: int
+    after: After, later: Later, tell: Tell, intake: CommandIntake, intake_id: int
 ) -> None:
+    """Do the work, then mark the command done, then answer: a command done twice (its
+    first holder's lease lapsed while it worked, or it died between answering and marking
+    it done) is answered by the one holder that marked it done."""
     try:
-        after(later, respond)
+        answer = after(later)
     except Exception as error:
-        tell_after_the_ack(error, respond, log)
+        answer = answer_to_failure(error, log)
     try:
-        intake.done([intake_id])
+        answers = intake.finish(intake_id)
     except Exception as error:  # the database is away: the sweep takes it up again later
         log.warning("could not mark intake %d done (%s)", intake_id, type(error).__name__)
+        return
+    if not answers or answer is None:
+        return
+    try:
+        tell({"response_type": "ephemeral", "replace_original": False, **answer})
+    except (SlackApiError, SlackRequestError, OSError) as error:
+        log.warning("could not answer intake %d: %s", intake_id, type(error).__name__)
 
 
 def _help(context: BoltContext, words: str, by: Actor) -> blocks.Message:
@@ -192,7 +216,7 @@ def _run(context: BoltContext, words: str, by: Actor) -> blocks.Message:
     return blocks.line(f"Running {agent.handle} now: its report follows {where}.")
 
 
-def _run_cycle(later: Later, respond: Respond) -> None:
+def _run_cycle(later: Later) -> blocks.Message | None:
     runner, team_id, words = later.runner, later.asked.team_id, later.asked.words
     if runner is None:
         raise InvalidInput("run", "this server runs no heartbeats; use `salesbrain heartbeat`")
@@ -209,9 +233,9 @@ def _run_cycle(later: Later, respond: Respond) -> None:
         result = runner.run_agent(team_id, agent.handle, by)
         ran = result.cycle_id if result is not None else None
     if ran is None or agent.report_channel:
-        return  # the outbox posts the report in the agent's channel
+        return None  # the outbox posts the report in the agent's channel
     cycle = use_cases.cycle(later.reader(), team_id, ran)
-    respond(response_type="in_channel", **blocks.cycle_report(cycle, learnings=0))
+    return {"response_type": "in_channel", **blocks.cycle_report(cycle, learnings=0)}
 
 
 def _replay(context: BoltContext, words: str, by: Actor) -> blocks.Message:
@@ -223,7 +247,7 @@ def _replay(context: BoltContext, words: str, by: Actor) -> blocks.Message:
     )
 
 
-def _replay_cycle(later: Later, respond: Respond) -> None:
+def _replay_cycle(later: Later) -> blocks.Message | None:
     runner, asked = later.runner, later.asked
     if runner is None:
         raise InvalidInput(
@@ -232,9 +256,7 @@ def _replay_cycle(later: Later, respond: Respond) -> None:
     by = Actor.member(asked.user_id, origin=ORIGIN)
     cycle = use_cases.replayable(later.reader(), asked.team_id, *_cycle_and_model(asked.words), by)
     result = replay(runner.engine, cycle, runner.backend, runner.settings)
-    respond(
-        response_type="ephemeral", replace_original=False, **blocks.replay_message(result.as_dict())
-    )
+    return blocks.replay_message(result.as_dict())
 
 
 def _cycle_and_model(words: str) -> tuple[str, str]:

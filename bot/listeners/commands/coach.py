@@ -22,26 +22,20 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackRequestError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 
 from bot import blocks
 from bot.after_ack import Batcher, Handling
-from bot.intake import CommandIntake, Route
+from bot.intake import CommandIntake, FollowUp, Route
 from bot.listeners.views.coach import show_coach_form
 from bot.workspace import COACHING, INTAKE, ORIGIN
-from core import use_cases
+from core import clock, use_cases
 from core.coaching import CoachingNote, Outcome
 from core.db import UnitOfWork
 from core.errors import DomainError
@@ -80,6 +74,8 @@ class CoachCommand:
     response_url: str
     # Its row in the intake, marked done with the note.
     intake_id: int | None = None
+    # When it was received (its response URL lasts 30 minutes from then).
+    received_at: datetime = field(default_factory=clock.now)
 
     @property
     def delivery(self) -> str:
@@ -95,11 +91,12 @@ class CoachCommand:
 
     def raw(self) -> dict[str, Any]:
         """The command as the intake keeps it."""
-        return {name: value for name, value in asdict(self).items() if name != "intake_id"}
+        kept = asdict(self).items()
+        return {name: value for name, value in kept if name not in ("intake_id", "received_at")}
 
     @classmethod
     def from_intake(cls, received: Received) -> CoachCommand:
-        return cls(**received.payload, intake_id=received.id)
+        return cls(**received.payload, intake_id=received.id, received_at=received.received_at)
 
     @classmethod
     def from_command(cls, command: dict[str, Any], context: BoltContext) -> CoachCommand:
@@ -146,12 +143,23 @@ def coach_command(
 
 
 def coaching_queue(
-    engine: Engine, capacity: int = CAPACITY, lag: float = LAG_SECONDS
+    engine: Engine,
+    capacity: int = CAPACITY,
+    lag: float = LAG_SECONDS,
+    follow_up: FollowUp | None = None,
 ) -> CoachingQueue:
-    """The batcher that stores /coach notes after their acks and confirms each one."""
+    """The batcher that stores /coach notes after their acks and confirms each one (through
+    `follow_up`: the command's response URL, or a direct message once it is spent)."""
+    told = follow_up or FollowUp()
     handling: Handling[CoachCommand, blocks.Message] = Handling(
         handle=lambda commands: store_many(engine, commands),
-        tell=_tell,
+        tell=lambda command, reply: told.send(
+            command.team_id,
+            command.user_id,
+            command.response_url,
+            command.received_at,
+            {"response_type": "ephemeral", **reply},
+        ),
         failure=lambda error: blocks.line(blocks.error_text(error)),
     )
     return Batcher(handling, capacity=capacity, lag=lag, batch=BATCH, tellers=TELLERS, name="coach")
@@ -229,30 +237,3 @@ def _reply(outcome: Outcome | Exception) -> blocks.Message | None:
             log.error("storing a note failed", exc_info=outcome)
         return blocks.line(blocks.error_text(outcome))
     return blocks.coached(outcome)
-
-
-def _tell(command: CoachCommand, reply: blocks.Message) -> None:
-    """Post the reply to the person, ephemerally, through the command's response URL."""
-    try:
-        response = _webhook(command.response_url).send(
-            response_type="ephemeral", replace_original=False, **reply
-        )
-    except (SlackRequestError, OSError) as error:
-        log.warning("could not answer %s: %s", command.user_id, type(error).__name__)
-        return
-    if response.status_code != 200:
-        log.warning(
-            "could not answer %s: %s %s", command.user_id, response.status_code, response.body
-        )
-
-
-def _webhook(response_url: str) -> WebhookClient:
-    return WebhookClient(
-        response_url,
-        timeout=10,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )

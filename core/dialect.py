@@ -309,10 +309,15 @@ class FullText(ABC):
 
     @abstractmethod
     def phrase_hits(
-        self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
+        self,
+        connection: Connection,
+        reader: Reader,
+        groups: Sequence[Sequence[Sequence[str]]],
+        readable: int,
     ) -> dict[int, list[int]]:
         """Group index -> the ids of the blocks the reader reads that hold a phrase (words
-        in a row) of the group; groups that no block matches are left out."""
+        in a row) of the group; groups that no block matches are left out. `readable`:
+        how many blocks the reader reads (the plan may depend on it)."""
 
     @abstractmethod
     def fetch(
@@ -362,7 +367,11 @@ class _SQLiteFullText(FullText):
     )
 
     def phrase_hits(
-        self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
+        self,
+        connection: Connection,
+        reader: Reader,
+        groups: Sequence[Sequence[Sequence[str]]],
+        readable: int,
     ) -> dict[int, list[int]]:
         scopes = (f"p{reader.agent_id}x", f"t{reader.team_id}x", f"c{reader.workspace_id}x")
         queries = [
@@ -420,28 +429,46 @@ class _PostgreSQLFullText(FullText):
     """The generated tsvector column `memory_fts` ('simple' configuration) and tsquery."""
 
     # The reader's blocks holding any word of any group (one cheap test without positions;
-    # most blocks hold none), then each group's tsquery, parsed once, on those alone. The
-    # test reads the reader's ~500 rows through the scope indexes: on the GIN index the
-    # planner preferred, a task's common words ("group", "question") are posting lists of
-    # tens of thousands of blocks in every workspace (40 ms at 100,000 blocks against 2).
-    _HITS = text(
+    # most blocks hold none), then each group's tsquery, parsed once, on those alone.
+    _HITS = (
         "WITH queries AS MATERIALIZED ("
         " SELECT u.ord - 1 AS index, to_tsquery('simple', u.query) AS query"
         " FROM unnest(CAST(:queries AS text[])) WITH ORDINALITY AS u(query, ord)),"
-        " readable AS MATERIALIZED ("
-        " SELECT id, memory_fts FROM memory_blocks"
-        " WHERE workspace_id = :workspace_id AND status = 'active'"
-        " AND (tier = 'company' OR (tier = 'team' AND team_id = :team_id)"
-        "      OR (tier = 'personal' AND agent_id = :agent_id))),"
+        " {readable}"
         " matched AS MATERIALIZED ("
-        " SELECT id, memory_fts FROM readable"
-        " WHERE memory_fts @@ to_tsquery('simple', :any_word))"
+        " SELECT id, memory_fts FROM {source}"
+        " WHERE {scope} memory_fts @@ to_tsquery('simple', :any_word))"
         " SELECT q.index, array_agg(m.id) FROM matched m JOIN queries q"
         " ON m.memory_fts @@ q.query GROUP BY q.index"
     )
+    _SCOPE = (
+        "workspace_id = :workspace_id AND status = 'active'"
+        " AND (tier = 'company' OR (tier = 'team' AND team_id = :team_id)"
+        "      OR (tier = 'personal' AND agent_id = :agent_id)) AND"
+    )
+    # A reader of a few thousand blocks: its rows through the scope indexes, each tested. The
+    # planner preferred the GIN index, where a task's common words ("group", "question")
+    # are posting lists of every workspace's blocks: 45-90 ms against 2.4 ms at 100,000
+    # blocks (~500 read), and it grows with the table, not with what the reader reads.
+    _HITS_READING = text(
+        _HITS.format(
+            readable=f"readable AS MATERIALIZED (SELECT id, memory_fts FROM memory_blocks"
+            f" WHERE {_SCOPE.removesuffix(' AND')}),",
+            source="readable",
+            scope="",
+        )
+    )
+    # A larger reader (20,000 blocks: 300 ms tested row by row, 60 ms by the index): the
+    # planner's choice.
+    _HITS_INDEXED = text(_HITS.format(readable="", source="memory_blocks", scope=_SCOPE))
+    _READ_AT_MOST = 5_000
 
     def phrase_hits(
-        self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
+        self,
+        connection: Connection,
+        reader: Reader,
+        groups: Sequence[Sequence[Sequence[str]]],
+        readable: int,
     ) -> dict[int, list[int]]:
         # A block holds a phrase only if it holds each of its words: the longest one is the
         # test ("head of it" -> "head", not "of", which nearly every block holds).
@@ -451,7 +478,7 @@ class _PostgreSQLFullText(FullText):
         queries = [" | ".join(f"({' <-> '.join(phrase)})" for phrase in p) for p in groups]
         rows = self.fetch(
             connection,
-            self._HITS,
+            self._HITS_READING if readable <= self._READ_AT_MOST else self._HITS_INDEXED,
             {
                 "queries": queries,
                 "any_word": " | ".join(every),

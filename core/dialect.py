@@ -309,15 +309,10 @@ class FullText(ABC):
 
     @abstractmethod
     def phrase_hits(
-        self,
-        connection: Connection,
-        reader: Reader,
-        groups: Sequence[Sequence[Sequence[str]]],
-        readable: int,
+        self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
     ) -> dict[int, list[int]]:
         """Group index -> the ids of the blocks the reader reads that hold a phrase (words
-        in a row) of the group; groups that no block matches are left out. `readable`:
-        how many blocks the reader reads (the plan may depend on it)."""
+        in a row) of the group; groups that no block matches are left out."""
 
     @abstractmethod
     def fetch(
@@ -367,11 +362,7 @@ class _SQLiteFullText(FullText):
     )
 
     def phrase_hits(
-        self,
-        connection: Connection,
-        reader: Reader,
-        groups: Sequence[Sequence[Sequence[str]]],
-        readable: int,
+        self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
     ) -> dict[int, list[int]]:
         scopes = (f"p{reader.agent_id}x", f"t{reader.team_id}x", f"c{reader.workspace_id}x")
         queries = [
@@ -428,62 +419,40 @@ class _SQLiteFullText(FullText):
 class _PostgreSQLFullText(FullText):
     """The generated tsvector column `memory_fts` ('simple' configuration) and tsquery."""
 
-    # The reader's blocks holding any word of any group (one cheap test without positions;
-    # most blocks hold none), then each group's tsquery, parsed once, on those alone.
-    _HITS = (
+    # Per phrase group: the blocks holding one of its phrases' longest words under the
+    # reader's three scopes, by the GIN index of migration 0014 (posting lists of the
+    # reader's own blocks, not every workspace's), then the group's tsquery on those rows
+    # alone. Testing the reader's ~500 rows one by one cost a tsquery per row and per group
+    # (8-20 ms at 100,000 blocks, more for a large brain); the whole-table GIN index of
+    # `memory_fts`, which the planner preferred, read common words' posting lists over
+    # every workspace (45-90 ms). The words go through to_tsvector as the column's did.
+    _HITS = text(
         "WITH queries AS MATERIALIZED ("
-        " SELECT u.ord - 1 AS index, to_tsquery('simple', u.query) AS query"
-        " FROM unnest(CAST(:queries AS text[])) WITH ORDINALITY AS u(query, ord)),"
-        " {readable}"
-        " matched AS MATERIALIZED ("
-        " SELECT id, memory_fts FROM {source}"
-        " WHERE {scope} memory_fts @@ to_tsquery('simple', :any_word))"
-        " SELECT q.index, array_agg(m.id) FROM matched m JOIN queries q"
-        " ON m.memory_fts @@ q.query GROUP BY q.index"
+        " SELECT u.ord - 1 AS index, to_tsquery('simple', u.query) AS query,"
+        " ARRAY(SELECT s.scope || w.lexeme"
+        "  FROM unnest(CAST(:scopes AS text[])) AS s(scope),"
+        "  unnest(tsvector_to_array(to_tsvector('simple', u.words))) AS w(lexeme)) AS scoped"
+        " FROM unnest(CAST(:queries AS text[]), CAST(:words AS text[]))"
+        " WITH ORDINALITY AS u(query, words, ord))"
+        " SELECT q.index, array_agg(m.id) FROM queries q CROSS JOIN LATERAL ("
+        " SELECT id, memory_fts FROM memory_blocks"
+        " WHERE memory_fts_scoped && q.scoped AND status = 'active'"
+        " OFFSET 0) AS m"  # the tsquery is tested on these rows, not looked up in its index
+        " WHERE m.memory_fts @@ q.query GROUP BY q.index"
     )
-    _SCOPE = (
-        "workspace_id = :workspace_id AND status = 'active'"
-        " AND (tier = 'company' OR (tier = 'team' AND team_id = :team_id)"
-        "      OR (tier = 'personal' AND agent_id = :agent_id)) AND"
-    )
-    # A reader of a few thousand blocks: its rows through the scope indexes, each tested. The
-    # planner preferred the GIN index, where a task's common words ("group", "question")
-    # are posting lists of every workspace's blocks: 45-90 ms against 2.4 ms at 100,000
-    # blocks (~500 read), and it grows with the table, not with what the reader reads.
-    _HITS_READING = text(
-        _HITS.format(
-            readable=f"readable AS MATERIALIZED (SELECT id, memory_fts FROM memory_blocks"
-            f" WHERE {_SCOPE.removesuffix(' AND')}),",
-            source="readable",
-            scope="",
-        )
-    )
-    # A larger reader (20,000 blocks: 300 ms tested row by row, 60 ms by the index): the
-    # planner's choice.
-    _HITS_INDEXED = text(_HITS.format(readable="", source="memory_blocks", scope=_SCOPE))
-    _READ_AT_MOST = 5_000
 
     def phrase_hits(
-        self,
-        connection: Connection,
-        reader: Reader,
-        groups: Sequence[Sequence[Sequence[str]]],
-        readable: int,
+        self, connection: Connection, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
     ) -> dict[int, list[int]]:
         # A block holds a phrase only if it holds each of its words: the longest one is the
         # test ("head of it" -> "head", not "of", which nearly every block holds).
-        every = dict.fromkeys(max(phrase, key=len) for phrases in groups for phrase in phrases)
-        if not every:
+        if not any(groups):
             return {}
         queries = [" | ".join(f"({' <-> '.join(phrase)})" for phrase in p) for p in groups]
+        longest = [" ".join(max(phrase, key=len) for phrase in p) for p in groups]
+        scopes = [f"p{reader.agent_id}x", f"t{reader.team_id}x", f"c{reader.workspace_id}x"]
         rows = self.fetch(
-            connection,
-            self._HITS_READING if readable <= self._READ_AT_MOST else self._HITS_INDEXED,
-            {
-                "queries": queries,
-                "any_word": " | ".join(every),
-                **reader._asdict(),
-            },
+            connection, self._HITS, {"queries": queries, "words": longest, "scopes": scopes}
         )
         return {group: ids for group, ids in rows}
 

@@ -15,7 +15,6 @@ from core import clock, directory, memory
 from core.coaching import coach_one
 from core.context import assemble_context, optimize_index
 from core.db import UnitOfWork, make_engine
-from core.dialect import Reader, full_text
 from core.models import Agent, BlockStatus, MemoryBlock
 from core.permissions import Actor
 from migrations import schema
@@ -127,28 +126,3 @@ def test_optimizing_the_index_changes_no_result(
     assert optimize_index(engine, pages=4) >= 1  # small steps: several of them on SQLite
     assert context() == before and len(before) == 20
     assert optimize_index(engine) == 1  # nothing left to merge
-
-
-def test_the_full_text_hits_do_not_depend_on_the_plan_the_readers_size_picks(
-    uow: Callable[..., UnitOfWork], world: World
-) -> None:
-    # PostgreSQL tests a small reader's rows one by one and lets the planner use the GIN
-    # index for a large one: both must find the same blocks (SQLite has one plan).
-    with uow() as u:
-        for n, note in enumerate(["security reviews stall pricing", "pricing pages", "lunch"]):
-            memory.write_learning(
-                u.session, world.workspace, world.sdr, f"{note} {n}",
-                by=Actor.agent("sdr-emea"), importance=0.5,
-            )  # fmt: skip
-        u.commit()
-    groups = [[("pricing",)], [("security", "reviews"), ("security", "review")], [("absent",)]]
-    with uow(readonly=True) as u:
-        connection = u.session.connection()
-        search = full_text(connection)
-        reader = Reader(world.workspace.id, world.sdr.team_id, world.sdr.id)
-        small = search.phrase_hits(connection, reader, groups, readable=3)
-        large = search.phrase_hits(connection, reader, groups, readable=1_000_000)
-    assert {group: sorted(ids) for group, ids in small.items()} == {
-        group: sorted(ids) for group, ids in large.items()
-    }
-    assert sorted(small) == [0, 1] and len(small[0]) == 2 and len(small[1]) == 1

@@ -175,7 +175,7 @@ class Candidates:
         owner = reader._asdict()
         self._now = search.now(now)
         ((readable,),) = search.fetch(connection, _COUNT, owner)
-        hits = search.phrase_hits(connection, reader, [p for _, _, p in query.groups], readable)
+        hits = search.phrase_hits(connection, reader, [p for _, _, p in query.groups])
         self.relevance = _relevance(hits, query, readable)
         accounts = search.fetch(connection, _ACCOUNTS, owner)
         self.named = AccountNames.of(task, sales_lexicon()).named(accounts)

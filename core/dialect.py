@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import JSON, DateTime, Table, TextClause, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -102,7 +103,9 @@ class PostgreSQLDatabase(Database):
 
     def engine(self, url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "rollback", _end_reading_with_commit)
+        return engine
 
     def json_type(self) -> TypeEngine[Any]:
         return JSONB()  # compact, indexable
@@ -246,6 +249,28 @@ def configure_sqlite(engine: Engine) -> None:
     def _release(info: dict[str, Any]) -> None:
         if info.pop("salesbrain_writer", False):
             writer.release()
+
+
+def _end_reading_with_commit(connection: Connection) -> None:
+    """End a read-only unit of work that wrote nothing with COMMIT, not ROLLBACK.
+
+    psycopg forgets the statements it prepared on a connection at every ROLLBACK, so a
+    read-only unit of work (which ends by rolling back) planned its statements anew each
+    time: context assembly's ~3 ms of ~6 ms server time per call at 100,000 blocks. When
+    the transaction holds no writes (no transaction id assigned) both end it alike; one
+    that wrote anything is still rolled back. SQLAlchemy's own rollback that follows finds
+    no transaction open and does nothing.
+    """
+    if not connection.get_execution_options().get("salesbrain_readonly", False):
+        return
+    driver = connection.connection.driver_connection
+    if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
+        return  # idle, or failed: nothing to keep
+    with driver.cursor() as cursor:
+        cursor.execute("SELECT txid_current_if_assigned() IS NULL")
+        wrote_nothing = cursor.fetchone()
+    if wrote_nothing is not None and wrote_nothing[0]:
+        driver.commit()
 
 
 def _copy_new_postgresql(connection: Connection, new: NewRows) -> int:

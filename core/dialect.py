@@ -7,13 +7,15 @@ import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
-from sqlalchemy import JSON, DateTime, Table, create_engine, event, text
+from psycopg.pq import TransactionStatus
+from sqlalchemy import JSON, DateTime, Table, TextClause, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
@@ -101,7 +103,9 @@ class PostgreSQLDatabase(Database):
 
     def engine(self, url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "rollback", _end_reading_with_commit)
+        return engine
 
     def json_type(self) -> TypeEngine[Any]:
         return JSONB()  # compact, indexable
@@ -247,6 +251,28 @@ def configure_sqlite(engine: Engine) -> None:
             writer.release()
 
 
+def _end_reading_with_commit(connection: Connection) -> None:
+    """End a read-only unit of work that wrote nothing with COMMIT, not ROLLBACK.
+
+    psycopg forgets the statements it prepared on a connection at every ROLLBACK, so a
+    read-only unit of work (which ends by rolling back) planned its statements anew each
+    time: context assembly's ~3 ms of ~6 ms server time per call at 100,000 blocks. When
+    the transaction holds no writes (no transaction id assigned) both end it alike; one
+    that wrote anything is still rolled back. SQLAlchemy's own rollback that follows finds
+    no transaction open and does nothing.
+    """
+    if not connection.get_execution_options().get("salesbrain_readonly", False):
+        return
+    driver = connection.connection.driver_connection
+    if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
+        return  # idle, or failed: nothing to keep
+    with driver.cursor() as cursor:
+        cursor.execute("SELECT txid_current_if_assigned() IS NULL")
+        wrote_nothing = cursor.fetchone()
+    if wrote_nothing is not None and wrote_nothing[0]:
+        driver.commit()
+
+
 def _copy_new_postgresql(connection: Connection, new: NewRows) -> int:
     table, columns, unique = new.table, new.columns, new.unique
     quote = connection.dialect.identifier_preparer.quote
@@ -314,6 +340,17 @@ class FullText(ABC):
         in a row) of the group; groups that no block matches are left out."""
 
     @abstractmethod
+    def fetch(
+        self, connection: Connection, statement: TextClause, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of a read-only statement (untyped columns), run by the driver itself.
+
+        Context assembly runs about seven small statements per call, and SQLAlchemy's own
+        work per statement (~0.25 ms: result metadata, events, parameter processing) cost
+        more than SQLite's (0.07-0.2 ms); the statements share the session's transaction.
+        """
+
+    @abstractmethod
     def age_days(self, column: str) -> str:
         """SQL for the days from a timestamp column to the `:now` parameter (never below 0)."""
 
@@ -367,8 +404,16 @@ class _SQLiteFullText(FullText):
         ]
         if not queries:
             return {}
-        rows = connection.execute(self._HITS, {"groups": json.dumps(queries)})
+        rows = self.fetch(connection, self._HITS, {"groups": json.dumps(queries)})
         return {group: list(map(int, ids.split(","))) for group, ids in rows}
+
+    def fetch(
+        self, connection: Connection, statement: TextClause, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        # sqlite3 takes the statement's `:name` parameters as written.
+        driver = connection.connection.driver_connection
+        assert driver is not None  # an open connection
+        return driver.execute(statement.text, params).fetchall()  # type: ignore[no-any-return]
 
     def age_days(self, column: str) -> str:
         return f"max(0.0, :now - julianday({column}))"
@@ -399,20 +444,26 @@ class _SQLiteFullText(FullText):
 class _PostgreSQLFullText(FullText):
     """The generated tsvector column `memory_fts` ('simple' configuration) and tsquery."""
 
-    # The reader's blocks holding any word of any group (one cheap test without positions;
-    # most blocks hold none), then each group's tsquery, parsed once, on those alone.
+    # Per phrase group: the blocks holding one of its phrases' longest words under the
+    # reader's three scopes, by the GIN index of migration 0014 (posting lists of the
+    # reader's own blocks, not every workspace's), then the group's tsquery on those rows
+    # alone. Testing the reader's ~500 rows one by one cost a tsquery per row and per group
+    # (8-20 ms at 100,000 blocks, more for a large brain); the whole-table GIN index of
+    # `memory_fts`, which the planner preferred, read common words' posting lists over
+    # every workspace (45-90 ms). The words go through to_tsvector as the column's did.
     _HITS = text(
         "WITH queries AS MATERIALIZED ("
-        " SELECT u.ord - 1 AS index, to_tsquery('simple', u.query) AS query"
-        " FROM unnest(CAST(:queries AS text[])) WITH ORDINALITY AS u(query, ord)),"
-        " matched AS MATERIALIZED ("
+        " SELECT u.ord - 1 AS index, to_tsquery('simple', u.query) AS query,"
+        " ARRAY(SELECT s.scope || w.lexeme"
+        "  FROM unnest(CAST(:scopes AS text[])) AS s(scope),"
+        "  unnest(tsvector_to_array(to_tsvector('simple', u.words))) AS w(lexeme)) AS scoped"
+        " FROM unnest(CAST(:queries AS text[]), CAST(:words AS text[]))"
+        " WITH ORDINALITY AS u(query, words, ord))"
+        " SELECT q.index, array_agg(m.id) FROM queries q CROSS JOIN LATERAL ("
         " SELECT id, memory_fts FROM memory_blocks"
-        " WHERE workspace_id = :workspace_id AND status = 'active'"
-        " AND (tier = 'company' OR (tier = 'team' AND team_id = :team_id)"
-        "      OR (tier = 'personal' AND agent_id = :agent_id))"
-        " AND memory_fts @@ to_tsquery('simple', :any_word))"
-        " SELECT q.index, array_agg(m.id) FROM matched m JOIN queries q"
-        " ON m.memory_fts @@ q.query GROUP BY q.index"
+        " WHERE memory_fts_scoped && q.scoped AND status = 'active'"
+        " OFFSET 0) AS m"  # the tsquery is tested on these rows, not looked up in its index
+        " WHERE m.memory_fts @@ q.query GROUP BY q.index"
     )
 
     def phrase_hits(
@@ -420,19 +471,26 @@ class _PostgreSQLFullText(FullText):
     ) -> dict[int, list[int]]:
         # A block holds a phrase only if it holds each of its words: the longest one is the
         # test ("head of it" -> "head", not "of", which nearly every block holds).
-        every = dict.fromkeys(max(phrase, key=len) for phrases in groups for phrase in phrases)
-        if not every:
+        if not any(groups):
             return {}
         queries = [" | ".join(f"({' <-> '.join(phrase)})" for phrase in p) for p in groups]
-        rows = connection.execute(
-            self._HITS,
-            {
-                "queries": queries,
-                "any_word": " | ".join(every),
-                **reader._asdict(),
-            },
+        longest = [" ".join(max(phrase, key=len) for phrase in p) for p in groups]
+        scopes = [f"p{reader.agent_id}x", f"t{reader.team_id}x", f"c{reader.workspace_id}x"]
+        rows = self.fetch(
+            connection, self._HITS, {"queries": queries, "words": longest, "scopes": scopes}
         )
         return {group: ids for group, ids in rows}
+
+    def fetch(
+        self, connection: Connection, statement: TextClause, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        # psycopg prepares a statement it has run a few times on the connection: the plan
+        # is made once per connection, not per call.
+        driver = connection.connection.driver_connection
+        assert driver is not None  # an open connection
+        with driver.cursor() as cursor:
+            cursor.execute(_pyformat(statement, connection.dialect), params)
+            return cursor.fetchall()  # type: ignore[no-any-return]
 
     def age_days(self, column: str) -> str:
         return f"greatest(0.0, extract(epoch FROM (:now - {column}))::float8 / 86400.0)"
@@ -449,6 +507,12 @@ class _PostgreSQLFullText(FullText):
     def merge_step(self, connection: Connection, pages: int) -> bool:
         # GIN has no segments: flushing its pending list is the whole merge.
         return bool(connection.scalar(text("SELECT gin_clean_pending_list('memory_fts_index')")))
+
+
+@lru_cache(maxsize=256)
+def _pyformat(statement: TextClause, dialect: Dialect) -> str:
+    """The statement with psycopg's `%(name)s` parameters, compiled once."""
+    return str(statement.compile(dialect=dialect))
 
 
 _FULL_TEXT: dict[str, FullText] = {"sqlite": _SQLiteFullText(), "postgresql": _PostgreSQLFullText()}

@@ -126,3 +126,31 @@ def test_optimizing_the_index_changes_no_result(
     assert optimize_index(engine, pages=4) >= 1  # small steps: several of them on SQLite
     assert context() == before and len(before) == 20
     assert optimize_index(engine) == 1  # nothing left to merge
+
+
+def test_a_read_only_unit_of_work_still_discards_what_it_wrote(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # PostgreSQL ends a read-only unit of work that wrote nothing with COMMIT (psycopg keeps
+    # its prepared statements); one that wrote must still roll back.
+    with uow(readonly=True) as u:
+        agent = u.session.get(Agent, world.sdr.id)
+        assert agent is not None
+        assemble_context(u.session, agent, "pricing")
+        memory.write_learning(
+            u.session,
+            world.workspace,
+            world.sdr,
+            "never stored",
+            by=Actor.agent("sdr-emea"),
+            importance=0.5,
+        )
+        u.session.flush()
+    with uow(readonly=True) as u:
+        assemble_context(u.session, world.sdr, "pricing")  # a clean read ends cleanly
+        found = u.session.scalar(
+            select(func.count())
+            .select_from(MemoryBlock)
+            .where(MemoryBlock.content == "never stored")
+        )
+    assert found == 0

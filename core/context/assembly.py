@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from core import clock
-from core.context.lexicon import Synonyms, words
+from core.context.lexicon import Synonyms, block_words
 from core.context.search import Candidates, Query
 from core.context.settings import WORKSPACE_KEY, ContextSettings
 from core.errors import InvalidInput
@@ -257,8 +258,7 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
         tokens = estimate_tokens(row.content)
         if tokens > left:
             continue
-        text_words = words(row.content)
-        normalised, word_set = " ".join(text_words), frozenset(text_words)
+        normalised, word_set = _fingerprint(row.content)
         same_type = kept.setdefault(str(row.type), [])
         if any(
             normalised == other_text or _similar(word_set, other_words, jaccard)
@@ -271,6 +271,13 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
         if len(chosen) == limit or left < 1:
             break
     return chosen
+
+
+@lru_cache(maxsize=1024)
+def _fingerprint(content: str) -> tuple[str, frozenset[str]]:
+    """A block's words as dedupe compares them: joined, and as a set (cached by content)."""
+    text_words = block_words(content)
+    return " ".join(text_words), frozenset(text_words)
 
 
 def _similar(first: frozenset[str], second: frozenset[str], jaccard: float) -> bool:

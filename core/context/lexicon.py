@@ -46,6 +46,14 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+# The same blocks' words are asked for by the dedupe and the explanations of one assembly,
+# and the same agent's blocks come back call after call: cached per process, by text.
+@lru_cache(maxsize=1024)
+def block_words(text: str) -> tuple[str, ...]:
+    """words() of a block's content, cached."""
+    return tuple(words(text))
+
+
 def _exact_only(word: str) -> bool:
     return len(word) <= _SHORT or _DIGIT.search(word) is not None
 
@@ -208,20 +216,26 @@ class Synonyms:
             for concept in concepts
             if concept.synonyms
         ]
-        self._longest = max(
-            (len(term) for _, _, terms in self._concepts for term, _ in terms), default=0
-        )
+        # Where a form may start in a text: its first word -> the lengths of the forms that
+        # start with it. Only those runs of a text's words can match; building every run
+        # of every length cost more than the rest of an assembly's explanations.
+        self._starts: dict[str, set[int]] = {}
+        for _, exact, terms in self._concepts:
+            for form in exact.union(*(forms for _, forms in terms)):
+                self._starts.setdefault(form[0], set()).add(len(form))
 
     def found(self, text: str) -> tuple[tuple[str, str], ...]:
         """(the lexicon term the text holds, the task's words it stands for), per concept
         the text matched only through a synonym."""
         if not self._concepts:
             return ()
-        text_words = words(text)
+        text_words = block_words(text)
+        starts = self._starts
         runs = {
             tuple(text_words[start : start + size])
-            for size in range(1, self._longest + 1)
-            for start in range(len(text_words) - size + 1)
+            for start, word in enumerate(text_words)
+            if word in starts
+            for size in starts[word]
         }
         found = []
         for said, exact, terms in self._concepts:

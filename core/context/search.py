@@ -168,23 +168,23 @@ class Candidates:
         settings: ContextSettings,
         now: datetime,
     ) -> None:
-        self._session, self._settings = session, settings
-        connection = session.connection()
-        self._search = full_text(connection)
+        self._settings = settings
+        self._connection = connection = session.connection()
+        self._search = search = full_text(connection)
         reader = Reader(agent.workspace_id, agent.team_id, agent.id)
         owner = reader._asdict()
-        self._now = self._search.now(now)
-        readable = connection.execute(_COUNT, owner).scalar_one()
-        hits = self._search.phrase_hits(connection, reader, [p for _, _, p in query.groups])
+        self._now = search.now(now)
+        ((readable,),) = search.fetch(connection, _COUNT, owner)
+        hits = search.phrase_hits(connection, reader, [p for _, _, p in query.groups])
         self.relevance = _relevance(hits, query, readable)
-        accounts = connection.execute(_ACCOUNTS, owner).all()
+        accounts = search.fetch(connection, _ACCOUNTS, owner)
         self.named = AccountNames.of(task, sales_lexicon()).named(accounts)
         # The notes of a named account are fully relevant.
         for company, domain in self.named:
-            found = connection.execute(
-                _ACCOUNT_NOTES, {**owner, "company": company, "domain": domain}
+            found = search.fetch(
+                connection, _ACCOUNT_NOTES, {**owner, "company": company, "domain": domain}
             )
-            self.relevance.update(dict.fromkeys(found.scalars(), 1.0))
+            self.relevance.update(dict.fromkeys((block_id for (block_id,) in found), 1.0))
         self._standing = self._standing_orders(owner)
         self._ranked = sorted(self.relevance.values(), reverse=True)
         # (tier, type) -> None for durable kinds, else the half-life
@@ -207,13 +207,15 @@ class Candidates:
         )
         if settings.standing_orders == 0 or not kinds:
             return []
-        found = self._session.execute(
+        found = self._search.fetch(
+            self._connection,
             _standing_statement(kinds),
             {**owner, "least": settings.standing_order_min_importance,
              "k": settings.standing_orders},
-        ).all()  # fmt: skip
-        best = sorted(found, key=lambda row: (row.importance, row.id), reverse=True)
-        return [row.id for row in best[: settings.standing_orders]]
+        )  # fmt: skip
+        # (id, importance) rows: the most important first, the newest of equals
+        best = sorted(found, key=lambda row: (row[1], row[0]), reverse=True)
+        return [block_id for block_id, _ in best[: settings.standing_orders]]
 
     def best(self, k: int) -> list[Candidate]:
         """The k best blocks that share something with the task, best first; then the
@@ -246,8 +248,10 @@ class Candidates:
     def _rows(self, ids: list[int]) -> dict[int, Candidate]:
         if not ids:
             return {}
-        found = self._session.execute(
-            _rows_statement(self._search), {"now": self._now, "ids": self._search.ids(ids)}
+        found = self._search.fetch(
+            self._connection,
+            _rows_statement(self._search),
+            {"now": self._now, "ids": self._search.ids(ids)},
         )
         return {row[0]: self._candidate(row) for row in found}
 

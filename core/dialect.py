@@ -445,7 +445,7 @@ class _PostgreSQLFullText(FullText):
     """The generated tsvector column `memory_fts` ('simple' configuration) and tsquery."""
 
     # Per phrase group: the blocks holding one of its phrases' longest words under the
-    # reader's three scopes, by the GIN index of migration 0014 (posting lists of the
+    # reader's three scopes, by the GIN index of migration 0013 (posting lists of the
     # reader's own blocks, not every workspace's), then the group's tsquery on those rows
     # alone. Testing the reader's ~500 rows one by one cost a tsquery per row and per group
     # (8-20 ms at 100,000 blocks, more for a large brain); the whole-table GIN index of

@@ -28,7 +28,7 @@ from bot.listeners.commands.coach import (
 )
 from bot.runner import HeartbeatRunner
 from bot.server import create_web_app
-from core import clock, memory, use_cases
+from core import clock, deliveries, memory, use_cases
 from core.db import UnitOfWork, make_engine
 from core.heartbeat.backends.offline import OfflineBackend
 from core.intake import Command
@@ -170,6 +170,26 @@ def test_a_note_two_processes_take_at_once_is_stored_once(
 
     assert first[0] is not None and second == [None]  # nothing more to tell
     assert notes(uow, world) == ["Mention the pilot"]
+
+
+def test_a_note_another_process_stores_while_this_one_writes_it_is_not_told_as_failed(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = CoachCommand(
+        "T0001", EMEA_MANAGER, "C0001", "@sdr-emea Bring the case study", "t-3", "", intake_id=None
+    )
+    held = replace(command, intake_id=held_by_a_dead_process(engine, COACH, command.raw()))
+    assert store_many(engine, [held])[0] is not None
+    # The second holder read the deliveries before the first stored its own (twice: the
+    # batch, then the note alone), so its insert conflicts.
+    real, blind = deliveries.delivered, [True, True]
+    monkeypatch.setattr(
+        deliveries, "delivered", lambda *args: set() if blind and blind.pop() else real(*args)
+    )
+
+    assert store_many(engine, [held]) == [None]  # stored before: nothing to tell
+    assert not blind
+    assert notes(uow, world) == ["Bring the case study"]
 
 
 def test_a_note_the_database_was_away_for_stays_held_and_the_sweep_stores_and_confirms_it(

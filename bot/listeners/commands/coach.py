@@ -29,6 +29,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot import blocks
 from bot.after_ack import Batcher, Handling
@@ -211,10 +212,19 @@ def _intake_ids(commands: Sequence[CoachCommand]) -> list[int]:
 
 
 def _store_alone(engine: Engine, team_id: str, command: CoachCommand) -> blocks.Message | None:
-    try:
+    def store() -> Outcome:
         [outcome] = use_cases.coach(
             UnitOfWork(engine), team_id, [command.note()], _intake_ids([command])
         )
+        return outcome
+
+    try:
+        try:
+            outcome = store()
+        except IntegrityError:
+            # Another process stored the same note meanwhile (a sweep took it over while this
+            # one was slow): tried again, it is seen as stored before, and nobody is told twice.
+            outcome = store()
     except Exception as error:
         if unavailable(error) and command.intake_id is not None:
             # The database is away (restarting): the note stays held in the intake, and a

@@ -649,13 +649,13 @@ def soak(args: argparse.Namespace, url: str, cluster: Cluster | None) -> bool:
 
 
 def keep_logs(folder: Path) -> None:
-    """The processes' logs, kept (and their errors counted) for the run's diagnosis."""
+    """The processes' logs, kept (and their tracebacks counted) for the run's diagnosis."""
     kept = Path(tempfile.mkdtemp(prefix="fleet-logs-"))
-    errors = Counter[str]()
+    tracebacks = Counter[str]()
     for log in sorted(folder.glob("*.log")):
         kept.joinpath(log.name).write_bytes(log.read_bytes())
-        errors[log.stem] = sum(" ERROR " in line for line in log.read_text().splitlines())
-    print(f"process logs kept in {kept}; lines logged as errors: {dict(errors)}")
+        tracebacks[log.stem] = log.read_text().count("Traceback (most recent call last)")
+    print(f"process logs kept in {kept}; tracebacks in them: {dict(tracebacks)}")
 
 
 def run_load(

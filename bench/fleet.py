@@ -11,17 +11,21 @@ and WORKERS `salesbrain heartbeat`.
 Load for SECONDS: /coach at COACH_RATE per second spread over the replicas, `/brain agents`
 reads, POST /signals batches, and the promote reaction on the learnings posted so far,
 each reaction event delivered twice (Slack's retry, to the other replica). At KILL_AT of
-the run, one replica and one worker are SIGKILLed by PID and restarted 3 s later.
+the run, one replica and one worker are SIGKILLed by PID and restarted 3 s later. At
+RESTART_AT, PostgreSQL itself is restarted (`pg_ctl restart -m fast`): only on the
+throwaway cluster this script started (without --url), never on a server it was given.
 
-Counts (the run fails, exit 1, if one is off): every acknowledged note stored exactly once,
+A /coach whose ack carries an error (the database was away while it was stored) was not
+acknowledged: its sender was told, and it is counted apart. Counts (the run fails, exit 1,
+if one is off): every acknowledged note stored exactly once,
 in its own workspace; each due cycle (agent, scheduled time) run once; each report posted
 once; each learning promoted at most once; nothing written across workspaces; the intake
 and the outbox drained. Latencies: p50/p95/p99 of the /coach ack and of cycle starts (from
 the time the agent fell due to the cycle's start).
 
-    scripts/postgres-throwaway start        # prints the URL to export; then an empty database:
-    .venv/bin/python bench/fleet.py --url postgresql://...empty-db [--agents 100]
-        [--workspaces 10] [--seconds 90] [--coach-rate 5] [--replicas 2] [--workers 3]
+    .venv/bin/python bench/fleet.py [--agents 100] [--workspaces 10] [--seconds 90]
+        [--coach-rate 5] [--replicas 2] [--workers 3] [--interval 1]
+    .venv/bin/python bench/fleet.py --url postgresql://...empty-db ...   # no restart then
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ SECRET = "fleet-signing-secret"
 SIGNALS_TOKEN = "fleet-signals-token"
 SALESBRAIN = str(Path(sys.executable).parent / "salesbrain")
 TIME_LIMIT_S = 1800.0
-DRAIN_S = 180.0
+DRAIN_S = 300.0
 
 
 # -- the fakes, each in a process of its own --------------------------------------------------
@@ -103,7 +107,54 @@ def start_fake(arguments: list[str]) -> tuple[subprocess.Popen[str], str]:
 # -- the database --------------------------------------------------------------------------------
 
 
-def seed(url: str, agents: int, workspaces: int) -> None:
+@dataclass
+class Cluster:
+    """The throwaway PostgreSQL cluster this script started (scripts/postgres-throwaway):
+    the only server it ever restarts or stops."""
+
+    url: str
+    folder: str
+    bindir: str
+
+    @classmethod
+    def start(cls) -> Cluster:
+        script = ROOT / "scripts" / "postgres-throwaway"
+        exports = subprocess.run(
+            [str(script), "start"], capture_output=True, text=True, check=True
+        ).stdout
+        values = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in exports.splitlines()
+            if line.startswith("export ")
+        )
+        return cls(
+            values["SALESBRAIN_TEST_POSTGRES_URL"],
+            values["SALESBRAIN_PG_DIR"],
+            values["SALESBRAIN_PG_BINDIR"],
+        )
+
+    def restart(self) -> float:
+        """`pg_ctl restart -m fast` on this cluster's data directory (its server options are
+        kept in postmaster.opts): the seconds it took."""
+        began = time.monotonic()
+        pg_ctl = [f"{self.bindir}/pg_ctl", "-D", f"{self.folder}/data"]
+        pg_ctl += ["-l", f"{self.folder}/server.log", "-m", "fast", "-w", "-t", "120", "restart"]
+        subprocess.run(as_owner(self.folder, pg_ctl), check=True, stdout=subprocess.DEVNULL)
+        return time.monotonic() - began
+
+    def stop(self) -> None:
+        script = ROOT / "scripts" / "postgres-throwaway"
+        subprocess.run([str(script), "stop", self.folder], check=False)
+
+
+def as_owner(folder: str, command: list[str]) -> list[str]:
+    """The command as the user that owns the cluster (root may not run pg_ctl)."""
+    if os.getuid() != 0:
+        return command
+    return ["runuser", "-u", Path(folder).owner(), "--", *command]
+
+
+def seed(url: str, agents: int, workspaces: int, interval: int) -> None:
     schema.upgrade(url)
     engine = make_engine(url)
     with UnitOfWork(engine) as uow:
@@ -127,10 +178,10 @@ def seed(url: str, agents: int, workspaces: int) -> None:
                         "role": AgentRole.SDR,
                         "objective": f"Book meetings in territory {n}",
                         "status": AgentStatus.ACTIVE,
-                        "interval_minutes": 1,
+                        "interval_minutes": interval,
                         "report_channel": f"C{w:04d}",
-                        # Due within the first minute, spread.
-                        "next_run_at": now + timedelta(seconds=random.uniform(0, 60)),
+                        # Due within the first interval, spread.
+                        "next_run_at": now + timedelta(seconds=random.uniform(0, 60 * interval)),
                     }
                 )
         uow.session.execute(insert(Agent), rows)
@@ -248,6 +299,22 @@ class Acked:
     ack_ms: float
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A replica's answer to a signed request."""
+
+    status: int
+    text: str
+    ms: float
+
+    @property
+    def acknowledged(self) -> bool:
+        """A plain ack, or one that carries the note's confirmation; not an error line."""
+        if self.status != 200:
+            return False
+        return not self.text or json.loads(self.text).get("text", "").startswith("Stored block")
+
+
 class Load:
     """Signed requests to the replicas, round-robin; what was acknowledged."""
 
@@ -261,7 +328,7 @@ class Load:
         self.reacted: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
 
-    def post(self, body: str, content_type: str, slot: int | None = None) -> tuple[int, float]:
+    def post(self, body: str, content_type: str, slot: int | None = None) -> Answer:
         n = next(self.numbers)
         port = self.fleet.ports[n % len(self.fleet.ports) if slot is None else slot]
         moment = str(int(time.time()))
@@ -274,12 +341,13 @@ class Load:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
             connection.request("POST", "/slack/events", body=body.encode(), headers=headers)
-            status = connection.getresponse().status
+            response = connection.getresponse()
+            status, text_ = response.status, response.read().decode()
         except OSError:
-            status = 0  # the replica is down (killed): Slack would retry; we count it
-        return status, (time.perf_counter() - started) * 1000
+            status, text_ = 0, ""  # the replica is down (killed): Slack would retry; we count it
+        return Answer(status, text_, (time.perf_counter() - started) * 1000)
 
-    def command(self, w: int, command: str, text_: str) -> tuple[int, float]:
+    def command(self, w: int, command: str, text_: str) -> Answer:
         n = next(self.numbers)
         form = {
             "team_id": team_id(w),
@@ -295,18 +363,20 @@ class Load:
     def coach(self, w: int, agents: int, workspaces: int) -> None:
         handle = f"sdr-{random.randrange(w, agents, workspaces):04d}"
         note = f"Fleet note {next(self.numbers)} for {team_id(w)}"
-        status, ms = self.command(w, "/coach", f"@{handle} {note}")
+        answer = self.command(w, "/coach", f"@{handle} {note}")
         with self.lock:
-            if status == 200:
-                self.acked.append(Acked(note, team_id(w), ms))
+            if answer.acknowledged:
+                self.acked.append(Acked(note, team_id(w), answer.ms))
+            elif answer.status == 200:
+                self.failed[f"/coach answered {answer.text[:60]!r}"] += 1
             else:
-                self.failed[f"/coach {status}"] += 1
+                self.failed[f"/coach {answer.status}"] += 1
 
     def read(self, w: int) -> None:
-        status, _ = self.command(w, "/brain", "agents")
-        if status != 200:
+        answer = self.command(w, "/brain", "agents")
+        if answer.status != 200:
             with self.lock:
-                self.failed[f"/brain agents {status}"] += 1
+                self.failed[f"/brain agents {answer.status}"] += 1
 
     def signals(self, w: int) -> None:
         now = clock.now().isoformat()
@@ -408,13 +478,14 @@ def pause_agents(url: str) -> None:
 
 
 def drained(url: str) -> bool:
-    """No command waits in the intake, no report in the outbox, no agent in a cycle."""
+    """No command waits in the intake, no report in the outbox, no agent in a cycle (a lease
+    left by a cycle that failed, the database away, lapses; nobody claims a paused agent)."""
     engine = make_engine(url)
     with engine.connect() as connection:
         undone = connection.scalar(text("SELECT count(*) FROM intake WHERE done_at IS NULL"))
         pending = connection.scalar(text("SELECT count(*) FROM outbox WHERE status = 'pending'"))
         leased = connection.scalar(
-            text("SELECT count(*) FROM agents WHERE lease_owner IS NOT NULL")
+            text("SELECT count(*) FROM agents WHERE lease_expires_at > now()")
         )
     engine.dispose()
     return not undone and not pending and not leased
@@ -504,66 +575,103 @@ def count(url: str, load: Load, slack_url: str, started_at: Any) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", help="an empty PostgreSQL database")
+    parser.add_argument("--url", help="an empty PostgreSQL database (default: a throwaway one)")
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--workspaces", type=int, default=10)
+    parser.add_argument("--interval", type=int, default=1, help="each agent's, in minutes")
     parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--coach-rate", type=float, default=5)
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--kill-at", type=float, default=0.4)
+    parser.add_argument("--restart-at", type=float, default=0.6, help="0: no restart")
     parser.add_argument("--fake-slack", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.fake_slack:
         fake_slack_process()
         return
-    if not args.url or not args.url.startswith("postgres"):
+    if args.url and not args.url.startswith("postgres"):
         parser.error("--url: give an empty PostgreSQL database")
     if not (1 <= args.workspaces <= 100 and args.workspaces <= args.agents <= 100_000):
         parser.error("--workspaces 1..100 and --agents workspaces..100000")
     if not (10 <= args.seconds <= TIME_LIMIT_S and 0 < args.coach_rate <= 200):
         parser.error(f"--seconds 10..{TIME_LIMIT_S:.0f} and --coach-rate up to 200")
-    if not (1 <= args.replicas <= 8 and 1 <= args.workers <= 16):
-        parser.error("--replicas 1..8 and --workers 1..16")
+    if not (1 <= args.replicas <= 8 and 1 <= args.workers <= 16 and 1 <= args.interval <= 60):
+        parser.error("--replicas 1..8, --workers 1..16 and --interval 1..60")
+    if not (0 < args.kill_at < 1 and 0 <= args.restart_at < 1):
+        parser.error("--kill-at and --restart-at: fractions of the run")
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    cluster = None if args.url else Cluster.start()
+    try:
+        ok = soak(args, args.url or cluster.url, cluster)  # type: ignore[union-attr]
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    sys.exit(0 if ok else 1)
+
+
+def soak(args: argparse.Namespace, url: str, cluster: Cluster | None) -> bool:
+    """Seed, start the fakes and the fleet, load it with its faults, drain it, count."""
     random.seed(16)
-    seed(args.url, args.agents, args.workspaces)
-    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    seed(url, args.agents, args.workspaces, args.interval)
     slack, slack_url = start_fake([str(Path(__file__).resolve()), "--fake-slack"])
     anthropic, anthropic_url = start_fake(["-m", "tests.fakes.anthropic_api", "--latency", "0.5"])
     channels = {f"C{w:04d}": w for w in range(args.workspaces)}
     with tempfile.TemporaryDirectory(prefix="fleet-") as folder:
-        fleet = Fleet(args.url, slack_url, anthropic_url, Path(folder))
+        fleet = Fleet(url, slack_url, anthropic_url, Path(folder))
+        ok = False
         try:
+            began = time.monotonic()
             for slot in range(args.replicas):
                 fleet.start_replica(slot)
             for slot in range(args.workers):
                 fleet.start_worker(slot)
+            print(f"fleet healthy in {time.monotonic() - began:.0f} s", flush=True)
             started_at = clock.now()
             load = Load(fleet, slack_url)
-            run_load(args, fleet, load, channels)
-            pause_agents(args.url)  # the cycles running finish; no new one starts
+            run_load(args, fleet, load, channels, cluster)
+            pause_agents(url)  # the cycles running finish; no new one starts
             deadline = time.monotonic() + DRAIN_S
-            while not drained(args.url) and time.monotonic() < deadline:
+            while not drained(url) and time.monotonic() < deadline:
                 time.sleep(1)
-            ok = drained(args.url)
+            ok = drained(url)
             print(f"intake, outbox and leases drained: {ok}")
             fleet.stop()
-            ok &= count(args.url, load, slack_url, started_at)
+            ok &= count(url, load, slack_url, started_at)
         finally:
             fleet.stop()
             for process in (slack, anthropic):
                 process.terminate()
                 process.wait(timeout=30)
-    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    sys.exit(0 if ok else 1)
+            keep_logs(Path(folder))
+    return ok
 
 
-def run_load(args: argparse.Namespace, fleet: Fleet, load: Load, channels: dict[str, int]) -> None:
-    """The load for `args.seconds`, with the kills."""
+def keep_logs(folder: Path) -> None:
+    """The processes' logs, kept (and their tracebacks counted) for the run's diagnosis."""
+    kept = Path(tempfile.mkdtemp(prefix="fleet-logs-"))
+    tracebacks = Counter[str]()
+    for log in sorted(folder.glob("*.log")):
+        kept.joinpath(log.name).write_bytes(log.read_bytes())
+        tracebacks[log.stem] = log.read_text().count("Traceback (most recent call last)")
+    print(f"process logs kept in {kept}; tracebacks in them: {dict(tracebacks)}")
+
+
+def run_load(
+    args: argparse.Namespace,
+    fleet: Fleet,
+    load: Load,
+    channels: dict[str, int],
+    cluster: Cluster | None,
+) -> None:
+    """The load for `args.seconds`, with the kills and the database's restart."""
     began = time.monotonic()
-    killed = None
+    killed = restarted = None
+    restart_at = args.restart_at * args.seconds if cluster is not None and args.restart_at else None
     every = 1 / args.coach_rate
-    with ThreadPoolExecutor(16) as pool:
+    # Enough threads for every request in flight while acks take seconds (a loaded machine).
+    with ThreadPoolExecutor(max(16, int(args.coach_rate * 6))) as pool:
         tick = 0
         while (elapsed := time.monotonic() - began) < args.seconds:
             w = tick % args.workspaces
@@ -580,10 +688,15 @@ def run_load(args: argparse.Namespace, fleet: Fleet, load: Load, channels: dict[
                 fleet.workers[0].wait()
                 print(f"SIGKILLed replica 0 and worker 0 at {elapsed:.0f} s", flush=True)
                 killed = pool.submit(restart, fleet)
+            if restarted is None and restart_at is not None and elapsed >= restart_at:
+                restarted = pool.submit(restart_postgres, cluster, elapsed)  # type: ignore[arg-type]
             tick += 1
             time.sleep(max(0.0, began + tick * every - time.monotonic()))
-        if killed is not None:
-            killed.result()  # restarted (or why not)
+        for fault in (killed, restarted):
+            if fault is not None:
+                fault.result()  # done (or why not)
+    if restart_at is None:
+        print("PostgreSQL not restarted (--url: not a cluster this script started)")
     load.react(channels)
 
 
@@ -596,6 +709,11 @@ def restart(fleet: Fleet) -> None:
         f"restarted replica 0 and worker 0 ({time.monotonic() - began:.0f} s to healthy)",
         flush=True,
     )
+
+
+def restart_postgres(cluster: Cluster, elapsed: float) -> None:
+    took = cluster.restart()
+    print(f"restarted PostgreSQL at {elapsed:.0f} s ({took:.1f} s down)", flush=True)
 
 
 if __name__ == "__main__":

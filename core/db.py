@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from core import audit, storable  # storable: every session checks what it flushes
@@ -24,6 +25,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = database_of_url(url).engine(url, **kwargs)
     storable.check_parameters(engine)
     return engine
+
+
+def unavailable(error: BaseException) -> bool:
+    """The database could not be reached or could not finish now (restarting, a dropped
+    connection, a deadlock, SQLite busy): the same work may succeed if tried again later."""
+    return isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
 
 
 @lru_cache(maxsize=8)

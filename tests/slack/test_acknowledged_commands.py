@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,8 +28,8 @@ from bot.listeners.commands.coach import (
 )
 from bot.runner import HeartbeatRunner
 from bot.server import create_web_app
-from core import clock, memory, use_cases
-from core.db import UnitOfWork
+from core import clock, deliveries, memory, use_cases
+from core.db import UnitOfWork, make_engine
 from core.heartbeat.backends.offline import OfflineBackend
 from core.intake import Command
 from core.models import Cycle, Intake
@@ -170,6 +170,51 @@ def test_a_note_two_processes_take_at_once_is_stored_once(
 
     assert first[0] is not None and second == [None]  # nothing more to tell
     assert notes(uow, world) == ["Mention the pilot"]
+
+
+def test_a_note_another_process_stores_while_this_one_writes_it_is_not_told_as_failed(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = CoachCommand(
+        "T0001", EMEA_MANAGER, "C0001", "@sdr-emea Bring the case study", "t-3", "", intake_id=None
+    )
+    held = replace(command, intake_id=held_by_a_dead_process(engine, COACH, command.raw()))
+    assert store_many(engine, [held])[0] is not None
+    # The second holder read the deliveries before the first stored its own (twice: the
+    # batch, then the note alone), so its insert conflicts.
+    real, blind = deliveries.delivered, [True, True]
+    monkeypatch.setattr(
+        deliveries, "delivered", lambda *args: set() if blind and blind.pop() else real(*args)
+    )
+
+    assert store_many(engine, [held]) == [None]  # stored before: nothing to tell
+    assert not blind
+    assert notes(uow, world) == ["Bring the case study"]
+
+
+def test_a_note_the_database_was_away_for_stays_held_and_the_sweep_stores_and_confirms_it(
+    server: Server, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # Acknowledged, then the database went away (a restart) as the note was to be stored.
+    command = CoachCommand(
+        "T0001",
+        EMEA_MANAGER,
+        "C0001",
+        "@sdr-emea Quote the audit",
+        "t-away",
+        slack.response_url("away"),
+    )
+    held = held_by_a_dead_process(engine, COACH, command.raw())
+    away = make_engine("postgresql+psycopg://salesbrain@127.0.0.1:1/away")  # nothing listens
+
+    assert store_many(away, [replace(command, intake_id=held)]) == [None]  # no failure told
+    [row] = intake_rows(uow)
+    assert row.done_at is None  # still promised
+    assert server.sweep_later() == 1
+    [confirmation] = slack.wait_for("respond/away")
+    assert "Stored block" in confirmation.args["text"]
+    assert notes(uow, world) == ["Quote the audit"]
+    assert all_done(uow)
 
 
 def test_a_cycle_asked_of_a_process_that_died_is_run_by_the_sweep_and_answered(

@@ -29,6 +29,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot import blocks
 from bot.after_ack import Batcher, Handling
@@ -37,7 +38,7 @@ from bot.listeners.views.coach import show_coach_form
 from bot.workspace import COACHING, INTAKE, ORIGIN
 from core import clock, use_cases
 from core.coaching import CoachingNote, Outcome
-from core.db import UnitOfWork
+from core.db import UnitOfWork, unavailable
 from core.errors import DomainError
 from core.intake import Received
 from core.permissions import Actor
@@ -211,11 +212,25 @@ def _intake_ids(commands: Sequence[CoachCommand]) -> list[int]:
 
 
 def _store_alone(engine: Engine, team_id: str, command: CoachCommand) -> blocks.Message | None:
-    try:
+    def store() -> Outcome:
         [outcome] = use_cases.coach(
             UnitOfWork(engine), team_id, [command.note()], _intake_ids([command])
         )
+        return outcome
+
+    try:
+        try:
+            outcome = store()
+        except IntegrityError:
+            # Another process stored the same note meanwhile (a sweep took it over while this
+            # one was slow): tried again, it is seen as stored before, and nobody is told twice.
+            outcome = store()
     except Exception as error:
+        if unavailable(error) and command.intake_id is not None:
+            # The database is away (restarting): the note stays held in the intake, and a
+            # sweep stores it (and tells the person) once its lease lapses.
+            log.warning("note %d left to the sweep (%s)", command.intake_id, type(error).__name__)
+            return None
         # The person is told it failed: done, so that no later sweep tells them otherwise.
         _done_quietly(engine, _intake_ids([command]))
         return _reply(error)

@@ -42,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.workspace import OUTCOME
 from core import use_cases
-from core.db import UnitOfWork
+from core.db import UnitOfWork, unavailable
 from core.errors import DomainError
 from core.permissions import Actor
 from core.settings import SIGNALS_MAX_BYTES
@@ -152,6 +152,15 @@ def create_web_app(
             return JSONResponse({"error": " ".join(error.message.split())}, status_code=status)
         except UnicodeDecodeError as error:
             return JSONResponse({"error": f"the body is not UTF-8 ({error.reason})"}, 400)
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            # Restarting, failing over: what was stored is kept, and a resend skips it.
+            return JSONResponse(
+                {"error": "the database is unavailable: send the same lines again later"},
+                status_code=503,
+                headers={"retry-after": "5"},
+            )
         if body.cut_off:
             return _signals_too_large(signals_limit, result.as_dict())
         # The good lines are stored either way; 422 says that some were not.

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 
-from core.db import UnitOfWork
+from bot.app import create_app
+from bot.server import create_web_app
+from core.db import UnitOfWork, make_engine
 from core.models import Signal
 from tests.conftest import World
-from tests.fakes.slack_requests import Reply, SlackSender
-from tests.slack.conftest import SIGNALS_TOKEN
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import Reply, SlackSender, running
+from tests.slack.conftest import SIGNALS_TOKEN, SIGNING_SECRET, slack_settings
 
 GOOD = {"type": "email_sent", "occurred_at": "2026-11-20T09:00:00Z", "agent": "sdr-emea"}
 
@@ -84,3 +90,23 @@ def test_without_the_bearer_token_nothing_is_stored(
     assert post(webhook, text, token="wrong", query="?workspace=T0001").status == 401
     assert post(webhook, text, query="?workspace=T9999").status == 404
     assert stored(uow) == 0
+
+
+@pytest.mark.parametrize("away", ["sqlite", "postgresql"])
+def test_signals_sent_while_the_database_is_away_get_a_503_to_send_again(
+    away: str, db_url: str, engine: Engine, slack: FakeSlack, world: World, tmp_path: Path
+) -> None:
+    unreachable = make_engine(
+        f"sqlite:///{tmp_path}"  # a directory: no database file can be opened there
+        if away == "sqlite"
+        else "postgresql+psycopg://salesbrain@127.0.0.1:1/salesbrain"  # nothing listens
+    )
+    app = create_app(slack_settings(db_url, slack), engine)
+    try:
+        with running(create_web_app(app, unreachable, SIGNALS_TOKEN)) as url:
+            reply = post(SlackSender(url, SIGNING_SECRET, slack), body({"id": "s1", **GOOD}))
+    finally:
+        unreachable.dispose()
+
+    assert reply.status == 503
+    assert reply.json() == {"error": "the database is unavailable: send the same lines again later"}

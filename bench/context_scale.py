@@ -296,7 +296,7 @@ def _open(
         print(f"building in {engine.url.render_as_string()} ({expected:,} blocks)", flush=True)
         fill(engine)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("ANALYZE"))
+            connection.execute(text("VACUUM ANALYZE"))
     elif found != expected:
         sys.exit(f"{url} holds {found:,} blocks, not {expected:,}: give an empty database")
     if optimized:

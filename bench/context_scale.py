@@ -296,7 +296,11 @@ def _open(
         print(f"building in {engine.url.render_as_string()} ({expected:,} blocks)", flush=True)
         fill(engine)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
+            # On PostgreSQL VACUUM too: until it sets the visibility map, the covering
+            # indexes' index-only scans read the table for every row (11x slower at
+            # 100,000 blocks). SQLite has no such map.
+            statement = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
+            connection.execute(text(statement))
     elif found != expected:
         sys.exit(f"{url} holds {found:,} blocks, not {expected:,}: give an empty database")
     if optimized:

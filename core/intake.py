@@ -16,9 +16,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, select, update
+from sqlalchemy import Insert, Table, and_, delete, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from core.dialect import database
@@ -66,16 +68,22 @@ class Command:
             check_document(value, name)
 
 
+@cache
+def _receiving(dialect: str) -> Insert:
+    """The statement storing commands, made once per database: it runs in every ack."""
+    # A repeated delivery conflicts on (team_id, delivery) and returns no row.
+    statement = database(dialect).insert_unless_stored(INTAKE, ("team_id", "delivery"))
+    return statement.returning(INTAKE.c.id, INTAKE.c.team_id, INTAKE.c.delivery)
+
+
 def receive(
-    session: Session, commands: Sequence[Command], *, owner: str, now: datetime
+    connection: Connection, commands: Sequence[Command], *, owner: str, now: datetime
 ) -> list[int | None]:
     """Store commands together, each held by `owner` for its lease: for each, its id, or
-    None when this delivery of it was stored before (a repeated delivery)."""
+    None when this delivery of it was stored before (a repeated delivery). Core, on a
+    connection: this runs inside every ack that promises work after it."""
     if not commands:
         return []
-    # A repeated delivery conflicts on (team_id, delivery) and returns no row.
-    dialect = database(session.get_bind().dialect.name)
-    statement = dialect.insert_unless_stored(INTAKE, ("team_id", "delivery"))
     rows = [
         {
             "team_id": command.team_id,
@@ -91,9 +99,7 @@ def receive(
     ]
     stored = {
         (team_id, delivery): id_
-        for id_, team_id, delivery in session.execute(
-            statement.returning(INTAKE.c.id, INTAKE.c.team_id, INTAKE.c.delivery), rows
-        )
+        for id_, team_id, delivery in connection.execute(_receiving(connection.dialect.name), rows)
     }
     # The same delivery twice in one batch: the first holds it, the second is a repeat.
     return [stored.pop((c.team_id, c.delivery), None) for c in commands]

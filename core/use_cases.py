@@ -655,10 +655,8 @@ def cycle_run_since(
 def receive(uow: UnitOfWork, commands: Sequence[Command], *, owner: str) -> list[int | None]:
     """Store commands before their acks, together, held by `owner`: for each, its intake
     id, or None when this delivery of it was stored before."""
-    with uow:
-        held = intake.receive(uow.session, commands, owner=owner, now=clock.now())
-        uow.commit()
-        return held
+    with uow.transaction() as connection:
+        return intake.receive(connection, commands, owner=owner, now=clock.now())
 
 
 def claim_intake(

@@ -4,6 +4,13 @@ Neither knows what the work is. `Batcher` takes items (a /coach note) to handle 
 after the ack, and tells each person the outcome; `AfterAck` runs single pieces of slow work
 (a cycle run now). Both drain on shutdown: what was taken is done before the process exits
 (at most DRAIN_SECONDS).
+
+Acks first: Python runs one thread at a time, so work done after an ack while other acks
+wait takes their CPU (with 50 requests in flight, an ack waits for about 50 times the CPU
+of everything the process does per request). Both wait their turn (`Traffic`): the work
+starts when no request is in flight, or once it has waited DEFER_SECONDS (a bound on how
+long a person waits for a confirmation in a burst). What they wait on is durable: each
+command is held in the intake before its ack (bot/intake.py).
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -25,11 +31,52 @@ from typing import Generic, TypeVar
 DRAIN_SECONDS = 10.0
 # Slow pieces of work (cycles run now) at once, after their acks.
 LATER_WORKERS = 2
+# How long work after an ack waits for a moment with no request in flight; then it is done
+# however many acks wait (under a load that never pauses, it keeps up from that far behind).
+DEFER_SECONDS = 5.0
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 log = logging.getLogger("salesbrain.slack")
+
+
+class Traffic:
+    """The requests in flight in this process (the HTTP server counts them), for work after
+    an ack to wait its turn: `wait_turn` returns when none is in flight, or at a deadline.
+    Without a server counting (Socket Mode, tests), no request is ever in flight."""
+
+    def __init__(self, defer: float = DEFER_SECONDS) -> None:
+        self.defer = defer
+        self._in_flight = 0
+        self._quiet = threading.Condition()
+
+    def arrived(self) -> None:
+        """A request came in."""
+        with self._quiet:
+            self._in_flight += 1
+
+    def left(self) -> None:
+        """A request was answered (or failed)."""
+        with self._quiet:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._quiet.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight now."""
+        return self._in_flight
+
+    def wait_turn(self, since: float) -> None:
+        """Wait until no request is in flight, or until `defer` seconds after `since` (a
+        `time.monotonic()`: when the work was taken)."""
+        with self._quiet:
+            while self._in_flight:
+                left = since + self.defer - time.monotonic()
+                if left <= 0:
+                    return
+                self._quiet.wait(left)
 
 
 @dataclass(frozen=True)
@@ -43,22 +90,21 @@ class Handling(Generic[T, R]):
 
 
 @dataclass
-class _Taken(Generic[T, R]):
-    """An item in the queue: when it was taken, and the ack waiting for it, if one does."""
+class _Taken(Generic[T]):
+    """An item in the queue, and when it was taken (a `time.monotonic()`)."""
 
     item: T
     at: float
-    answer: Future[R | None] | None = None
 
 
 class Batcher(Generic[T, R]):
     """Items waiting to be handled (one thread handles them, together) and replies waiting to
-    be told (a few threads tell them).
+    be told (a few threads tell them), each in its turn (`traffic`: after the acks in flight).
 
     The queue is full when its oldest item has waited `lag` seconds for its reply (or
     `capacity` items wait): a bound on what a person waits for, however fast the handling
-    and the telling go. An item that finds it full is handled in the next batch, ahead of
-    the others, and its ack waits for it (`handle_now`)."""
+    and the telling go. What finds it full is the caller's to keep (the intake keeps it for
+    a sweep, here or in another process)."""
 
     def __init__(
         self,
@@ -69,8 +115,10 @@ class Batcher(Generic[T, R]):
         batch: int,
         tellers: int,
         name: str = "batcher",
+        traffic: Traffic | None = None,
     ) -> None:
         self.handling = handling
+        self.traffic = traffic or Traffic()
         self.capacity = capacity
         self.lag = lag
         self._batch = batch
@@ -78,12 +126,11 @@ class Batcher(Generic[T, R]):
         self._name = name
         self._changed = threading.Condition()
         # The items taken and not yet told, oldest first, by number.
-        self._taken: OrderedDict[int, _Taken[T, R]] = OrderedDict()
+        self._taken: OrderedDict[int, _Taken[T]] = OrderedDict()
         self._numbers = itertools.count()
-        # Waiting to be handled: items whose ack waits go first.
-        self._first: deque[int] = deque()
-        self._then: deque[int] = deque()
-        self._replies: queue.SimpleQueue[tuple[int, T, R]] = queue.SimpleQueue()
+        # Waiting to be handled, oldest first.
+        self._waiting: deque[int] = deque()
+        self._replies: queue.SimpleQueue[tuple[int, _Taken[T], R]] = queue.SimpleQueue()
         self._started = False
         self._closed = False
         # The items already taken are handled and told before the process exits.
@@ -94,24 +141,14 @@ class Batcher(Generic[T, R]):
         with self._changed:
             if self._closed or not self._has_room():
                 return False
-            self._then.append(self._take(item))
+            self._waiting.append(self._take(item))
         return True
 
-    def handle_now(self, item: T, timeout: float) -> R | None:
-        """For a full queue: handle the item in the next batch, ahead of the items already
-        acknowledged, and return what to tell the person in the ack. Past `timeout`, it
-        stays queued and is told later (None then)."""
-        answer: Future[R | None] = Future()
+    @property
+    def has_room(self) -> bool:
+        """Whether an item offered now would be taken."""
         with self._changed:
-            if self._closed:
-                return self._handle([item])[0]
-            self._first.append(self._take(item, answer))
-        try:
-            return answer.result(timeout)
-        except TimeoutError:
-            if answer.cancel():
-                return None
-            return answer.result()  # the handler had just taken it
+            return not self._closed and self._has_room()
 
     @property
     def waiting(self) -> int:
@@ -146,9 +183,9 @@ class Batcher(Generic[T, R]):
         oldest = next(iter(self._taken.values()), None)
         return oldest is None or time.monotonic() - oldest.at < self.lag
 
-    def _take(self, item: T, answer: Future[R | None] | None = None) -> int:
+    def _take(self, item: T) -> int:
         number = next(self._numbers)
-        self._taken[number] = _Taken(item, time.monotonic(), answer)
+        self._taken[number] = _Taken(item, time.monotonic())
         if not self._started:
             self._start()
         self._changed.notify_all()
@@ -169,13 +206,16 @@ class Batcher(Generic[T, R]):
             if not self._taken:
                 self._changed.notify_all()
 
-    def _next_batch(self) -> list[tuple[int, _Taken[T, R]]]:
+    def _next_batch(self) -> list[tuple[int, _Taken[T]]]:
         with self._changed:
-            self._changed.wait_for(lambda: self._first or self._then)
+            self._changed.wait_for(lambda: self._waiting)
+            oldest = self._taken[self._waiting[0]].at
+        # Outside the lock: offers go on meanwhile, and are handled in this batch.
+        self.traffic.wait_turn(since=oldest)
+        with self._changed:
             numbers = []
-            for waiting in (self._first, self._then):
-                while waiting and len(numbers) < self._batch:
-                    numbers.append(waiting.popleft())
+            while self._waiting and len(numbers) < self._batch:
+                numbers.append(self._waiting.popleft())
             return [(number, self._taken[number]) for number in numbers]
 
     def _handle_all(self) -> None:
@@ -185,19 +225,17 @@ class Batcher(Generic[T, R]):
             batch = self._next_batch()
             replies = self._handle([taken.item for _, taken in batch])
             for (number, taken), reply in zip(batch, replies, strict=True):
-                if taken.answer is not None and taken.answer.set_running_or_notify_cancel():
-                    taken.answer.set_result(reply)  # its ack tells the person
-                    self._done(number)
-                elif reply is None:
+                if reply is None:
                     self._done(number)  # nothing to tell
                 else:
-                    self._replies.put((number, taken.item, reply))
+                    self._replies.put((number, taken, reply))
 
     def _tell_all(self) -> None:
         while True:
-            number, item, reply = self._replies.get()
+            number, taken, reply = self._replies.get()
+            self.traffic.wait_turn(since=taken.at)
             try:
-                self.handling.tell(item, reply)
+                self.handling.tell(taken.item, reply)
             except Exception:
                 log.exception("%s: telling a reply failed", self._name)
             finally:
@@ -217,9 +255,10 @@ class AfterAck:
     they take, so a stuck Slack or model call would hold a stopping server; `close` waits for
     the work taken at most DRAIN_SECONDS."""
 
-    def __init__(self, workers: int = LATER_WORKERS) -> None:
+    def __init__(self, workers: int = LATER_WORKERS, traffic: Traffic | None = None) -> None:
         self._workers = workers
-        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.traffic = traffic or Traffic()
+        self._work: queue.SimpleQueue[tuple[float, Callable[[], None]]] = queue.SimpleQueue()
         self._changed = threading.Condition()
         self._waiting = 0  # taken and not yet done
         self._started = False
@@ -236,7 +275,7 @@ class AfterAck:
                     threading.Thread(target=self._do_all, name=name, daemon=True).start()
                 self._started = True
             self._waiting += 1
-        self._work.put(work)
+        self._work.put((time.monotonic(), work))
         return True
 
     def close(self, timeout: float = DRAIN_SECONDS) -> None:
@@ -250,7 +289,8 @@ class AfterAck:
 
     def _do_all(self) -> None:
         while True:
-            work = self._work.get()
+            taken, work = self._work.get()
+            self.traffic.wait_turn(since=taken)
             try:
                 work()
             except Exception:

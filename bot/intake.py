@@ -161,7 +161,8 @@ class CommandIntake:
         """Store a command before its ack, held by this process: its id, or None when this
         delivery of it was stored before (Slack delivered the command twice). Raises when it
         could not be stored: the ack then says it failed, and nothing is promised."""
-        command = Command(team_id, kind, delivery, payload, lease_seconds or self.lease_seconds)
+        lease = self.lease_seconds if lease_seconds is None else lease_seconds
+        command = Command(team_id, kind, delivery, payload, lease)
         answer: Future[int | None] = Future()
         with self._lock:
             if self._writer is None:

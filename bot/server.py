@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.after_ack import AfterAck, Traffic
 from bot.workspace import OUTCOME
 from core import use_cases
 from core.db import UnitOfWork, unavailable
@@ -68,17 +69,27 @@ def create_web_app(
     *,
     signals_limit: int = SIGNALS_MAX_BYTES,
     on_shutdown: Sequence[Callable[[], None]] = (),
+    traffic: Traffic | None = None,
 ) -> Starlette:
     """The ASGI application serving the Slack app (and, with OAuth, its install pages), and
     the signals webhook for senders holding `signals_token` (bodies up to `signals_limit`
-    bytes). When the server shuts down (SIGTERM, SIGINT), after the last request, each of
-    `on_shutdown` runs (in a thread)."""
+    bytes). Slack's requests in flight are counted in `traffic`, for the work after acks to
+    wait its turn. When the server shuts down (SIGTERM, SIGINT), after the last request,
+    each of `on_shutdown` runs (in a thread)."""
 
+    traffic = traffic or Traffic()
     dispatchers = ThreadPoolExecutor(DISPATCHERS, thread_name_prefix="slack-dispatch")
 
     secret = _signing_secret(app).encode()
 
     async def slack_events(request: Request) -> Response:
+        traffic.arrived()
+        try:
+            return await answer_slack(request)
+        finally:
+            traffic.left()
+
+    async def answer_slack(request: Request) -> Response:
         # Verify first, then parse: nothing of an unsigned body is read as JSON or a form,
         # and no listener, error handler or outbound call ever sees it.
         try:
@@ -425,7 +436,6 @@ def _spare_the_collector() -> None:
 
 def from_environment() -> Starlette:
     """The web app as configured by the environment (each worker process builds its own)."""
-    from bot.after_ack import AfterAck
     from bot.app import command_intake, create_app, follow_up, heartbeat_runner
     from bot.listeners.commands.coach import coaching_queue
     from core.db import engine_for
@@ -435,7 +445,9 @@ def from_environment() -> Starlette:
     engine = engine_for(settings.database_url)
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
     # The scheduler runs in the parent process; a worker runs cycles on request only.
-    coaching, after_ack = coaching_queue(engine, follow_up=follow_up(settings, engine)), AfterAck()
+    traffic = Traffic()  # the acks this process answers go first
+    coaching = coaching_queue(engine, follow_up=follow_up(settings, engine), traffic=traffic)
+    after_ack = AfterAck(traffic=traffic)
     intake = command_intake(settings, engine)
     runner = heartbeat_runner(settings, engine)
     app = create_app(
@@ -452,6 +464,7 @@ def from_environment() -> Starlette:
         token,
         signals_limit=settings.signals_max_bytes,
         on_shutdown=[intake.close, after_ack.close, coaching.close],
+        traffic=traffic,
     )
     # Each worker process sweeps the intake for commands whose holder died.
     intake.start()

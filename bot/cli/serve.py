@@ -12,7 +12,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy.engine import Engine
 
-from bot.after_ack import AfterAck
+from bot.after_ack import AfterAck, Traffic
 from bot.app import command_intake, create_app, follow_up, heartbeat_runner, web_client
 from bot.listeners.commands.coach import coaching_queue
 from bot.server import create_web_app, http_server, serve_http
@@ -46,7 +46,9 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     schema.upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
     runner = heartbeat_runner(settings, engine)
-    coaching, after_ack = coaching_queue(engine, follow_up=follow_up(settings, engine)), AfterAck()
+    traffic = Traffic()  # the acks this process answers go first
+    coaching = coaching_queue(engine, follow_up=follow_up(settings, engine), traffic=traffic)
+    after_ack = AfterAck(traffic=traffic)
     intake = command_intake(settings, engine)
     app = create_app(
         settings,
@@ -71,7 +73,7 @@ def serve(mode: str | None, port: int, host: str, workers: int, no_scheduler: bo
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         stop = [intake.close, after_ack.close, coaching.close]
-        _serve(app, engine, settings, mode, host, port, workers, stop)
+        _serve(app, engine, settings, mode, host, port, workers, stop, traffic)
     except KeyboardInterrupt:
         click.echo("salesbrain: stopping")
     finally:
@@ -93,6 +95,7 @@ def _serve(
     port: int,
     workers: int,
     on_shutdown: Sequence[Callable[[], None]],
+    traffic: Traffic,
 ) -> None:
     if mode == "socket":
         if not settings.slack_app_token:
@@ -113,7 +116,12 @@ def _serve(
         return
     token = settings.signals_token.get_secret_value() if settings.signals_token else None
     web_app = create_web_app(
-        app, engine, token, signals_limit=settings.signals_max_bytes, on_shutdown=on_shutdown
+        app,
+        engine,
+        token,
+        signals_limit=settings.signals_max_bytes,
+        on_shutdown=on_shutdown,
+        traffic=traffic,
     )
     serve_http(web_app, host, port)
 

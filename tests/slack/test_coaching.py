@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
+from bot.after_ack import Traffic
 from bot.listeners.commands.coach import CoachCommand as Note
 from bot.listeners.commands.coach import coaching_queue, store_many
 from core import memory
@@ -65,7 +66,7 @@ def test_a_delivery_stored_meanwhile_by_another_process_is_not_stored_again(
     assert _contents(uow, world) == ["Note 1"]
 
 
-def test_when_the_oldest_note_has_waited_too_long_a_new_one_is_stored_ahead_before_its_ack(
+def test_when_the_oldest_note_has_waited_too_long_the_queue_takes_no_more_until_it_is_told(
     engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
 ) -> None:
     coaching = coaching_queue(engine, lag=0.2)
@@ -76,19 +77,48 @@ def test_when_the_oldest_note_has_waited_too_long_a_new_one_is_stored_ahead_befo
         assert coaching.offer(Note("T0001", EMEA_MANAGER, "C1", "@sdr-emea Stuck", "t0", url))
         time.sleep(0.3)
 
-        assert not coaching.offer(_note(1, slack))
-        reply = coaching.handle_now(_note(1, slack), timeout=5)
-        again = coaching.handle_now(_note(1, slack), timeout=5)
+        assert not coaching.has_room
+        assert not coaching.offer(_note(1, slack))  # the caller keeps it (in the intake)
 
-    assert reply is not None and "Stored block" in reply["text"]
-    assert again is None  # the same delivery: stored once, confirmed in the first ack
-    assert slack.responses("n1") == []
     # Slack went away: the stuck confirmation failed (and was logged); there is room again.
     assert coaching.join()
     assert coaching.offer(_note(2, slack))
     coaching.close()
     assert len(slack.responses("n2")) == 1
-    assert _contents(uow, world) == ["Note 1", "Note 2", "Stuck"]
+    assert slack.responses("n1") == []
+    assert _contents(uow, world) == ["Note 2", "Stuck"]
+
+
+def test_notes_wait_while_requests_are_in_flight_then_are_stored_and_told_once(
+    engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    traffic = Traffic(defer=3600)
+    coaching = coaching_queue(engine, traffic=traffic)
+    traffic.arrived()
+    assert all(coaching.offer(_note(n, slack)) for n in range(3))
+
+    assert not coaching.join(timeout=0.3)  # an ack is in flight: its CPU comes first
+    assert _contents(uow, world) == []
+    traffic.left()
+    assert coaching.join()
+    coaching.close()
+
+    assert _contents(uow, world) == ["Note 0", "Note 1", "Note 2"]
+    assert all(len(slack.responses(f"n{n}")) == 1 for n in range(3))
+
+
+def test_notes_deferred_by_traffic_that_never_pauses_are_done_after_the_deferral(
+    engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    traffic = Traffic(defer=0.2)
+    coaching = coaching_queue(engine, traffic=traffic)
+    traffic.arrived()  # and never leaves
+    assert coaching.offer(_note(1, slack))
+
+    assert coaching.join()
+    coaching.close()
+    assert _contents(uow, world) == ["Note 1"]
+    assert len(slack.responses("n1")) == 1
 
 
 def test_closing_again_does_not_wait_again_for_a_stuck_confirmation(

@@ -4,17 +4,20 @@ Slack is answered at once, once the raw command is stored in the intake (bot/int
 process killed after the ack loses no note, another one (or the same after its restart)
 stores it. The note waits in a batcher (bot/after_ack.py) and is stored with the notes that
 came meanwhile, in one transaction per workspace, through the coach use case, which marks
-their intake done in the same transaction.
+their intake done in the same transaction. The batcher waits its turn: while acks are in
+flight it waits (up to a few seconds), so that storing and confirming never take the CPU
+that the acks wait for.
 The person is then told, in one ephemeral line through the command's response URL, which
 block holds it and whom it reaches, or what is wrong with it. With 50 commands in flight a
 process answers each in about 50 times the CPU time of one, so an ack that waited for the
 unit of work could not be fast; the ack alone costs a fraction of a millisecond.
 
-When the oldest note has waited two seconds for its confirmation, a new note is stored before
-its ack, ahead of the others, and its ack carries the confirmation (or the error): slower,
-never dropped. A command delivered twice (a retry) is held in the intake once, and stores its
-note once: its trigger id is recorded as a delivery in the note's own transaction (so even a
-note two processes take from the intake at once is stored once).
+When the queue is full (its oldest note has waited LAG_SECONDS for its confirmation), a new
+note is acknowledged all the same and left in the intake, its lease already lapsed: the next
+sweep of any `serve` (this one's once it has room) stores and confirms it. The ack never
+waits for a note to be stored. A command delivered twice (a retry) is held in the intake
+once, and stores its note once: its trigger id is recorded as a delivery in the note's own
+transaction (so even a note two processes take from the intake at once is stored once).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot import blocks
-from bot.after_ack import Batcher, Handling
+from bot.after_ack import Batcher, Handling, Traffic
 from bot.intake import CommandIntake, FollowUp, Route
 from bot.listeners.views.coach import show_coach_form
 from bot.workspace import COACHING, INTAKE, ORIGIN
@@ -43,12 +46,11 @@ from core.errors import DomainError
 from core.intake import Received
 from core.permissions import Actor
 
-# How long an ack waits for its note to be stored when the queue is full; past it, the
-# confirmation follows through the response URL (Slack waits 3 s for the ack).
-STORE_NOW_SECONDS = 2.0
-# When the oldest note taken has waited this long for its confirmation, a new note is stored
-# before its ack (ahead of the others): a person waits about as long as Slack waits for an ack.
-LAG_SECONDS = 2.0
+# When the oldest note taken has waited this long for its confirmation, new notes are left
+# in the intake for a sweep: a bound on what a person waits for in this process's queue,
+# well above how long the queue defers its work to acks (DEFER_SECONDS) and well below the
+# intake's lease (a note still queued here is not taken over by another process).
+LAG_SECONDS = 15.0
 # Notes taken at most, whatever their age: a bound on memory (each holds up to 4,000
 # characters).
 CAPACITY = 10_000
@@ -119,28 +121,21 @@ def coach_command(
     ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
     """Acknowledged once the command is held in the intake: the note is stored after the ack
-    and the person told through the response URL. When too many notes wait, the note is
-    stored ahead of them before the ack, which then carries the confirmation (or what is
-    wrong)."""
+    and the person told through the response URL. When too many notes wait here, the note
+    stays in the intake for the next sweep (here or in another process)."""
     if not (command.get("text") or "").strip():
         ack()
         show_coach_form(client, context, command["trigger_id"], channel=command.get("channel_id"))
         return
     coach = CoachCommand.from_command(command, context)
-    held = context[INTAKE].hold(coach.team_id, COACH, coach.delivery, coach.raw())
-    if held is None:
-        ack()  # a repeated delivery of a command held before
-        return
-    coach = replace(coach, intake_id=held)
     coaching: CoachingQueue = context[COACHING]
-    if coaching.offer(coach):
-        ack()
-        return
-    reply = coaching.handle_now(coach, timeout=STORE_NOW_SECONDS)
-    if reply is None:
-        ack()  # a repeated delivery, or a slow store: the confirmation follows
-    else:
-        ack(response_type="ephemeral", **reply)
+    # Full: held with a lease that has already lapsed, so that any sweep may take it now.
+    lease = None if coaching.has_room else 0.0
+    held = context[INTAKE].hold(coach.team_id, COACH, coach.delivery, coach.raw(), lease)
+    ack()
+    if held is not None and lease is None and not coaching.offer(replace(coach, intake_id=held)):
+        # Filled meanwhile: the note is the sweep's once its lease lapses.
+        log.info("queue full: note %d left in the intake", held)
 
 
 def coaching_queue(
@@ -148,9 +143,11 @@ def coaching_queue(
     capacity: int = CAPACITY,
     lag: float = LAG_SECONDS,
     follow_up: FollowUp | None = None,
+    traffic: Traffic | None = None,
 ) -> CoachingQueue:
     """The batcher that stores /coach notes after their acks and confirms each one (through
-    `follow_up`: the command's response URL, or a direct message once it is spent)."""
+    `follow_up`: the command's response URL, or a direct message once it is spent), each in
+    its turn after the requests in flight (`traffic`)."""
     told = follow_up or FollowUp()
     handling: Handling[CoachCommand, blocks.Message] = Handling(
         handle=lambda commands: store_many(engine, commands),
@@ -163,7 +160,15 @@ def coaching_queue(
         ),
         failure=lambda error: blocks.line(blocks.error_text(error)),
     )
-    return Batcher(handling, capacity=capacity, lag=lag, batch=BATCH, tellers=TELLERS, name="coach")
+    return Batcher(
+        handling,
+        capacity=capacity,
+        lag=lag,
+        batch=BATCH,
+        tellers=TELLERS,
+        name="coach",
+        traffic=traffic,
+    )
 
 
 def take_from_intake(intake: CommandIntake, coaching: CoachingQueue) -> None:

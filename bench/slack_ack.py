@@ -230,6 +230,9 @@ class Phase:
     requests: list[Sent]
     seconds: float
     cpu_ms: float  # the server's CPU time per request, once finished
+    # The server's CPU time per request until the last ack: what the acks shared (work done
+    # after them meanwhile included, work deferred past the last one not).
+    acking_cpu_ms: float = 0.0
     confirmations: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def finish(self, server_pid: int) -> None:
@@ -253,6 +256,7 @@ def run_phase(
     """Send the requests; the server's CPU time is counted until `phase.finish()`."""
     phase = Phase(name, requests, 0.0, cpu_seconds(server_pid))
     phase.seconds = asyncio.run(load(port, requests, concurrency))
+    phase.acking_cpu_ms = (cpu_seconds(server_pid) - phase.cpu_ms) * 1000 / len(requests)
     return phase
 
 
@@ -391,6 +395,11 @@ def main() -> None:
         len(ack_failures),
         coach.seconds,
         f"server CPU {coach.cpu_ms:.2f} ms/req  ",
+    )
+    print(
+        f"    server CPU per /coach until the last ack: {coach.acking_cpu_ms:.2f} ms "
+        f"(/brain help {base.acking_cpu_ms:.2f} ms); in all, the work after the acks "
+        f"included: {coach.cpu_ms:.2f} ms"
     )
     confirmed = [latency for latency, _ in coach.confirmations.values()]
     unconfirmed = len(coach.requests) - len(confirmed)

@@ -249,7 +249,8 @@ def _close_if_alive(reference: weakref.ref[Batcher[T, R]]) -> None:
 
 
 class AfterAck:
-    """Work a listener promised in its ack (a cycle run now), done by a few threads after it.
+    """Work a listener promised in its ack (a cycle run now), done by a few threads after it,
+    each piece in its turn (`traffic`: after the acks in flight, at most its deferral).
 
     Daemon threads: the interpreter joins a ThreadPoolExecutor's threads at exit however long
     they take, so a stuck Slack or model call would hold a stopping server; `close` waits for

@@ -158,9 +158,10 @@ class CommandIntake:
         payload: dict[str, Any],
         lease_seconds: float | None = None,
     ) -> int | None:
-        """Store a command before its ack, held by this process: its id, or None when this
-        delivery of it was stored before (Slack delivered the command twice). Raises when it
-        could not be stored: the ack then says it failed, and nothing is promised."""
+        """Store a command before its ack, held by this process for `lease_seconds` (0: free
+        for the next sweep at once): its id, or None when this delivery of it was stored
+        before (Slack delivered the command twice). Raises when it could not be stored: the
+        ack then says it failed, and nothing is promised."""
         lease = self.lease_seconds if lease_seconds is None else lease_seconds
         command = Command(team_id, kind, delivery, payload, lease)
         answer: Future[int | None] = Future()

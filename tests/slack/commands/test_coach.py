@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.after_ack import Traffic
 from bot.app import create_app
 from bot.intake import CommandIntake
 from bot.listeners.commands.coach import CoachingQueue, coaching_queue, take_from_intake
@@ -183,6 +184,23 @@ def test_when_the_queue_is_full_the_ack_is_immediate_and_a_sweep_stores_the_note
     [confirmation] = slack.wait_for(f"respond/{reply.response_url}")
     assert "Stored block" in confirmation.args["text"]
     coaching.close()
+
+
+def test_the_server_counts_its_requests_in_flight_for_the_notes_that_wait_their_turn(
+    db_url: str, engine: Engine, slack: FakeSlack, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    traffic = Traffic(defer=3600)  # the note waits for no request in flight, however long
+    coaching = coaching_queue(engine, traffic=traffic)
+    app = create_app(slack_settings(db_url, slack), engine, coaching=coaching)
+    with running(create_web_app(app, engine, traffic=traffic)) as url:
+        reply = SlackSender(url, SIGNING_SECRET, slack).command("/coach", NOTE, EMEA_MANAGER)
+
+        [confirmation] = slack.wait_for(f"respond/{reply.response_url}")
+    coaching.close()
+
+    assert traffic.in_flight == 0
+    assert "Stored block" in confirmation.args["text"]
+    assert len(_blocks(uow, world)) == 1
 
 
 def test_coach_with_no_text_opens_the_form_with_the_agents(

@@ -7,7 +7,8 @@ commands' response URLs on a fake Slack in a process of its own, then sends sign
 commands, 50 at a time, 2,000 in all, each with a note of its own. Reports, for the ack
 (Slack's 3 s deadline) and for the confirmation (the moment the person sees "Stored block
 N", which may come in the ack or later through the response URL): p50/p95/p99/max,
-failures; the server's CPU time per request; and whether every note was stored exactly
+failures; the server's CPU time per request, until the last ack (what the acks shared) and
+in all (with the storing and confirming after them); and whether every note was stored exactly
 once and confirmed once with its own block. The baseline, measured in the same run and the
 same way, is `/brain help`: the same signed request through the same Bolt pipeline,
 answered in its ack without a write.

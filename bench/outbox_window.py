@@ -24,13 +24,14 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import web_client  # noqa: E402
 from bot.reports import SlackSink  # noqa: E402
-from core import clock, directory, schema  # noqa: E402
+from core import clock, directory  # noqa: E402
 from core.db import make_engine, unit_of_work  # noqa: E402
 from core.heartbeat import leases, outbox  # noqa: E402
 from core.heartbeat.backends.offline import OfflineBackend  # noqa: E402
 from core.heartbeat.config import HeartbeatSettings  # noqa: E402
 from core.heartbeat.cycle import run_cycle  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from migrations import schema  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 SETTINGS = HeartbeatSettings(lease_seconds=120, outbox_batch=1000)

@@ -156,3 +156,60 @@ def test_concurrent_deliverers_send_each_report_exactly_once(engine: Engine, wor
         thread.join(timeout=60)
     assert sorted(e.id for e in sink.delivered) == sorted(queued)
     assert {m.status for m in _messages(engine).values()} == {OutboxStatus.DELIVERED}
+
+
+class MeetingSink(RecordingSink):
+    """A Slack sink whose posts wait (bounded) until `expected` channels are being posted to
+    at once; it notes any channel that got two posts at once."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__("slack")
+        self.meeting = threading.Barrier(expected)
+        self.met = 0
+        self.sending: set[str] = set()
+        self.overlapped: list[str] = []
+
+    def deliver(self, envelope: Envelope) -> Delivery:
+        with self._lock:
+            if envelope.address in self.sending:
+                self.overlapped.append(envelope.address)
+            self.sending.add(envelope.address)
+        try:
+            self.meeting.wait(timeout=10)
+            with self._lock:
+                self.met += 1
+        except threading.BrokenBarrierError:
+            pass  # not all channels at once: `met` stays short of the posts
+        finally:
+            with self._lock:
+                self.sending.discard(envelope.address)
+        return super().deliver(envelope)
+
+
+def test_a_batch_is_sent_to_several_channels_at_once_and_to_each_channel_in_order(
+    engine: Engine, world: World
+) -> None:
+    channels = ["C0001", "C0002", "C0003"]
+    sink = MeetingSink(expected=len(channels))
+    with clock.frozen_at(T0):
+        queued = {channel: _queue(engine, world, count=2, channel=channel) for channel in channels}
+        run = outbox.deliver_pending(
+            engine, [sink], SETTINGS.model_copy(update={"outbox_senders": 3}), "w1"
+        )
+    assert run.delivered == 6
+    # Every post met the other channels' posts: the three channels were sent to at once.
+    assert sink.met == 6 and not sink.overlapped
+    for channel, ids in queued.items():
+        assert [e.id for e in sink.delivered if e.address == channel] == ids
+    assert {m.status for m in _messages(engine).values()} == {OutboxStatus.DELIVERED}
+
+
+def test_a_pass_claims_batches_until_the_backlog_is_delivered(engine: Engine, world: World) -> None:
+    sink = RecordingSink("slack")
+    with clock.frozen_at(T0):
+        queued = _queue(engine, world, count=7, channel="C0001")
+        run = outbox.deliver_pending(
+            engine, [sink], SETTINGS.model_copy(update={"outbox_batch": 3}), "w1"
+        )
+    assert run.delivered == 7
+    assert [e.id for e in sink.delivered] == queued

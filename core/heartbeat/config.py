@@ -59,3 +59,7 @@ class HeartbeatSettings(BaseSettings):
     # this often, with its oldest waiting report, in case it was fixed unseen.
     outbox_blocked_probe_seconds: float = Field(default=900.0, gt=0)
     outbox_batch: int = Field(default=50, ge=1, le=1000)
+    # Threads sending one claimed batch at once, each a channel at a time (a channel's
+    # reports go out in order, one after another: Slack takes about one message per second
+    # per channel). Each holds a database connection only for its short transactions.
+    outbox_senders: int = Field(default=8, ge=1, le=64)

@@ -9,19 +9,25 @@ person can fix (the bot is not in the channel, the token was revoked) blocks the
 destination instead (core/heartbeat/blocked.py): its reports wait, in order, and the people
 who can fix it are told once.
 
-A batch is claimed at once, but each message's claim is renewed just before it is sent, and
-only while the claim is still this deliverer's: a message whose claim lapsed while earlier
-ones were being sent, and that another deliverer took meanwhile, is left to that deliverer.
-So two deliverers never send the same message, however slow the sink. A message tried before
-(a failure, or a claim that lapsed because its deliverer died) is `resumed`: a sink that can
-look (Slack's channel history) checks whether it was sent before sending it again.
+A batch is claimed at once and sent by a few threads (`outbox_senders`), each taking one
+destination's messages in order, so that a channel never gets two reports at once and a
+slow or rate-limited channel holds up only itself. Claims are renewed once half of the
+claim has passed, and a message is sent only while its claim is still this deliverer's: a
+message whose claim lapsed while earlier ones were being sent, and that another deliverer
+took meanwhile, is left to that deliverer. So two deliverers never send the same message,
+however slow the sink. The batch's deliveries are recorded together, in one transaction. A
+message tried before (a failure, or a claim that lapsed because its deliverer died) is
+`resumed`: a sink that can look (Slack's channel history) checks whether it was sent before
+sending it again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO, cast
 
@@ -239,21 +245,41 @@ def claim(
     return sorted((Envelope(*row, owner=owner) for row in rows), key=lambda envelope: envelope.id)
 
 
-def renew(session: Session, envelope: Envelope, *, now: datetime, claim_seconds: float) -> bool:
-    """Extend this deliverer's claim on one message before sending it; False when the claim
-    is no longer ours (it lapsed and another deliverer took the message, or it was sent)."""
+def renew(
+    session: Session, envelopes: Sequence[Envelope], *, now: datetime, claim_seconds: float
+) -> set[int]:
+    """Extend this deliverer's claims on messages not yet sent; the ids still ours (not those
+    whose claim lapsed and that another deliverer took, or that were sent)."""
+    if not envelopes:
+        return set()
     renewed = session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.id == envelope.id,
-            OutboxMessage.claimed_by == envelope.owner,
+            OutboxMessage.id.in_([envelope.id for envelope in envelopes]),
+            OutboxMessage.claimed_by == envelopes[0].owner,
             OutboxMessage.status == OutboxStatus.PENDING,
         )
         .values(claimed_until=now + timedelta(seconds=claim_seconds))
         .returning(OutboxMessage.id),
         execution_options={"synchronize_session": False},
-    ).first()
-    return renewed is not None
+    ).all()
+    return {row.id for row in renewed}
+
+
+def release(session: Session, envelopes: Sequence[Envelope]) -> None:
+    """Give up this deliverer's claims on messages it did not send (they are due again)."""
+    if not envelopes:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_([envelope.id for envelope in envelopes]),
+            OutboxMessage.claimed_by == envelopes[0].owner,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(claimed_by=None, claimed_until=None),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def record_delivery(session: Session, envelope: Envelope, delivery: Delivery) -> bool:
@@ -323,33 +349,124 @@ def record_failure(
     return status
 
 
+# A pass claims batch after batch while they come back full, at most this many: a backlog
+# drains at the senders' pace, and the notices delivered after the reports still get their
+# turn.
+BATCHES_PER_PASS = 10
+
+
 def deliver_pending(
     engine: Engine, sinks: Sequence[Sink], settings: HeartbeatSettings, worker: str
 ) -> DeliveryRun:
-    """Deliver what is due through the sinks; each message in its own small transactions."""
+    """Deliver what is due through the sinks: each claimed batch sent by a few threads, one
+    destination's messages in order by one thread, and its deliveries recorded together."""
     run = DeliveryRun()
     by_kind = {sink.kind: sink for sink in sinks}
     if not by_kind:
         return run
-    with unit_of_work(engine) as session:
-        envelopes = claim(
-            session,
-            worker,
-            list(by_kind),
-            now=clock.now(),
-            limit=settings.outbox_batch,
-            claim_seconds=settings.outbox_claim_seconds,
-        )
-    for envelope in envelopes:
+    for _ in range(BATCHES_PER_PASS):
+        claimed_at = clock.now()
         with unit_of_work(engine) as session:
-            ours = renew(
-                session, envelope, now=clock.now(), claim_seconds=settings.outbox_claim_seconds
+            envelopes = claim(
+                session,
+                worker,
+                list(by_kind),
+                now=claimed_at,
+                limit=settings.outbox_batch,
+                claim_seconds=settings.outbox_claim_seconds,
             )
-        if not ours:
-            run.lost += 1
+        if not envelopes:
+            break
+        _send_batch(engine, by_kind, settings, envelopes, claimed_at, run)
+        if len(envelopes) < settings.outbox_batch:
+            break
+    return run
+
+
+def _send_batch(
+    engine: Engine,
+    by_kind: dict[str, Sink],
+    settings: HeartbeatSettings,
+    envelopes: list[Envelope],
+    claimed_at: datetime,
+    run: DeliveryRun,
+) -> None:
+    """Send a claimed batch, a destination per thread, then record what was delivered in one
+    transaction. A deliverer that dies before that transaction leaves its claims to lapse:
+    the next deliverer resumes those messages, and the sink finds what Slack already has."""
+    by_destination: dict[str, list[Envelope]] = {}
+    for envelope in envelopes:
+        by_destination.setdefault(envelope.destination, []).append(envelope)
+    queues = list(by_destination.values())
+
+    def send(queue: list[Envelope]) -> _Sent:
+        return _send_in_order(engine, by_kind[queue[0].kind], settings, queue, claimed_at)
+
+    senders = min(settings.outbox_senders, len(queues))
+    if senders == 1:
+        sent = [send(queue) for queue in queues]
+    else:
+        # Each sender runs on the caller's clock (a context variable: a simulated day).
+        contexts = [copy_context() for _ in queues]
+        with ThreadPoolExecutor(senders, thread_name_prefix="outbox-sender") as pool:
+            sent = list(pool.map(lambda c, q: c.run(send, q), contexts, queues))
+    delivered = [pair for one in sent for pair in one.delivered]
+    if delivered:
+        with unit_of_work(engine) as session:
+            # Not ours any more (its claim lapsed during a long batch): the deliverer that
+            # took it found it sent, and counts it.
+            run.delivered += sum(record_delivery(session, *pair) for pair in delivered)
+    for one in sent:
+        run.retrying += one.retrying
+        run.failed += one.failed
+        run.blocked += one.blocked
+        run.lost += one.lost
+
+
+@dataclass
+class _Sent:
+    """What one sender did with one destination's messages."""
+
+    delivered: list[tuple[Envelope, Delivery]] = field(default_factory=list)
+    retrying: int = 0
+    failed: int = 0
+    blocked: int = 0
+    lost: int = 0
+
+
+def _send_in_order(
+    engine: Engine,
+    sink: Sink,
+    settings: HeartbeatSettings,
+    queue: list[Envelope],
+    claimed_at: datetime,
+) -> _Sent:
+    """One destination's messages, oldest first. Their claims (of those sent too, which the
+    batch records later) are renewed together once half of the claim has passed, and only
+    messages still ours are sent: one whose claim lapsed and that another deliverer took is
+    left to it. A destination found blocked takes nothing more: the rest of its messages
+    wait behind the blocked one, in order."""
+    sent = _Sent()
+    half = timedelta(seconds=settings.outbox_claim_seconds / 2)
+    fresh_until = claimed_at + half
+    ours = {envelope.id for envelope in queue}
+    for index, envelope in enumerate(queue):
+        if clock.now() >= fresh_until:
+            renewed_at = clock.now()
+            with unit_of_work(engine) as session:
+                # The ones sent too: they are recorded with the batch, after the last send.
+                ours = renew(
+                    session,
+                    queue,
+                    now=renewed_at,
+                    claim_seconds=settings.outbox_claim_seconds,
+                )
+            fresh_until = renewed_at + half
+        if envelope.id not in ours:
+            sent.lost += 1
             continue
         try:
-            delivery = _attempt(by_kind[envelope.kind], envelope)
+            delivery = _attempt(sink, envelope)
         except DeliveryFailed as failure:
             with unit_of_work(engine) as session:
                 status = record_failure(session, envelope, failure, settings)
@@ -358,19 +475,20 @@ def deliver_pending(
                     if status is OutboxStatus.BLOCKED
                     else None
                 )
+                if status is OutboxStatus.BLOCKED:
+                    release(session, queue[index + 1 :])
             if notice is not None:
-                _announce(by_kind[envelope.kind], notice)
+                _announce(sink, notice)
             if status is OutboxStatus.FAILED:
-                run.failed += 1
+                sent.failed += 1
             elif status is OutboxStatus.BLOCKED:
-                run.blocked += 1
+                sent.blocked += 1
+                break
             else:
-                run.retrying += 1
+                sent.retrying += 1
             continue
-        with unit_of_work(engine) as session:
-            record_delivery(session, envelope, delivery)
-        run.delivered += 1
-    return run
+        sent.delivered.append((envelope, delivery))
+    return sent
 
 
 def _attempt(sink: Sink, envelope: Envelope) -> Delivery:

@@ -9,7 +9,10 @@ has verified the signature and authorised the request:
 - a Slack user seen for the first time becomes a member (Slack's admins and owners of this
   workspace admins, asked through `users.info`);
 - an event id already handled (a Slack retry, a duplicate delivery) is acknowledged and
-  not handled again.
+  not handled again. An event whose listener writes (RECORDED_WITH_WRITES) has its id
+  recorded by its use case, in the transaction of what it writes: when that fails because
+  the database is away, nothing is recorded, the error handler answers 503, and the event
+  Slack delivers again is handled.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ LATER = "salesbrain_later"
 # not_found or failed (set by the error handler).
 OUTCOME = "salesbrain_outcome"
 ORIGIN = "slack"
+# The id of an event whose use case records it (with what it writes), for its listener.
+DELIVERY = "salesbrain_delivery"
+RECORDED_WITH_WRITES = frozenset({"reaction_added", "member_joined_channel"})
 
 log = logging.getLogger("salesbrain.slack")
 
@@ -115,10 +121,17 @@ def attach(
         body: dict[str, Any], context: BoltContext, request: BoltRequest, next: Callable[[], None]
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and context.team_id and not first_delivery(engine, context.team_id, event_id):
-            retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
-            log.info("event %s already handled (delivery retry %s)", event_id, retry)
-            return BoltResponse(status=200, body="")
+        if event_id and context.team_id:
+            team_id = str(context.team_id)
+            if (body.get("event") or {}).get("type") in RECORDED_WITH_WRITES:
+                context[DELIVERY] = event_id
+                seen = handled_before(engine, team_id, event_id)
+            else:
+                seen = not first_delivery(engine, team_id, event_id)
+            if seen:
+                retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
+                log.info("event %s already handled (delivery retry %s)", event_id, retry)
+                return BoltResponse(status=200, body="")
         next()
         return None
 
@@ -174,3 +187,12 @@ def first_delivery(engine: Engine, team_id: str, event_id: str) -> bool:
     with UnitOfWork(engine) as uow:
         workspace = uow.workspaces.find(team_id)
         return workspace is None or deliveries.first_delivery(uow.session, workspace, event_id)
+
+
+def handled_before(engine: Engine, team_id: str, event_id: str) -> bool:
+    """Whether a delivery was recorded (by the use case that handled it); nothing written."""
+    with UnitOfWork(engine, readonly=True) as uow:
+        workspace = uow.workspaces.find(team_id)
+        return workspace is not None and bool(
+            deliveries.delivered(uow.session, workspace, [event_id])
+        )

@@ -24,6 +24,7 @@ from core import (
     audit,
     clock,
     coaching,
+    deliveries,
     digest,
     directory,
     health,
@@ -115,13 +116,23 @@ def promote(
 
 
 def promote_by_reaction(
-    uow: UnitOfWork, team_id: str, *, channel: str, ts: str, emoji: str, by: Actor
+    uow: UnitOfWork,
+    team_id: str,
+    *,
+    channel: str,
+    ts: str,
+    emoji: str,
+    by: Actor,
+    delivery: str | None = None,
 ) -> tuple[Promoted, str | None] | ProposalView | None:
     """The promote emoji on a learning of a report promotes it to the Team Brain: the
     promotion and the report's thread. On a director's proposal it approves it: the
-    proposal. None when the reaction is neither."""
+    proposal. None when the reaction is neither, or its `delivery` (the event id) was
+    handled before: it is recorded with the promotion, in one transaction."""
     with uow, refusal_recorded(uow):
         workspace = uow.workspaces.by_team_id(team_id)
+        if delivery is not None and not deliveries.first_delivery(uow.session, workspace, delivery):
+            return None
         approved = proposals.approve_by_reaction(
             uow.session, workspace, channel=channel, ts=ts, emoji=emoji, by=by
         )
@@ -229,8 +240,8 @@ def run_cycle_now(
 def deliver_reports(
     uow: UnitOfWork, sinks: Sequence[Sink], settings: HeartbeatSettings, worker: str
 ) -> DeliveryRun:
-    """Deliver the outbox's due reports through the sinks (each message claimed, sent and
-    recorded in transactions of its own: a slow channel holds no lock)."""
+    """Deliver the outbox's due reports through the sinks (claimed, sent by a few threads a
+    channel each, and recorded in short transactions: a slow channel holds no lock)."""
     return outbox.deliver_pending(uow.engine, sinks, settings, worker)
 
 
@@ -428,10 +439,13 @@ def retry_reports(uow: UnitOfWork, team_id: str | None, message_id: int | None, 
         return due
 
 
-def channel_joined(uow: UnitOfWork, team_id: str, channel: str) -> int:
-    """The bot joined a channel: the reports waiting for it go out now, in order; how many."""
+def channel_joined(uow: UnitOfWork, team_id: str, channel: str, delivery: str | None = None) -> int:
+    """The bot joined a channel: the reports waiting for it go out now, in order; how many
+    (none when its `delivery`, the event id, was handled before: recorded with them)."""
     with uow:
         workspace = uow.workspaces.by_team_id(team_id)
+        if delivery is not None and not deliveries.first_delivery(uow.session, workspace, delivery):
+            return 0
         due = blocked.release(uow.session, workspace.id, destination_for(channel))
         if due:
             audit.record(

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot import blocks
 from bot.workspace import OUTCOME
+from core.db import unavailable
 from core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
 FORM_FIELDS = ("agent", "type", "importance", "note")
@@ -38,6 +39,13 @@ def register(app: App) -> None:
         if not isinstance(error, DomainError):
             logger.error("listener failed", exc_info=error)
         context[OUTCOME] = outcome_of(error)
+        if response is not None and body.get("type") == "event_callback" and unavailable(error):
+            # The database is away (restarting): the event recorded nothing, and an answer
+            # other than 2xx makes Slack deliver it again (at once, after 1 and 5 minutes).
+            logger.warning(
+                "event %s to be delivered again: the database is away", body.get("event_id")
+            )
+            return BoltResponse(status=503, body="")
         text = blocks.error_text(error)
         if response is not None:
             # The answer to Slack's request has not left yet (listeners run before it is

@@ -31,7 +31,7 @@ from bot.workspace import (
     writer,
 )
 from core import use_cases
-from core.db import UnitOfWork
+from core.db import UnitOfWork, unavailable
 from core.errors import InvalidInput
 from core.heartbeat.replay import replay
 from core.intake import Received
@@ -177,6 +177,11 @@ def _after_the_ack(
     try:
         answer = after(later)
     except Exception as error:
+        if unavailable(error):
+            # The database is away (restarting): the command stays held in the intake, and
+            # a sweep does it (and answers) once its lease lapses.
+            log.warning("intake %d left to the sweep (%s)", intake_id, type(error).__name__)
+            return
         answer = answer_to_failure(error, log)
     try:
         answers = intake.finish(intake_id)

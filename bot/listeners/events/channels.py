@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import BoltContext
 
-from bot.workspace import writer
+from bot.workspace import DELIVERY, writer
 from core import use_cases
 
 
@@ -15,4 +15,6 @@ def deliver_waiting_reports(event: dict[str, Any], context: BoltContext) -> None
     heartbeat runner's delivery, every few seconds, posts them)."""
     if not context.bot_user_id or event.get("user") != context.bot_user_id:
         return
-    use_cases.channel_joined(writer(context), str(context.team_id), str(event.get("channel")))
+    use_cases.channel_joined(
+        writer(context), str(context.team_id), str(event.get("channel")), context.get(DELIVERY)
+    )

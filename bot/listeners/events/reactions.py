@@ -9,14 +9,15 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.workspace import actor, writer
+from bot.workspace import DELIVERY, actor, writer
 from core import use_cases
 from core.proposals import ProposalView
 
 
 def promote_learning(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """Reactions on other messages, and other emoji, are ignored; a refusal is explained to
-    the person who reacted (by the error handler)."""
+    the person who reacted (by the error handler). The event id is recorded with the
+    promotion (bot/workspace.py RECORDED_WITH_WRITES)."""
     item = event.get("item") or {}
     if item.get("type") != "message":
         return
@@ -27,6 +28,7 @@ def promote_learning(event: dict[str, Any], context: BoltContext, client: WebCli
         ts=item["ts"],
         emoji=event.get("reaction", ""),
         by=actor(context),
+        delivery=context.get(DELIVERY),
     )
     if outcome is None:
         return

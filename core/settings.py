@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         default=5.0, gt=0, validation_alias="SALESBRAIN_INTAKE_SWEEP_SECONDS"
     )
 
+    # `salesbrain db prune` forgets reports delivered more than this many days ago
+    # (core/retention.py).
+    retention_outbox_days: float = Field(
+        default=7.0, gt=0, validation_alias="SALESBRAIN_RETENTION_OUTBOX_DAYS"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:

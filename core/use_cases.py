@@ -34,6 +34,7 @@ from core import (
     proposals,
     report_messages,
     restatements,
+    retention,
     tasks,
     trends,
 )
@@ -243,6 +244,12 @@ def deliver_reports(
     """Deliver the outbox's due reports through the sinks (claimed, sent by a few threads a
     channel each, and recorded in short transactions: a slow channel holds no lock)."""
     return outbox.deliver_pending(uow.engine, sinks, settings, worker)
+
+
+def prune(uow: UnitOfWork, outbox_days: float) -> retention.Pruned:
+    """Forget delivered reports older than `outbox_days` and deliveries too old to be
+    retried (of every workspace: the operator's housekeeping)."""
+    return retention.prune(uow.engine, now=clock.now(), outbox_days=outbox_days)
 
 
 def import_signals(

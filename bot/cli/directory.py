@@ -20,6 +20,7 @@ from core.memory import brain_size
 from core.models import AgentStatus
 from core.permissions import Actor
 from core.proposals import Autonomy
+from core.settings import get_settings
 from core.tasks import open_tasks
 from migrations import schema
 
@@ -41,6 +42,18 @@ def db_upgrade(revision: str) -> None:
     url = database_url()
     schema.upgrade(url, revision)
     click.echo(f"database at revision {schema.current(url)}")
+
+
+@db.command("prune")
+def db_prune() -> None:
+    """Forget reports delivered more than SALESBRAIN_RETENTION_OUTBOX_DAYS ago (7) and
+    Slack deliveries too old to be retried; run it daily (DEPLOY.md)."""
+    days = get_settings().retention_outbox_days
+    pruned = use_cases.prune(unit_of_work(), days)
+    click.echo(
+        f"forgot {pruned.reports} report(s) delivered more than {days:g} days ago "
+        f"and {pruned.deliveries} old Slack delivery id(s)"
+    )
 
 
 @click.group()

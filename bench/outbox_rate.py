@@ -106,10 +106,13 @@ def main() -> None:
                 senders=senders
             )
             queued = queue_reports(url, args.channels, args.reports_per_channel)
+            posts_before = len(slack.calls_to("chat.postMessage"))
             delivered, seconds, passes = deliver_all(url, slack.api_url, senders)
+            posts = len(slack.calls_to("chat.postMessage")) - posts_before
             print(
                 f"database: {url.split(':', 1)[0]}; senders {senders}: {delivered}/{queued} "
-                f"reports in {seconds:.1f} s ({passes} passes): {delivered / seconds:.1f} reports/s"
+                f"reports ({posts} posts) in {seconds:.1f} s ({passes} passes): "
+                f"{delivered / seconds:.1f} reports/s"
             )
 
 

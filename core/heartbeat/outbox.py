@@ -248,8 +248,8 @@ def claim(
 def renew(
     session: Session, envelopes: Sequence[Envelope], *, now: datetime, claim_seconds: float
 ) -> set[int]:
-    """Extend this deliverer's claims on messages not yet sent; the ids still ours (not those
-    whose claim lapsed and that another deliverer took, or that were sent)."""
+    """Extend this deliverer's claims on messages (those sent and not yet recorded too); the
+    ids still ours (not those whose claim lapsed and that another deliverer took)."""
     if not envelopes:
         return set()
     renewed = session.execute(

@@ -174,18 +174,27 @@ class Candidates:
         reader = Reader(agent.workspace_id, agent.team_id, agent.id)
         owner = reader._asdict()
         self._now = search.now(now)
-        ((readable,),) = search.fetch(connection, _COUNT, owner)
-        hits = search.phrase_hits(connection, reader, [p for _, _, p in query.groups])
-        self.relevance = _relevance(hits, query, readable)
-        accounts = search.fetch(connection, _ACCOUNTS, owner)
-        self.named = AccountNames.of(task, sales_lexicon()).named(accounts)
+        # The count, the accounts, the standing orders and the task's phrases do not depend
+        # on one another: one round trip to PostgreSQL for all four.
+        statements = {"count": (_COUNT, owner), "accounts": (_ACCOUNTS, owner)}
+        standing = self._standing_query(owner)
+        phrases = search.phrase_query(reader, [p for _, _, p in query.groups])
+        if standing is not None:
+            statements["standing"] = standing
+        if phrases is not None:
+            statements["hits"] = phrases
+        rows = search.fetch_all(connection, list(statements.values()))
+        found = dict(zip(statements, rows, strict=True))
+        ((readable,),) = found["count"]
+        self.relevance = _relevance(search.phrase_hits(found.get("hits", [])), query, readable)
+        self.named = AccountNames.of(task, sales_lexicon()).named(found["accounts"])
         # The notes of a named account are fully relevant.
         for company, domain in self.named:
-            found = search.fetch(
+            notes = search.fetch(
                 connection, _ACCOUNT_NOTES, {**owner, "company": company, "domain": domain}
             )
-            self.relevance.update(dict.fromkeys((block_id for (block_id,) in found), 1.0))
-        self._standing = self._standing_orders(owner)
+            self.relevance.update(dict.fromkeys((block_id for (block_id,) in notes), 1.0))
+        self._standing = _standing_orders(found.get("standing", []), settings.standing_orders)
         self._ranked = sorted(self.relevance.values(), reverse=True)
         # (tier, type) -> None for durable kinds, else the half-life
         self._half_lives = {
@@ -196,8 +205,8 @@ class Candidates:
             for block_type in BlockType
         }
 
-    def _standing_orders(self, owner: dict[str, int]) -> list[int]:
-        """The ids of the most important durable blocks, best first."""
+    def _standing_query(self, owner: dict[str, int]) -> tuple[TextClause, dict[str, Any]] | None:
+        """The statement of the most important durable blocks, if the settings want any."""
         settings = self._settings
         kinds = tuple(
             (tier, block_type)
@@ -206,25 +215,20 @@ class Candidates:
             if settings.durable(tier, block_type)
         )
         if settings.standing_orders == 0 or not kinds:
-            return []
-        found = self._search.fetch(
-            self._connection,
-            _standing_statement(kinds),
-            {**owner, "least": settings.standing_order_min_importance,
-             "k": settings.standing_orders},
-        )  # fmt: skip
-        # (id, importance) rows: the most important first, the newest of equals
-        best = sorted(found, key=lambda row: (row[1], row[0]), reverse=True)
-        return [block_id for block_id, _ in best[: settings.standing_orders]]
+            return None
+        return _standing_statement(kinds), {
+            **owner, "least": settings.standing_order_min_importance, "k": settings.standing_orders
+        }  # fmt: skip
 
     def best(self, k: int) -> list[Candidate]:
         """The k best blocks that share something with the task, best first; then the
         standing orders, best first (a block may be both)."""
         ranked, relevance = self._ranked, self.relevance.items()
-        # First the k most relevant blocks (and ties), whose scores set a bar: the score is
-        # at most the relevance, so only blocks as relevant as the k-th best score can
-        # still rank, and only they are read next.
-        first = ranked[k - 1] if len(ranked) > k else 0.0
+        # First the k most relevant blocks (and ties; on PostgreSQL a little further:
+        # FullText.first_read), whose scores set a bar: the score is at most the relevance,
+        # so only blocks as relevant as the k-th best score can still rank, and only those
+        # not read yet are read next.
+        first = ranked[k - 1] * self._search.first_read if len(ranked) > k else 0.0
         rows = self._rows([i for i, r in relevance if r >= first] + self._standing)
         earned = sorted(
             (row for row in rows.values() if row.relevance > 0),
@@ -266,6 +270,13 @@ class Candidates:
             block_id, tier, kind, content, importance, source, parent, company, domain,
             recency, relevance, score, False,
         )  # fmt: skip
+
+
+def _standing_orders(found: list[tuple[Any, ...]], count: int) -> list[int]:
+    """The ids of the most important durable blocks, best first, from (id, importance) rows:
+    the most important first, the newest of equals."""
+    best = sorted(found, key=lambda row: (row[1], row[0]), reverse=True)
+    return [block_id for block_id, _ in best[:count]]
 
 
 def _relevance(hits: dict[int, list[int]], query: Query, readable: int) -> dict[int, float]:

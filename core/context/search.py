@@ -17,12 +17,14 @@ blocks):
 2. the count of readable blocks (the idf's N), the distinct accounts of the readable
    account notes (which the task may name: accounts.py) and the most important durable
    blocks of each kind (the standing orders) come from the covering indexes of migration
-   0004, without table rows;
+   0004, without table rows; these four statements go together (FullText.fetch_all: one
+   round trip to PostgreSQL);
 3. only blocks that can be among the best k read their table row: the score is at most
    the relevance (priors scale it by 1 / (1 + wi + wr) to 1), so once the k most relevant
    blocks are scored, only blocks at least as relevant as the k-th best score can still
    rank (a large brain: ~100 rows read instead of ~2,000 under the plain bound of the
-   priors' range, or all 20,000).
+   priors' range, or all 20,000). The notes of the accounts the task names come with the
+   first of these reads.
 """
 
 from __future__ import annotations
@@ -121,13 +123,6 @@ _ACCOUNTS = text(
     + _readable("subject_company, subject_domain", _NOTE)
     + ") AS notes"
 )
-_ACCOUNT_NOTES = text(
-    _readable(
-        "id",
-        _NOTE + " AND coalesce(subject_company, '') = :company"
-        " AND coalesce(subject_domain, '') = :domain",
-    )
-)
 
 
 @cache
@@ -144,15 +139,32 @@ def _standing_statement(kinds: tuple[tuple[Tier, BlockType], ...]) -> TextClause
     )
 
 
+_ROW = (
+    "id, tier, type, content, importance, source_kind, promoted_from_id, subject_company, "
+    "subject_domain"
+)
+
+
 @cache
 def _rows_statement(search: FullText) -> TextClause:
     """The table rows of the given blocks (found among the agent's readable blocks), with
     their age in days. By primary key alone: a condition on the workspace would make SQLite
     scan the workspace's index instead (5 ms against 0.8 for 100 blocks of 5,000)."""
     return text(
-        "SELECT id, tier, type, content, importance, source_kind, promoted_from_id, "
-        f"subject_company, subject_domain, {search.age_days('updated_at')} AS age "
+        f"SELECT {_ROW}, {search.age_days('updated_at')} AS age "
         f"FROM memory_blocks WHERE id IN ({search.id_list('ids')})"
+    )
+
+
+@cache
+def _notes_statement(search: FullText) -> TextClause:
+    """The rows of the readable notes of one account, as _rows_statement's."""
+    return text(
+        _readable(
+            f"{_ROW}, {search.age_days('updated_at')} AS age",
+            _NOTE + " AND coalesce(subject_company, '') = :company"
+            " AND coalesce(subject_domain, '') = :domain",
+        )
     )
 
 
@@ -188,12 +200,8 @@ class Candidates:
         ((readable,),) = found["count"]
         self.relevance = _relevance(search.phrase_hits(found.get("hits", [])), query, readable)
         self.named = AccountNames.of(task, sales_lexicon()).named(found["accounts"])
-        # The notes of a named account are fully relevant.
-        for company, domain in self.named:
-            notes = search.fetch(
-                connection, _ACCOUNT_NOTES, {**owner, "company": company, "domain": domain}
-            )
-            self.relevance.update(dict.fromkeys((block_id for (block_id,) in notes), 1.0))
+        # The notes of a named account are fully relevant: read with the first rows (see _rows).
+        self._owner, self._notes_unread = owner, list(self.named)
         self._standing = _standing_orders(found.get("standing", []), settings.standing_orders)
         self._ranked = sorted(self.relevance.values(), reverse=True)
         # (tier, type) -> None for durable kinds, else the half-life
@@ -250,14 +258,25 @@ class Candidates:
         return earned[:k] + standing
 
     def _rows(self, ids: list[int]) -> dict[int, Candidate]:
-        if not ids:
+        """The candidates of these blocks, and at the first read the notes of the accounts
+        the task names, in the same round trip. Their relevance (1) is set once read: until
+        then the k-th best relevance that `best` reads down to is at most what it would be
+        with them, so that read takes every block it would have taken, and more."""
+        search, statements = self._search, []
+        if ids:
+            statements.append((_rows_statement(search), {"now": self._now, "ids": search.ids(ids)}))
+        for company, domain in self._notes_unread:
+            params = {**self._owner, "now": self._now, "company": company, "domain": domain}
+            statements.append((_notes_statement(search), params))
+        if not statements:
             return {}
-        found = self._search.fetch(
-            self._connection,
-            _rows_statement(self._search),
-            {"now": self._now, "ids": self._search.ids(ids)},
-        )
-        return {row[0]: self._candidate(row) for row in found}
+        found = search.fetch_all(self._connection, statements)
+        if self._notes_unread:
+            notes = (row[0] for rows in found[1 if ids else 0 :] for row in rows)
+            self.relevance.update(dict.fromkeys(notes, 1.0))
+            self._ranked = sorted(self.relevance.values(), reverse=True)
+            self._notes_unread = []
+        return {row[0]: self._candidate(row) for rows in found for row in rows}
 
     def _candidate(self, row: Any) -> Candidate:
         # By position: a Row's attributes cost more than the rest of this (~100 rows a call).

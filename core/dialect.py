@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
+from psycopg import Pipeline
 from psycopg.pq import TransactionStatus
 from sqlalchemy import JSON, DateTime, Table, TextClause, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -520,10 +521,13 @@ class _PostgreSQLFullText(FullText):
         compiled = [
             (_pyformat(statement, connection.dialect), params) for statement, params in statements
         ]
-        if len(compiled) == 1:
-            with driver.cursor() as cursor:
-                cursor.execute(*compiled[0])
-                return [cursor.fetchall()]
+        if len(compiled) == 1 or not Pipeline.is_supported():  # pipelines need libpq 14
+            results = []
+            for sql, params in compiled:
+                with driver.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    results.append(cursor.fetchall())
+            return results
         with driver.pipeline():
             cursors = [driver.cursor() for _ in compiled]
             try:

@@ -511,6 +511,26 @@ def test_an_account_named_in_the_task_by_any_alias_is_fully_relevant(
     }
 
 
+def test_the_notes_of_a_named_account_rank_among_more_blocks_than_the_limit_reads(
+    uow: UoW, world: World
+) -> None:
+    # More blocks share the task's words than the first read of rows takes (the limit + 10):
+    # the notes, found by the account's name alone, are read with those rows all the same.
+    for n in range(14):
+        _learn(uow, world, world.sdr, f"Renewal call {n} went well", importance=0.3)
+    notes = {
+        _learn(
+            uow, world, world.sdr, text, importance=0.9,
+            type=BlockType.ACCOUNT_CONTEXT, subject={"company": "Northwind Health"},
+        )
+        for text in ("Board meets in March", "Budget opens in April")
+    }  # fmt: skip
+    seen = _assemble(uow, world.sdr, "Northwind renewal", limit=2, standing_orders=0)
+    assert {b.id: (b.relevance, b.named_as) for b in seen.blocks} == dict.fromkeys(
+        notes, (1.0, "northwind")
+    )
+
+
 @pytest.mark.parametrize(
     "task",
     ["", "   ", "the of and", 'NEAR("x" AND) OR * ^ - : "', "ünïcödé Müller café", "x" * 5000],

@@ -64,7 +64,18 @@ class AccountNames:
     def named(self, subjects: Iterable[Sequence[str | None]]) -> dict[tuple[str, str], str]:
         """The (company, domain) pairs, as given, that the task names -> the name it used."""
         found = {}
+        runs, domains = self.runs, self.domains
         for company, domain in subjects:
+            # Most accounts of an agent are not named: every alias but the initials starts
+            # with the domain or a first word, which the task must hold.
+            written, label, name = _first_words(company, domain)
+            if (
+                not self.acronyms
+                and written not in domains
+                and label not in runs
+                and name not in runs
+            ):
+                continue
             alias = self._domain_alias(domain) or self._company_alias(company)
             if alias:
                 found[(company or "", domain or "")] = alias
@@ -125,6 +136,15 @@ class AccountNames:
 
 
 # An agent's account names are matched against every task: their words are cached per process.
+@lru_cache(maxsize=65_536)
+def _first_words(company: str | None, domain: str | None) -> tuple[str, Phrase, Phrase]:
+    """An account's domain as a task may write it, and the first words of its domain's
+    label and of its name, as one-word runs (see named)."""
+    written = (domain or "").lower().removeprefix("www.")
+    label = _label_words(written)[:1]
+    return written, label, _name_words(company)[:1] if company else ()
+
+
 @lru_cache(maxsize=65_536)
 def _name_words(company: str) -> Phrase:
     return tuple(words(company))

@@ -17,12 +17,14 @@ blocks):
 2. the count of readable blocks (the idf's N), the distinct accounts of the readable
    account notes (which the task may name: accounts.py) and the most important durable
    blocks of each kind (the standing orders) come from the covering indexes of migration
-   0004, without table rows;
+   0004, without table rows; these four statements go together (FullText.fetch_all: one
+   round trip to PostgreSQL);
 3. only blocks that can be among the best k read their table row: the score is at most
    the relevance (priors scale it by 1 / (1 + wi + wr) to 1), so once the k most relevant
    blocks are scored, only blocks at least as relevant as the k-th best score can still
    rank (a large brain: ~100 rows read instead of ~2,000 under the plain bound of the
-   priors' range, or all 20,000).
+   priors' range, or all 20,000). The notes of the accounts the task names come with the
+   first of these reads.
 """
 
 from __future__ import annotations
@@ -121,13 +123,6 @@ _ACCOUNTS = text(
     + _readable("subject_company, subject_domain", _NOTE)
     + ") AS notes"
 )
-_ACCOUNT_NOTES = text(
-    _readable(
-        "id",
-        _NOTE + " AND coalesce(subject_company, '') = :company"
-        " AND coalesce(subject_domain, '') = :domain",
-    )
-)
 
 
 @cache
@@ -144,15 +139,32 @@ def _standing_statement(kinds: tuple[tuple[Tier, BlockType], ...]) -> TextClause
     )
 
 
+_ROW = (
+    "id, tier, type, content, importance, source_kind, promoted_from_id, subject_company, "
+    "subject_domain"
+)
+
+
 @cache
 def _rows_statement(search: FullText) -> TextClause:
     """The table rows of the given blocks (found among the agent's readable blocks), with
     their age in days. By primary key alone: a condition on the workspace would make SQLite
     scan the workspace's index instead (5 ms against 0.8 for 100 blocks of 5,000)."""
     return text(
-        "SELECT id, tier, type, content, importance, source_kind, promoted_from_id, "
-        f"subject_company, subject_domain, {search.age_days('updated_at')} AS age "
+        f"SELECT {_ROW}, {search.age_days('updated_at')} AS age "
         f"FROM memory_blocks WHERE id IN ({search.id_list('ids')})"
+    )
+
+
+@cache
+def _notes_statement(search: FullText) -> TextClause:
+    """The rows of the readable notes of one account, as _rows_statement's."""
+    return text(
+        _readable(
+            f"{_ROW}, {search.age_days('updated_at')} AS age",
+            _NOTE + " AND coalesce(subject_company, '') = :company"
+            " AND coalesce(subject_domain, '') = :domain",
+        )
     )
 
 
@@ -174,18 +186,23 @@ class Candidates:
         reader = Reader(agent.workspace_id, agent.team_id, agent.id)
         owner = reader._asdict()
         self._now = search.now(now)
-        ((readable,),) = search.fetch(connection, _COUNT, owner)
-        hits = search.phrase_hits(connection, reader, [p for _, _, p in query.groups])
-        self.relevance = _relevance(hits, query, readable)
-        accounts = search.fetch(connection, _ACCOUNTS, owner)
-        self.named = AccountNames.of(task, sales_lexicon()).named(accounts)
-        # The notes of a named account are fully relevant.
-        for company, domain in self.named:
-            found = search.fetch(
-                connection, _ACCOUNT_NOTES, {**owner, "company": company, "domain": domain}
-            )
-            self.relevance.update(dict.fromkeys((block_id for (block_id,) in found), 1.0))
-        self._standing = self._standing_orders(owner)
+        # The count, the accounts, the standing orders and the task's phrases do not depend
+        # on one another: one round trip to PostgreSQL for all four.
+        statements = {"count": (_COUNT, owner), "accounts": (_ACCOUNTS, owner)}
+        standing = self._standing_query(owner)
+        phrases = search.phrase_query(reader, [p for _, _, p in query.groups])
+        if standing is not None:
+            statements["standing"] = standing
+        if phrases is not None:
+            statements["hits"] = phrases
+        rows = search.fetch_all(connection, list(statements.values()))
+        found = dict(zip(statements, rows, strict=True))
+        ((readable,),) = found["count"]
+        self.relevance = _relevance(search.phrase_hits(found.get("hits", [])), query, readable)
+        self.named = AccountNames.of(task, sales_lexicon()).named(found["accounts"])
+        # The notes of a named account are fully relevant: read with the first rows (see _rows).
+        self._owner, self._notes_unread = owner, list(self.named)
+        self._standing = _standing_orders(found.get("standing", []), settings.standing_orders)
         self._ranked = sorted(self.relevance.values(), reverse=True)
         # (tier, type) -> None for durable kinds, else the half-life
         self._half_lives = {
@@ -196,8 +213,8 @@ class Candidates:
             for block_type in BlockType
         }
 
-    def _standing_orders(self, owner: dict[str, int]) -> list[int]:
-        """The ids of the most important durable blocks, best first."""
+    def _standing_query(self, owner: dict[str, int]) -> tuple[TextClause, dict[str, Any]] | None:
+        """The statement of the most important durable blocks, if the settings want any."""
         settings = self._settings
         kinds = tuple(
             (tier, block_type)
@@ -206,25 +223,20 @@ class Candidates:
             if settings.durable(tier, block_type)
         )
         if settings.standing_orders == 0 or not kinds:
-            return []
-        found = self._search.fetch(
-            self._connection,
-            _standing_statement(kinds),
-            {**owner, "least": settings.standing_order_min_importance,
-             "k": settings.standing_orders},
-        )  # fmt: skip
-        # (id, importance) rows: the most important first, the newest of equals
-        best = sorted(found, key=lambda row: (row[1], row[0]), reverse=True)
-        return [block_id for block_id, _ in best[: settings.standing_orders]]
+            return None
+        return _standing_statement(kinds), {
+            **owner, "least": settings.standing_order_min_importance, "k": settings.standing_orders
+        }  # fmt: skip
 
     def best(self, k: int) -> list[Candidate]:
         """The k best blocks that share something with the task, best first; then the
         standing orders, best first (a block may be both)."""
         ranked, relevance = self._ranked, self.relevance.items()
-        # First the k most relevant blocks (and ties), whose scores set a bar: the score is
-        # at most the relevance, so only blocks as relevant as the k-th best score can
-        # still rank, and only they are read next.
-        first = ranked[k - 1] if len(ranked) > k else 0.0
+        # First the k most relevant blocks (and ties; on PostgreSQL a little further:
+        # FullText.first_read), whose scores set a bar: the score is at most the relevance,
+        # so only blocks as relevant as the k-th best score can still rank, and only those
+        # not read yet are read next.
+        first = ranked[k - 1] * self._search.first_read if len(ranked) > k else 0.0
         rows = self._rows([i for i, r in relevance if r >= first] + self._standing)
         earned = sorted(
             (row for row in rows.values() if row.relevance > 0),
@@ -246,14 +258,25 @@ class Candidates:
         return earned[:k] + standing
 
     def _rows(self, ids: list[int]) -> dict[int, Candidate]:
-        if not ids:
+        """The candidates of these blocks, and at the first read the notes of the accounts
+        the task names, in the same round trip. Their relevance (1) is set once read: until
+        then the k-th best relevance that `best` reads down to is at most what it would be
+        with them, so that read takes every block it would have taken, and more."""
+        search, statements = self._search, []
+        if ids:
+            statements.append((_rows_statement(search), {"now": self._now, "ids": search.ids(ids)}))
+        for company, domain in self._notes_unread:
+            params = {**self._owner, "now": self._now, "company": company, "domain": domain}
+            statements.append((_notes_statement(search), params))
+        if not statements:
             return {}
-        found = self._search.fetch(
-            self._connection,
-            _rows_statement(self._search),
-            {"now": self._now, "ids": self._search.ids(ids)},
-        )
-        return {row[0]: self._candidate(row) for row in found}
+        found = search.fetch_all(self._connection, statements)
+        if self._notes_unread:
+            notes = (row[0] for rows in found[1 if ids else 0 :] for row in rows)
+            self.relevance.update(dict.fromkeys(notes, 1.0))
+            self._ranked = sorted(self.relevance.values(), reverse=True)
+            self._notes_unread = []
+        return {row[0]: self._candidate(row) for rows in found for row in rows}
 
     def _candidate(self, row: Any) -> Candidate:
         # By position: a Row's attributes cost more than the rest of this (~100 rows a call).
@@ -266,6 +289,13 @@ class Candidates:
             block_id, tier, kind, content, importance, source, parent, company, domain,
             recency, relevance, score, False,
         )  # fmt: skip
+
+
+def _standing_orders(found: list[tuple[Any, ...]], count: int) -> list[int]:
+    """The ids of the most important durable blocks, best first, from (id, importance) rows:
+    the most important first, the newest of equals."""
+    best = sorted(found, key=lambda row: (row[1], row[0]), reverse=True)
+    return [block_id for block_id, _ in best[:count]]
 
 
 def _relevance(hits: dict[int, list[int]], query: Query, readable: int) -> dict[int, float]:

@@ -353,7 +353,12 @@ def main() -> None:
             warm = ["help"] * args.concurrency
             run_phase("warm", port, server.pid, commands("w", "/brain", warm), args.concurrency)
             warm = [f"@sdr-emea Warm-up note {i}" for i in range(args.concurrency)]
-            run_phase("warm", port, server.pid, commands("wc", "/coach", warm), args.concurrency)
+            warmed = run_phase(
+                "warm", port, server.pid, commands("wc", "/coach", warm), args.concurrency
+            )
+            # Their notes are stored and confirmed after the acks (at the latest when the
+            # deferral of work after acks ends): wait for it, not to measure it in a phase.
+            await_confirmations(slack_url, warmed)
             base = run_phase(
                 "/brain help",
                 port,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -90,7 +91,7 @@ class FakeSlack:
         self._failures: dict[str, Failure] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         # A short poll, so that shutting down takes milliseconds rather than half a second.
         self._thread = threading.Thread(
@@ -402,6 +403,16 @@ def _json(value: Any) -> Any:
         except ValueError:
             return None
     return value
+
+
+class _Server(ThreadingHTTPServer):
+    """The fake's HTTP server, quiet when a client hangs up before its answer (a test that
+    kills a process mid-request): Slack does not complain about that either."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def serve() -> None:

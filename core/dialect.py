@@ -495,6 +495,13 @@ class _PostgreSQLFullText(FullText):
         " WHERE m.memory_fts @@ q.query GROUP BY q.index"
     )
 
+    # Set before the statements of an assembly's first round trip, until its transaction
+    # ends. JIT compiles a plan whose estimated cost passes jit_above_cost (100,000): the
+    # phrase statement's estimate counts ~2,900 per phrase group, so a long task (~35 groups
+    # and more) was compiled, 24 ms of a 31 ms statement at 100,000 blocks. The statements
+    # of context assembly run in a few milliseconds, where compiling never pays.
+    _NO_JIT = "SET LOCAL jit = off"
+
     def phrase_query(
         self, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
     ) -> tuple[TextClause, dict[str, Any]] | None:
@@ -522,6 +529,8 @@ class _PostgreSQLFullText(FullText):
             (_pyformat(statement, connection.dialect), params) for statement, params in statements
         ]
         if len(compiled) == 1 or not Pipeline.is_supported():  # pipelines need libpq 14
+            if len(compiled) > 1:
+                driver.execute(self._NO_JIT).close()
             results = []
             for sql, params in compiled:
                 with driver.cursor() as cursor:
@@ -529,11 +538,12 @@ class _PostgreSQLFullText(FullText):
                     results.append(cursor.fetchall())
             return results
         with driver.pipeline():
-            cursors = [driver.cursor() for _ in compiled]
+            cursors = [driver.cursor() for _ in range(len(compiled) + 1)]
             try:
-                for cursor, (sql, params) in zip(cursors, compiled, strict=True):
+                cursors[0].execute(self._NO_JIT)
+                for cursor, (sql, params) in zip(cursors[1:], compiled, strict=True):
                     cursor.execute(sql, params)
-                return [cursor.fetchall() for cursor in cursors]
+                return [cursor.fetchall() for cursor in cursors[1:]]
             finally:
                 for cursor in cursors:
                     cursor.close()

@@ -179,3 +179,17 @@ def test_postgresql_puts_a_written_blocks_words_in_the_scoped_index_at_once(
         context = assemble_context(u.session, world.sdr, "procurement")
         assert len(context.blocks) == 5
 
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_assembles_context_without_compiling_its_statements(
+    uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # A long task's phrase statement passes jit_above_cost: compiling it cost more than
+    # running it. Only the assembly's transaction is concerned.
+    long_task = " ".join(f"topic{n} review" for n in range(40))
+    with uow(readonly=True) as u:
+        assert u.session.scalar(text("SHOW jit")) == "on"
+        assemble_context(u.session, world.sdr, long_task)
+        assert u.session.scalar(text("SHOW jit")) == "off"
+    with uow(readonly=True) as u:
+        assert u.session.scalar(text("SHOW jit")) == "on"

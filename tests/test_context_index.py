@@ -160,7 +160,7 @@ def test_a_read_only_unit_of_work_still_discards_what_it_wrote(
 def test_postgresql_puts_a_written_blocks_words_in_the_scoped_index_at_once(
     uow: Callable[..., UnitOfWork], world: World
 ) -> None:
-    # Migration 0015: a GIN pending list would be read whole by every phrase lookup until
+    # Migration 0014: a GIN pending list would be read whole by every phrase lookup until
     # VACUUM merged it (7 to 45 times slower after 250 to 2,000 writes at 100,000 blocks).
     with uow() as u:
         for n in range(5):

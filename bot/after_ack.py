@@ -8,9 +8,10 @@ after the ack, and tells each person the outcome; `AfterAck` runs single pieces 
 Acks first: Python runs one thread at a time, so work done after an ack while other acks
 wait takes their CPU (with 50 requests in flight, an ack waits for about 50 times the CPU
 of everything the process does per request). Both wait their turn (`Traffic`): the work
-starts when no request is in flight, or once it has waited DEFER_SECONDS (a bound on how
-long a person waits for a confirmation in a burst). What they wait on is durable: each
-command is held in the intake before its ack (bot/intake.py).
+starts when no request has been in flight for a moment (CALM_SECONDS), or once it has
+waited DEFER_SECONDS (a bound on how long a person waits for a confirmation in a burst).
+What they wait on is durable: each command is held in the intake before its ack
+(bot/intake.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ LATER_WORKERS = 2
 # How long work after an ack waits for a moment with no request in flight; then it is done
 # however many acks wait (under a load that never pauses, it keeps up from that far behind).
 DEFER_SECONDS = 5.0
+# How long no request must have been in flight for work after acks to take its turn. Acks
+# answered together (the intake's writer holds a batch of commands at once) can leave none
+# in flight for an instant in the middle of a burst, before their senders' next requests
+# arrive: a batch of notes stored in that instant held up the acks that came next (a p99
+# twice the p50 in bench/slack_ack.py).
+CALM_SECONDS = 0.02
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -43,12 +50,15 @@ log = logging.getLogger("salesbrain.slack")
 
 class Traffic:
     """The requests in flight in this process (the HTTP server counts them), for work after
-    an ack to wait its turn: `wait_turn` returns when none is in flight, or at a deadline.
-    Without a server counting (Socket Mode, tests), no request is ever in flight."""
+    an ack to wait its turn: `wait_turn` returns once none has been in flight for `calm`
+    seconds, or at a deadline. Without a server counting (Socket Mode, tests), no request
+    is ever in flight."""
 
-    def __init__(self, defer: float = DEFER_SECONDS) -> None:
+    def __init__(self, defer: float = DEFER_SECONDS, calm: float = CALM_SECONDS) -> None:
         self.defer = defer
+        self.calm = calm
         self._in_flight = 0
+        self._last_left = float("-inf")
         self._quiet = threading.Condition()
 
     def arrived(self) -> None:
@@ -60,6 +70,7 @@ class Traffic:
         """A request was answered (or failed)."""
         with self._quiet:
             self._in_flight -= 1
+            self._last_left = time.monotonic()
             if not self._in_flight:
                 self._quiet.notify_all()
 
@@ -69,14 +80,21 @@ class Traffic:
         return self._in_flight
 
     def wait_turn(self, since: float) -> None:
-        """Wait until no request is in flight, or until `defer` seconds after `since` (a
-        `time.monotonic()`: when the work was taken)."""
+        """Wait until no request has been in flight for `calm` seconds, or until `defer`
+        seconds after `since` (a `time.monotonic()`: when the work was taken)."""
         with self._quiet:
-            while self._in_flight:
-                left = since + self.defer - time.monotonic()
+            while True:
+                now = time.monotonic()
+                left = since + self.defer - now
                 if left <= 0:
                     return
-                self._quiet.wait(left)
+                if self._in_flight:
+                    self._quiet.wait(left)
+                    continue
+                calm = self._last_left + self.calm - now
+                if calm <= 0:
+                    return
+                self._quiet.wait(min(calm, left))
 
 
 @dataclass(frozen=True)

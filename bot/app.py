@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from slack_bolt import App
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.callback_options import CallbackOptions, SuccessArgs
@@ -34,7 +33,7 @@ from bot.after_ack import AfterAck
 from bot.intake import CommandIntake, FollowUp
 from bot.listeners import assistant, register_listeners
 from bot.listeners.commands import brain, coach
-from bot.listeners.commands.coach import CoachingQueue, coaching_queue
+from bot.listeners.commands.coach import CoachAck, CoachingQueue, EarlyCoach, coaching_queue
 from bot.listeners.payloads import ShapeCheckedApp
 from bot.reports import SlackChartPoster, SlackNoticePoster, SlackSink
 from bot.runner import HeartbeatRunner
@@ -72,6 +71,13 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 OAUTH_STATE_SECONDS = 600
 
 log = logging.getLogger("salesbrain.slack")
+
+
+class SalesbrainApp(ShapeCheckedApp):
+    """salesbrain's Bolt app, and the /coach its HTTP server acknowledges before Bolt's
+    dispatch (`early_coach`, bot/server.py; Socket Mode has none)."""
+
+    early_coach: EarlyCoach | None = None
 
 
 def web_client(settings: Settings, token: str | None = None) -> WebClient:
@@ -135,7 +141,7 @@ def create_app(
     coaching: CoachingQueue | None = None,
     after_ack: AfterAck | None = None,
     intake: CommandIntake | None = None,
-) -> App:
+) -> SalesbrainApp:
     """The app with every listener registered, for HTTP (signed requests) or Socket Mode;
     with a heartbeat runner, `/brain run` runs an agent's cycle now. A command whose work
     follows its ack is held in `intake` before the ack; /coach notes are stored after the
@@ -164,7 +170,10 @@ def create_app(
     # What the sweep finds in the intake goes to the same queues as what this process acks.
     coach.take_from_intake(intake, coaching)
     brain.take_from_intake(intake, later, engine, runner, answers)
-    workspace.attach(app, engine, intake, coaching, later, runner)
+    known = workspace.KnownPeople()
+    workspace.attach(app, engine, intake, coaching, later, runner, known)
+    if not socket_mode:
+        app.early_coach = EarlyCoach(CoachAck(intake, coaching), known)
     register_listeners(app)
     assistant.register(app, answer_writer(settings, settings.heartbeat))
     # The deprecated-model table is read from a file of the anthropic SDK: once, now, not
@@ -180,9 +189,9 @@ def command_intake(settings: Settings, engine: Engine) -> CommandIntake:
 
 def _bolt_app(
     client: WebClient, secret: str | None, oauth: OAuthSettings | None, socket_mode: bool
-) -> App:
+) -> SalesbrainApp:
     # A payload not of Slack's shape is acknowledged and ignored before anything reads it.
-    return ShapeCheckedApp(
+    return SalesbrainApp(
         name="salesbrain",
         logger=log,
         signing_secret=secret,

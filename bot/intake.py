@@ -3,8 +3,9 @@
 A listener that promises work after its ack (/coach, `/brain run`) first `hold`s the raw
 command: it is stored, held by this process for a lease, before the ack leaves (one
 thread stores the commands that arrive meanwhile together, so that 50 acks in flight cost
-one transaction, not 50); then the
-work is queued in this process (bot/after_ack.py) and marks the command done when finished.
+one transaction, not 50; a /coach acknowledged before Bolt's dispatch awaits its hold on
+the server's event loop, `hold_on_loop`); then the work is queued in this process
+(bot/after_ack.py) and marks the command done when finished.
 If the process dies meanwhile, nothing is lost: every `serve` sweeps the intake every few
 seconds, claims the commands whose holder's lease lapsed (another replica's, or its own
 before a restart) and hands each to the queue that does its kind (`route`). The work is
@@ -14,6 +15,7 @@ has its effect once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -21,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -122,6 +124,53 @@ def webhook(response_url: str) -> WebhookClient:
     )
 
 
+class _OnLoop(NamedTuple):
+    """A hold awaited by a coroutine: the writer resolves its future on its event loop."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[int | None]
+
+
+# Where the writer answers a hold: a thread waiting on a Future, or a coroutine on a loop.
+_Answer = Future[int | None] | _OnLoop
+# What became of a held command: its id, None (held before), or why it could not be.
+_Outcome = int | None | Exception
+
+
+def _settle(answers: Sequence[_Answer], outcomes: Sequence[_Outcome]) -> None:
+    """Give each hold its outcome: a waiting thread at once; the coroutines of a loop in one
+    call for the whole batch (each call wakes the loop: one write to its self-pipe)."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int | None], _Outcome]]]
+    on_loops = {}
+    for answer, outcome in zip(answers, outcomes, strict=True):
+        if isinstance(answer, _OnLoop):
+            on_loops.setdefault(answer.loop, []).append((answer.future, outcome))
+        elif isinstance(outcome, Exception):
+            answer.set_exception(outcome)
+        else:
+            answer.set_result(outcome)
+    for loop, settled in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, settled)
+        except RuntimeError:  # the loop is closed (the server stopped): nobody waits
+            log.warning("%d holds answered after their server stopped", len(settled))
+
+
+def _settle_on_loop(settled: list[tuple[asyncio.Future[int | None], _Outcome]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # it timed out meanwhile (its ack said so)
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _time_out(future: asyncio.Future[int | None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 def _closed(connection: Connection | None) -> None:
     if connection is not None:
         try:
@@ -140,7 +189,7 @@ class CommandIntake:
         self.sweep_seconds = sweep_seconds
         self.owner = worker_name()
         self._routes: dict[str, Route] = {}
-        self._holds: queue.SimpleQueue[tuple[Command, Future[int | None]]] = queue.SimpleQueue()
+        self._holds: queue.SimpleQueue[tuple[Command, _Answer]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -150,29 +199,48 @@ class CommandIntake:
         """Commands of `kind` found by the sweep go to `route`."""
         self._routes[kind] = route
 
-    def hold(
+    def hold(self, command: Command) -> int | None:
+        """Store a command before its ack, held by this process for its lease (0: free for
+        the next sweep at once): its id, or None when this delivery of it was stored before
+        (Slack delivered the command twice). Raises when it could not be stored: the ack
+        then says it failed, and nothing is promised."""
+        answer: Future[int | None] = Future()
+        self._put(command, answer)
+        return answer.result(timeout=HOLD_SECONDS)
+
+    async def hold_on_loop(self, command: Command) -> int | None:
+        """`hold`, awaited on an event loop: no thread waits for the writer, which resolves
+        the hold on the loop, and the loop serves other requests meanwhile."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int | None] = loop.create_future()
+        self._put(command, _OnLoop(loop, answer))
+        timer = loop.call_later(HOLD_SECONDS, _time_out, answer)
+        try:
+            return await answer
+        finally:
+            timer.cancel()
+
+    def command(
         self,
         team_id: str,
         kind: str,
         delivery: str,
         payload: dict[str, Any],
         lease_seconds: float | None = None,
-    ) -> int | None:
-        """Store a command before its ack, held by this process for `lease_seconds` (0: free
-        for the next sweep at once): its id, or None when this delivery of it was stored
-        before (Slack delivered the command twice). Raises when it could not be stored: the
-        ack then says it failed, and nothing is promised."""
+    ) -> Command:
+        """A command to hold, for this intake's lease unless `lease_seconds` says otherwise."""
         lease = self.lease_seconds if lease_seconds is None else lease_seconds
-        command = Command(team_id, kind, delivery, payload, lease)
-        answer: Future[int | None] = Future()
-        with self._lock:
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write_all, name="intake-writer", daemon=True
-                )
-                self._writer.start()
+        return Command(team_id, kind, delivery, payload, lease)
+
+    def _put(self, command: Command, answer: _Answer) -> None:
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_all, name="intake-writer", daemon=True
+                    )
+                    self._writer.start()
         self._holds.put((command, answer))
-        return answer.result(timeout=HOLD_SECONDS)
 
     def _write_all(self) -> None:
         """Store the commands held meanwhile together, one transaction for all: under load a
@@ -188,17 +256,16 @@ class CommandIntake:
                 except queue.Empty:
                     break
             commands = [command for command, _ in batch]
+            answers = [answer for _, answer in batch]
             try:
                 connection, held = self._receive(connection, commands)
             except Exception as error:
                 log.error("could not hold %d commands in the intake", len(batch), exc_info=error)
-                for _, answer in batch:
-                    answer.set_exception(error)
+                _settle(answers, [error] * len(batch))
                 _closed(connection)
                 connection = None  # the next batch checks out a fresh one
                 continue
-            for (_, answer), intake_id in zip(batch, held, strict=True):
-                answer.set_result(intake_id)
+            _settle(answers, held)
             if self._holds.empty():  # idle: back to the pool (the engine may be disposed)
                 _closed(connection)
                 connection = None

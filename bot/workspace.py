@@ -68,7 +68,10 @@ def actor(context: BoltContext) -> Actor:
 
 
 class KnownPeople:
-    """Slack users already enrolled as members, so that `users.info` is asked once per person."""
+    """Slack users already enrolled as members, so that `users.info` is asked once per person.
+    A person is added only once a request of theirs has passed Bolt's authorization, so the
+    /coach acknowledged before Bolt's dispatch (bot/listeners/commands/coach.py
+    `EarlyCoach`) is taken only from them."""
 
     def __init__(self, size: int = 10_000) -> None:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -93,11 +96,12 @@ def attach(
     coaching: Batcher[Any, Any],
     later: AfterAck,
     runner: HeartbeatRunner | None = None,
+    known: KnownPeople | None = None,
 ) -> None:
     """Give every listener the database, the intake, the queue of notes stored after the
     ack, the threads for other work after the ack (and the heartbeat runner, which runs a
-    cycle on request), the person, and events handled once."""
-    known = KnownPeople()
+    cycle on request), the person (enrolled once, then `known`), and events handled once."""
+    known = known if known is not None else KnownPeople()
 
     @app.middleware
     def provide_engine(context: BoltContext, next: Callable[[], None]) -> None:

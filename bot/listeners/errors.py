@@ -36,9 +36,7 @@ def register(app: App) -> None:
         response: BoltResponse | None,
         logger: logging.Logger,
     ) -> BoltResponse | None:
-        if not isinstance(error, DomainError):
-            logger.error("listener failed", exc_info=error)
-        context[OUTCOME] = outcome_of(error)
+        context[OUTCOME] = failed(error, logger)
         if response is not None and body.get("type") == "event_callback" and unavailable(error):
             # The database is away (restarting): the event recorded nothing, and an answer
             # other than 2xx makes Slack deliver it again (at once, after 1 and 5 minutes).
@@ -53,7 +51,7 @@ def register(app: App) -> None:
             if body.get("type") == "view_submission":
                 return _form_errors(error, text)
             if body.get("command"):
-                return _json({"response_type": "ephemeral", "text": text})
+                return command_error(error)
         try:
             _tell(body, context, respond, client, text)
         except (SlackApiError, SlackRequestError) as failure:
@@ -61,6 +59,18 @@ def register(app: App) -> None:
         # An event or an action not yet answered: the person is told, and Slack gets its 200
         # (an error status would make it deliver the request again).
         return BoltResponse(status=200, body="") if response is not None else None
+
+
+def failed(error: Exception, logger: logging.Logger) -> str:
+    """Log a failure that is not the person's own mistake; how the request log names it."""
+    if not isinstance(error, DomainError):
+        logger.error("listener failed", exc_info=error)
+    return outcome_of(error)
+
+
+def command_error(error: Exception) -> BoltResponse:
+    """The ack of a command that failed before it: the error, in one ephemeral line."""
+    return _json({"response_type": "ephemeral", "text": blocks.error_text(error)})
 
 
 def outcome_of(error: Exception) -> str:

@@ -8,5 +8,5 @@ from bot.listeners.commands import brain, coach
 
 
 def register(app: App) -> None:
-    app.command("/coach")(coach.coach_command)
+    app.command(coach.COMMAND)(coach.coach_command)
     app.command("/brain")(brain.brain_command)

@@ -120,9 +120,8 @@ def brain_command(
     # Stored before the ack: a process that dies after it loses nothing (bot/intake.py).
     intake: CommandIntake = context[INTAKE]
     kind = f"brain {word.lower()}"
-    held = intake.hold(
-        asked.team_id, kind, delivery, asdict(asked), _lease(intake, context[RUNNER])
-    )
+    lease = _lease(intake, context[RUNNER])
+    held = intake.hold(intake.command(asked.team_id, kind, delivery, asdict(asked), lease))
     # The ack first: what the work says after it must not reach Slack before it.
     ack(response_type="ephemeral", **reply)
     if held is None:

@@ -49,6 +49,12 @@ SWEEP_LIMIT = 200
 HOLD_BATCH = 200
 # How long an ack waits for its command to be stored (Slack waits 3 s for the ack).
 HOLD_SECONDS = 2.5
+# How long the intake's writer keeps its connection with no command to store. Not "until
+# none waits": acks answered before Bolt's dispatch are resolved a batch at once, and their
+# senders' next commands arrive a moment later, so that the writer found none waiting after
+# a third of its batches (bench/slack_ack.py, PostgreSQL) and checked a connection out of
+# the pool again for the next, a ping first: 0.1-0.2 ms of CPU per /coach.
+KEEP_SECONDS = 1.0
 # How long Slack honours a command's response URL (for five posts at most).
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 
@@ -245,11 +251,18 @@ class CommandIntake:
     def _write_all(self) -> None:
         """Store the commands held meanwhile together, one transaction for all: under load a
         transaction costs about as much for fifty commands as for one. The writer keeps its
-        connection while commands keep coming: checking one out of the pool first pings the
-        server, a round trip that took a third of the writer's time under load (profiled)."""
+        connection while commands keep coming (until none came for KEEP_SECONDS): checking
+        one out of the pool first pings the server, a round trip that took a third of the
+        writer's time under load (profiled)."""
         connection: Connection | None = None
         while True:
-            batch = [self._holds.get()]
+            try:
+                first = self._holds.get(timeout=KEEP_SECONDS if connection else None)
+            except queue.Empty:  # idle: back to the pool (the engine may be disposed)
+                _closed(connection)
+                connection = None
+                continue
+            batch = [first]
             while len(batch) < HOLD_BATCH:
                 try:
                     batch.append(self._holds.get_nowait())
@@ -266,9 +279,6 @@ class CommandIntake:
                 connection = None  # the next batch checks out a fresh one
                 continue
             _settle(answers, held)
-            if self._holds.empty():  # idle: back to the pool (the engine may be disposed)
-                _closed(connection)
-                connection = None
 
     def _receive(
         self, connection: Connection | None, commands: list[Command]

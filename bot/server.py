@@ -1,9 +1,11 @@
 """The HTTP server behind `salesbrain serve --http`: Bolt's Starlette adapter under uvicorn.
 
-Routes: POST /slack/events (commands, events and interactivity, signature-verified by
-Bolt), GET /slack/install and GET /slack/oauth_redirect (when OAuth is configured),
-POST /signals (JSON Lines of signals, bearer token SALESBRAIN_SIGNALS_TOKEN; the answer is
-the import's `{"new", "known", "bad": [{"line", "reason"}]}`), GET /healthz.
+Routes: POST /slack/events (commands, events and interactivity, signature-verified here,
+then by Bolt; a known person's /coach with text is acknowledged here, before Bolt's
+dispatch: `_acknowledged_early`), GET /slack/install and GET /slack/oauth_redirect (when
+OAuth is configured), POST /signals (JSON Lines of signals, bearer token
+SALESBRAIN_SIGNALS_TOKEN; the answer is the import's `{"new", "known", "bad": [{"line",
+"reason"}]}`), GET /healthz.
 
 Every request leaves one JSON log line: what was asked (the command, event type, action or
 form), the workspace, the latency and the outcome. Bodies, headers, tokens and secrets are

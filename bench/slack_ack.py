@@ -10,8 +10,10 @@ N", which may come in the ack or later through the response URL): p50/p95/p99/ma
 failures; the server's CPU time per request, until the last ack (what the acks shared) and
 in all (with the storing and confirming after them); and whether every note was stored exactly
 once and confirmed once with its own block. The baseline, measured in the same run and the
-same way, is `/brain help`: the same signed request through the same Bolt pipeline,
-answered in its ack without a write.
+same way, is `/brain help`: the same signed request through Bolt's pipeline, answered in
+its ack without a write (since branch i16-early a /coach from a person the server knows
+skips that pipeline: it is acknowledged before Bolt's dispatch; the warm-up's /brain help
+makes the bench's manager known).
 
 The load generator is one asyncio loop over 50 keep-alive connections, requests signed
 before the clock starts, so that its own cost stays small next to the server's.

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -177,6 +177,8 @@ def normalise_url(url: str) -> str:
 
 
 BUSY_TIMEOUT_SECONDS = 30
+# The key, in a SQLite connection's info, of its total_changes() when its transaction began.
+CHANGES_AT_BEGIN = "salesbrain_changes_at_begin"
 # Address space, not memory: pages are read from the OS cache as they are touched.
 MMAP_BYTES = 1 << 30
 
@@ -211,6 +213,8 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        # What this connection had written before the transaction (see memory_version).
+        connection.info[CHANGES_AT_BEGIN] = connection.connection.dbapi_connection.total_changes
         if connection.get_execution_options().get("salesbrain_readonly", False):
             connection.exec_driver_sql("BEGIN")
             return
@@ -328,6 +332,10 @@ class Reader(NamedTuple):
     team_id: int
     agent_id: int
 
+    def scopes(self) -> tuple[str, str, str]:
+        """Its three brains as the index names them: its own, its team's, its workspace's."""
+        return f"p{self.agent_id}", f"t{self.team_id}", f"c{self.workspace_id}"
+
 
 class FullText(ABC):
     """What differs between SQLite and PostgreSQL in searching memory (migrations 0002 and
@@ -350,6 +358,23 @@ class FullText(ABC):
     def phrase_hits(self, rows: Sequence[tuple[Any, ...]]) -> dict[int, list[int]]:
         """Group index -> the ids of the blocks holding it, from the rows of phrase_query;
         groups that no block matches are left out."""
+
+    def memory_version(self, connection: Connection) -> Hashable | None:
+        """A value that differs whenever memory as the connection's transaction reads it
+        may differ from what it read before under the same value (another connection's
+        commit, in this process or another; a write of its own), so that what does not
+        depend on the task can be kept between assemblies; None where no exact version is
+        cheap to tell (then nothing is kept)."""
+        return None
+
+    def scope_phrase_query(
+        self, lookups: Sequence[tuple[tuple[str, ...], tuple[Sequence[str], ...]]]
+    ) -> tuple[TextClause, dict[str, Any]] | None:
+        """As phrase_query, per lookup of (some of Reader.scopes(), phrases) instead of per
+        group in the reader's three brains (phrase_hits reads its rows by lookup index), so
+        that what some brains hold can be kept; needed only where memory_version is not
+        None."""
+        raise NotImplementedError
 
     def fetch(
         self, connection: Connection, statement: TextClause, params: Mapping[str, Any]
@@ -408,21 +433,33 @@ class _SQLiteFullText(FullText):
     def phrase_query(
         self, reader: Reader, groups: Sequence[Sequence[Sequence[str]]]
     ) -> tuple[TextClause, dict[str, Any]] | None:
-        scopes = (f"p{reader.agent_id}x", f"t{reader.team_id}x", f"c{reader.workspace_id}x")
+        scopes = reader.scopes()
+        return self.scope_phrase_query([(scopes, tuple(phrases)) for phrases in groups])
+
+    def scope_phrase_query(
+        self, lookups: Sequence[tuple[tuple[str, ...], tuple[Sequence[str], ...]]]
+    ) -> tuple[TextClause, dict[str, Any]] | None:
         # Each word of a phrase under each scope: '"p7xhead p7xof p7xsales"'.
         queries = [
-            [
-                index,
-                " OR ".join(
-                    f'"{scope}{(" " + scope).join(phrase)}"'
-                    for phrase in phrases
-                    for scope in scopes
-                ),
-            ]
-            for index, phrases in enumerate(groups)
+            [index, " OR ".join(_match(phrases).replace(_SCOPE, f"{scope}x") for scope in scopes)]
+            for index, (scopes, phrases) in enumerate(lookups)
             if phrases
         ]
         return (self._HITS, {"groups": json.dumps(queries)}) if queries else None
+
+    def memory_version(self, connection: Connection) -> Hashable | None:
+        # PRAGMA data_version changes when another connection (of any process) committed
+        # since this one's last read snapshot, and opens the snapshot itself; total_changes
+        # counts this connection's own writes, committed or rolled back. A transaction that
+        # has written reads what may yet be rolled back: nothing it reads is kept.
+        driver = connection.connection.driver_connection
+        if driver is None or not driver.in_transaction:
+            return None  # each statement its own snapshot
+        changes = driver.total_changes
+        if connection.info.get(CHANGES_AT_BEGIN) != changes:
+            return None
+        (version,) = driver.execute("PRAGMA data_version").fetchone()
+        return version, changes
 
     def phrase_hits(self, rows: Sequence[tuple[Any, ...]]) -> dict[int, list[int]]:
         return {group: list(map(int, ids.split(","))) for group, ids in rows}
@@ -565,6 +602,17 @@ class _PostgreSQLFullText(FullText):
     def merge_step(self, connection: Connection, pages: int) -> bool:
         # GIN has no segments: flushing its pending list is the whole merge.
         return bool(connection.scalar(text("SELECT gin_clean_pending_list('memory_fts_index')")))
+
+
+# Where a scope goes in an FTS5 query of _match.
+_SCOPE = "\x00"
+
+
+@lru_cache(maxsize=4096)
+def _match(phrases: tuple[Sequence[str], ...]) -> str:
+    """The FTS5 query of any of the phrases, each word after a scope mark to replace (the
+    same phrases are asked for in every agent's brains: built once)."""
+    return " OR ".join(f'"{_SCOPE}{(" " + _SCOPE).join(phrase)}"' for phrase in phrases)
 
 
 @lru_cache(maxsize=256)

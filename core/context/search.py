@@ -18,7 +18,9 @@ blocks):
    account notes (which the task may name: accounts.py) and the most important durable
    blocks of each kind (the standing orders) come from the covering indexes of migration
    0004, without table rows; these four statements go together (FullText.fetch_all: one
-   round trip to PostgreSQL);
+   round trip to PostgreSQL). Where the database tells an exact version of memory
+   (SQLite), the Company Brain's part of each, and of each phrase group, is kept between
+   calls until anything is written (kept.py): every agent of a workspace reads it;
 3. only blocks that can be among the best k read their table row: the score is at most
    the relevance (priors scale it by 1 / (1 + wi + wr) to 1), so once the k most relevant
    blocks are scored, only blocks at least as relevant as the k-th best score can still
@@ -30,6 +32,7 @@ blocks):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -40,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.context.accounts import AccountNames
+from core.context.kept import Kept
 from core.context.lexicon import Concept, Phrase, phrase_variants, sales_lexicon
 from core.context.settings import ContextSettings
 from core.db import UnitOfWork
@@ -95,6 +99,8 @@ _OWNERS = {
     Tier.TEAM: "team_id = :team_id AND tier = 'team'",
     Tier.COMPANY: "tier = 'company'",
 }
+# The brains an agent reads, in the order of Reader.scopes().
+BRAINS = (Tier.PERSONAL, Tier.TEAM, Tier.COMPANY)
 
 
 def _readable(columns: str, where: str = "") -> str:
@@ -106,37 +112,65 @@ def _readable(columns: str, where: str = "") -> str:
     )
 
 
-# Parsed once: text() scans a statement for its parameters, 0.1 ms each heartbeat cycle.
-_COUNT = text(
-    "SELECT "
-    + " + ".join(
-        "(SELECT count(*) FROM memory_blocks "
-        f"WHERE workspace_id = :workspace_id AND {owner} AND status = 'active')"
-        for owner in _OWNERS.values()
+def _per_brain(brains: tuple[int, ...], select_from: str, where: str = "") -> TextClause:
+    """A statement of rows (brain, ...) from the active blocks of these brains (indexes of
+    BRAINS), one index range each."""
+    return text(
+        "\n UNION ALL\n".join(
+            f"SELECT {brain} AS brain, b{brain}.* FROM (SELECT {select_from} FROM memory_blocks "
+            f"WHERE workspace_id = :workspace_id AND {_OWNERS[BRAINS[brain]]} "
+            f"AND status = 'active'{where}) AS b{brain}"
+            for brain in brains
+        )
     )
-)
+
+
+# Built once per set of brains: text() scans a statement for its parameters (0.1 ms).
+@cache
+def _count_statement(brains: tuple[int, ...]) -> TextClause:
+    """The count of each brain's active blocks."""
+    return _per_brain(brains, "count(*) AS blocks")
+
+
 _NOTE = " AND type = 'account_context'"
+
+
 # The accounts there are to name (a large brain holds thousands of notes on ~100 accounts),
 # then the notes of one named account.
-_ACCOUNTS = text(
-    "SELECT DISTINCT subject_company, subject_domain FROM ("
-    + _readable("subject_company, subject_domain", _NOTE)
-    + ") AS notes"
-)
+@cache
+def _accounts_statement(brains: tuple[int, ...]) -> TextClause:
+    """The accounts of each brain's account notes."""
+    return _per_brain(brains, "DISTINCT subject_company, subject_domain", _NOTE)
 
 
 @cache
-def _standing_statement(kinds: tuple[tuple[Tier, BlockType], ...]) -> TextClause:
-    """The most important blocks of each durable kind: an index range read backwards each."""
+def _standing_statement(
+    kinds: tuple[tuple[Tier, BlockType], ...], brains: tuple[int, ...]
+) -> TextClause:
+    """The most important blocks of each durable kind of these brains: an index range read
+    backwards each."""
     return text(
         "\n UNION ALL\n".join(
-            f"SELECT * FROM (SELECT id, importance FROM memory_blocks "
+            f"SELECT {brain} AS brain, * FROM (SELECT id, importance FROM memory_blocks "
             f"WHERE workspace_id = :workspace_id AND {_OWNERS[tier]} AND status = 'active' "
             f"AND type = '{block_type.value}' AND importance >= :least "
             f"ORDER BY importance DESC, id DESC LIMIT :k) AS {tier.value}_{block_type.value}"
+            for brain in brains
             for tier, block_type in kinds
+            if tier is BRAINS[brain]
         )
     )
+
+
+class _PerBrain(NamedTuple):
+    """A read of what each brain holds whatever the task: `statement(brains)` gives rows
+    (brain, ...); the Company Brain's are kept under (name, scope, *key)."""
+
+    name: str
+    key: tuple[Hashable, ...]
+    statement: Callable[[tuple[int, ...]], TextClause]
+    params: dict[str, Any]
+    brains: tuple[int, ...] = (0, 1, 2)  # the others hold nothing of it
 
 
 _ROW = (
@@ -168,6 +202,121 @@ def _notes_statement(search: FullText) -> TextClause:
     )
 
 
+# A brain's rows of one read, without the brain: tuples of strings and numbers, which the
+# garbage collector soon stops visiting when kept.
+Rows = tuple[tuple[Any, ...], ...]
+
+
+# The brain whose parts are kept: the Company Brain, which every agent of a workspace
+# reads (an agent's own and its team's are read each time: an agent's next call comes
+# after its own cycle wrote, which starts what is kept afresh anyway).
+COMPANY = BRAINS.index(Tier.COMPANY)
+
+
+class _BrainParts:
+    """What each of a reader's brains holds whatever the task: the Company Brain's part
+    kept, or read with the others'."""
+
+    def __init__(self, kept: Kept, scopes: tuple[str, ...], reads: list[_PerBrain]) -> None:
+        self._kept, self._reads = kept, reads
+        self._key = scopes[COMPANY]
+        self._parts: dict[str, list[Rows | None]] = {
+            read.name: [
+                (kept.get((read.name, self._key, *read.key)) if brain == COMPANY else None)
+                if brain in read.brains
+                else ()
+                for brain in range(len(scopes))
+            ]
+            for read in reads
+        }
+
+    def kept(self) -> bool:
+        """Whether the Company Brain's parts were kept."""
+        return all(self._parts[read.name][COMPANY] is not None for read in self._reads)
+
+    def statements(self) -> dict[str, tuple[TextClause, dict[str, Any]]]:
+        """Per read, the statement of the brains whose part is not kept."""
+        statements = {}
+        for read in self._reads:
+            unread = tuple(i for i, part in enumerate(self._parts[read.name]) if part is None)
+            if unread:
+                statements[read.name] = (read.statement(unread), read.params)
+        return statements
+
+    def read(self, found: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[Rows]]:
+        """Per read, each brain's rows, the Company Brain's now kept."""
+        parts: dict[str, list[Rows]] = {}
+        for read in self._reads:
+            held = self._parts[read.name]
+            fresh: dict[int, list[tuple[Any, ...]]] = {
+                brain: [] for brain, part in enumerate(held) if part is None
+            }
+            for row in found.get(read.name, []):
+                fresh[row[0]].append(row)
+            for brain, rows in fresh.items():
+                held[brain] = part = tuple(row[1:] for row in rows)
+                if brain == COMPANY:
+                    self._kept.put((read.name, self._key, *read.key), part)
+            parts[read.name] = [() if part is None else part for part in held]
+        return parts
+
+
+class _PhraseHits:
+    """The blocks holding each phrase group in the reader's three brains, in one lookup per
+    group; or, where the Company Brain's parts are kept (`keep`), the Company Brain's part
+    of each group kept, and looked up on its own when it is not."""
+
+    def __init__(
+        self,
+        kept: Kept,
+        search: FullText,
+        reader: Reader,
+        groups: list[tuple[Phrase, ...]],
+        *,
+        keep: bool,
+    ) -> None:
+        self._kept, self._search, self._reader, self._groups = kept, search, reader, groups
+        scopes = reader.scopes()
+        self._company, self._others = scopes[COMPANY : COMPANY + 1], scopes[:COMPANY]
+        # forms -> the Company Brain's blocks holding one of them, where kept
+        self._held: dict[tuple[Phrase, ...], tuple[int, ...] | None] = {}
+        if keep:
+            self._held = {
+                forms: kept.get(("phrases", self._company[0], forms))
+                for forms in dict.fromkeys(groups)
+            }
+        self._keep = keep
+        # Lookups (scopes, forms), by the index of their rows.
+        self._lookups = [(self._others, forms) for forms in self._held] + [
+            (self._company, forms) for forms, held in self._held.items() if held is None
+        ]
+
+    def statements(self) -> dict[str, tuple[TextClause, dict[str, Any]]]:
+        if self._keep:
+            statement = self._search.scope_phrase_query(self._lookups)
+        else:
+            statement = self._search.phrase_query(self._reader, self._groups)
+        return {"hits": statement} if statement is not None else {}
+
+    def read(self, found: dict[str, list[tuple[Any, ...]]]) -> dict[int, list[int]]:
+        """Group index -> the ids of the blocks holding it (groups with none left out)."""
+        hits = self._search.phrase_hits(found.get("hits", []))
+        if not self._keep:
+            return hits
+        by_forms: dict[tuple[Phrase, ...], list[int]] = {}
+        for index, (scopes, forms) in enumerate(self._lookups):
+            ids = hits.get(index, [])
+            if scopes == self._company:
+                self._kept.put(("phrases", scopes[0], forms), tuple(ids))
+            by_forms[forms] = by_forms.get(forms, []) + ids
+        for forms, held in self._held.items():
+            if held:
+                by_forms[forms] = by_forms[forms] + list(held)
+        return {
+            index: by_forms[forms] for index, forms in enumerate(self._groups) if by_forms[forms]
+        }
+
+
 class Candidates:
     """What a task finds among an agent's blocks; `best(k)` reads the rows of the best."""
 
@@ -186,23 +335,36 @@ class Candidates:
         reader = Reader(agent.workspace_id, agent.team_id, agent.id)
         owner = reader._asdict()
         self._now = search.now(now)
-        # The count, the accounts, the standing orders and the task's phrases do not depend
-        # on one another: one round trip to PostgreSQL for all four.
-        statements = {"count": (_COUNT, owner), "accounts": (_ACCOUNTS, owner)}
-        standing = self._standing_query(owner)
-        phrases = search.phrase_query(reader, [p for _, _, p in query.groups])
-        if standing is not None:
-            statements["standing"] = standing
-        if phrases is not None:
-            statements["hits"] = phrases
-        rows = search.fetch_all(connection, list(statements.values()))
+        # What each brain holds whatever the task, and the blocks holding the task's
+        # phrases, are read for the brains whose part is not kept from an earlier call at
+        # this version of memory (kept.py). None depends on another: one round trip to
+        # PostgreSQL for all.
+        kept = Kept.of(connection, search)
+        reads = [
+            _PerBrain("count", (), _count_statement, owner),
+            _PerBrain("accounts", (), _accounts_statement, owner),
+        ]
+        standing_read = self._standing_read(owner)
+        if standing_read is not None:
+            reads.append(standing_read)
+        brains = _BrainParts(kept, reader.scopes(), reads)
+        # The Company Brain's phrases are looked up on their own (and kept) once its parts
+        # are kept: a workspace whose Company Brain is read again at the same version.
+        phrases = _PhraseHits(
+            kept, search, reader, [tuple(p) for _, _, p in query.groups], keep=brains.kept()
+        )
+        statements = {**brains.statements(), **phrases.statements()}
+        rows = search.fetch_all(connection, list(statements.values())) if statements else []
         found = dict(zip(statements, rows, strict=True))
-        ((readable,),) = found["count"]
-        self.relevance = _relevance(search.phrase_hits(found.get("hits", [])), query, readable)
-        self.named = AccountNames.of(task, sales_lexicon()).named(found["accounts"])
+        parts = brains.read(found)
+        readable = sum(count for part in parts["count"] for (count,) in part)
+        self.relevance = _relevance(phrases.read(found), query, readable)
+        accounts = dict.fromkeys(account for part in parts["accounts"] for account in part)
+        self.named = AccountNames.of(task, sales_lexicon()).named(accounts)
         # The notes of a named account are fully relevant: read with the first rows (see _rows).
         self._owner, self._notes_unread = owner, list(self.named)
-        self._standing = _standing_orders(found.get("standing", []), settings.standing_orders)
+        standing = [row for part in parts.get("standing", []) for row in part]
+        self._standing = _standing_orders(standing, settings.standing_orders)
         self._ranked = sorted(self.relevance.values(), reverse=True)
         # (tier, type) -> None for durable kinds, else the half-life
         self._half_lives = {
@@ -213,20 +375,25 @@ class Candidates:
             for block_type in BlockType
         }
 
-    def _standing_query(self, owner: dict[str, int]) -> tuple[TextClause, dict[str, Any]] | None:
-        """The statement of the most important durable blocks, if the settings want any."""
+    def _standing_read(self, owner: dict[str, int]) -> _PerBrain | None:
+        """The read of the most important durable blocks, if the settings want any."""
         settings = self._settings
         kinds = tuple(
             (tier, block_type)
-            for tier in Tier
+            for tier in BRAINS
             for block_type in BlockType
             if settings.durable(tier, block_type)
         )
         if settings.standing_orders == 0 or not kinds:
             return None
-        return _standing_statement(kinds), {
-            **owner, "least": settings.standing_order_min_importance, "k": settings.standing_orders
-        }  # fmt: skip
+        least, k = settings.standing_order_min_importance, settings.standing_orders
+        return _PerBrain(
+            "standing",
+            (kinds, least, k),
+            lambda brains: _standing_statement(kinds, brains),
+            {**owner, "least": least, "k": k},
+            tuple(brain for brain, tier in enumerate(BRAINS) if any(t is tier for t, _ in kinds)),
+        )
 
     def best(self, k: int) -> list[Candidate]:
         """The k best blocks that share something with the task, best first; then the

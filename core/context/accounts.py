@@ -32,8 +32,9 @@ _LONGEST_NAME = 8
 class AccountNames:
     """The ways a task could name an account: its words, capitals and domains."""
 
-    # every run of the task's words (up to _LONGEST_NAME) -> where it starts
-    runs: dict[Phrase, list[int]]
+    lowered: tuple[str, ...]  # the task's words
+    # each word of the task -> where it is (the runs of several words start there)
+    positions: dict[str, list[int]]
     capitalised: frozenset[int]  # positions of words written with a capital first letter
     acronyms: frozenset[str]  # words written in capitals, lowercase
     domains: frozenset[str]
@@ -45,12 +46,12 @@ class AccountNames:
         written = WORD.findall(task)
         aligned = len(written) == len(lowered)
         domains = DOMAIN.findall(task.lower())
-        runs: dict[Phrase, list[int]] = {}
-        for start in range(len(lowered)):
-            for end in range(start + 1, min(start + _LONGEST_NAME, len(lowered)) + 1):
-                runs.setdefault(tuple(lowered[start:end]), []).append(start)
+        positions: dict[str, list[int]] = {}
+        for position, word in enumerate(lowered):
+            positions.setdefault(word, []).append(position)
         return cls(
-            runs=runs,
+            lowered=tuple(lowered),
+            positions=positions,
             capitalised=frozenset(
                 i for i, word in enumerate(written) if aligned and word[:1].isupper()
             ),
@@ -64,7 +65,7 @@ class AccountNames:
     def named(self, subjects: Iterable[Sequence[str | None]]) -> dict[tuple[str, str], str]:
         """The (company, domain) pairs, as given, that the task names -> the name it used."""
         found = {}
-        runs, domains = self.runs, self.domains
+        positions, domains = self.positions, self.domains
         for company, domain in subjects:
             # Most accounts of an agent are not named: every alias but the initials starts
             # with the domain or a first word, which the task must hold.
@@ -72,8 +73,8 @@ class AccountNames:
             if (
                 not self.acronyms
                 and written not in domains
-                and label not in runs
-                and name not in runs
+                and label not in positions
+                and name not in positions
             ):
                 continue
             alias = self._domain_alias(domain) or self._company_alias(company)
@@ -88,7 +89,7 @@ class AccountNames:
         if domain in self.domains:
             return domain
         label = _label_words(domain)
-        if not label or (label[0],) not in self.runs:
+        if not label or label[0] not in self.positions:
             return None
         long_enough = len("".join(label)) >= _FIRST_WORD_LENGTH
         if long_enough and label[0] not in self._generic and self._starts(label):
@@ -100,7 +101,7 @@ class AccountNames:
             return None
         name = _name_words(company)
         # Every form but the initials starts with the name's first word.
-        if not name or ((name[0],) not in self.runs and not self.acronyms):
+        if not name or (name[0] not in self.positions and not self.acronyms):
             return None
         core = name
         while len(core) > 1 and core[-1] in self.lexicon.legal_suffixes:
@@ -131,18 +132,27 @@ class AccountNames:
         return self.lexicon.generic_first_words
 
     def _starts(self, phrase: Phrase) -> list[int]:
-        """Where the task's words hold the phrase in a row."""
-        return self.runs.get(phrase, [])
+        """Where the task's words hold the phrase in a row (a name of at most
+        _LONGEST_NAME words)."""
+        if not phrase or len(phrase) > _LONGEST_NAME:
+            return []
+        size, task_words = len(phrase), self.lowered
+        return [
+            start
+            for start in self.positions.get(phrase[0], [])
+            if task_words[start : start + size] == phrase
+        ]
 
 
 # An agent's account names are matched against every task: their words are cached per process.
 @lru_cache(maxsize=65_536)
-def _first_words(company: str | None, domain: str | None) -> tuple[str, Phrase, Phrase]:
+def _first_words(company: str | None, domain: str | None) -> tuple[str, str, str]:
     """An account's domain as a task may write it, and the first words of its domain's
-    label and of its name, as one-word runs (see named)."""
+    label and of its name ("" where there is none; see named)."""
     written = (domain or "").lower().removeprefix("www.")
     label = _label_words(written)[:1]
-    return written, label, _name_words(company)[:1] if company else ()
+    name = _name_words(company)[:1] if company else ()
+    return written, label[0] if label else "", name[0] if name else ""
 
 
 @lru_cache(maxsize=65_536)

@@ -123,6 +123,7 @@ class Lexicon:
     # singular keys of a term -> (concept name, every term of the concept)
     terms: dict[Phrase, list[tuple[str, tuple[Phrase, ...]]]]
     longest: int
+    first_keys: frozenset[str]  # the first key of every term: where a match can start
     generic_first_words: frozenset[str]
     legal_suffixes: frozenset[str]
 
@@ -140,6 +141,7 @@ class Lexicon:
         return cls(
             terms=terms,
             longest=max((len(key) for key in terms), default=1),
+            first_keys=frozenset(key[0] for key in terms),
             generic_first_words=frozenset(names.get("generic_first_words", [])),
             legal_suffixes=frozenset(names.get("legal_suffixes", [])),
         )
@@ -167,9 +169,7 @@ class Lexicon:
             said = " ".join(written[position : position + size])
             phrase = tuple(lowered[position : position + size])
             for name, phrases in entries:
-                own = _keys(phrase)
-                exact = tuple(p for p in phrases if _keys(p) == own) or (phrase,)
-                others = tuple(p for p in phrases if _keys(p) != own)
+                exact, others = _split(phrases, phrase)
                 add(Concept(said, name, exact, others, 1.0))
             if size > 1 or not entries:
                 weight = phrase_word_weight if entries else 1.0
@@ -184,6 +184,8 @@ class Lexicon:
     def _longest_match(
         self, keys: list[str], position: int
     ) -> tuple[int, list[tuple[str, tuple[Phrase, ...]]]]:
+        if keys[position] not in self.first_keys:  # most words of a task
+            return 1, []
         for size in range(min(self.longest, len(keys) - position), 0, -1):
             entries = self.terms.get(tuple(keys[position : position + size]))
             if entries:
@@ -193,6 +195,17 @@ class Lexicon:
 
 def _keys(phrase: Phrase) -> Phrase:
     return tuple(singular(word) for word in phrase)
+
+
+@lru_cache(maxsize=4096)
+def _split(
+    phrases: tuple[Phrase, ...], said: Phrase
+) -> tuple[tuple[Phrase, ...], tuple[Phrase, ...]]:
+    """A concept's terms as the task said one: those it said (or its own words when none
+    is), and the others (the same tasks' terms come back call after call)."""
+    own = _keys(said)
+    exact = tuple(p for p in phrases if _keys(p) == own) or (said,)
+    return exact, tuple(p for p in phrases if _keys(p) != own)
 
 
 @cache

@@ -485,7 +485,7 @@ class _SQLiteFullText(FullText):
         return f"SELECT value FROM json_each(:{name})"
 
     def ids(self, values: Sequence[int]) -> object:
-        return json.dumps(list(values))
+        return f"[{','.join(map(str, values))}]"  # a JSON array (json.dumps: 3x the time)
 
     def merge_step(self, connection: Connection, pages: int) -> bool:
         sqlite = connection.connection.driver_connection

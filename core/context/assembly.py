@@ -287,7 +287,9 @@ def _fingerprint(content: str) -> tuple[str, frozenset[str]]:
 def _similar(first: frozenset[str], second: frozenset[str], jaccard: float) -> bool:
     """Token-set Jaccard >= `jaccard`. It is at most the ratio of the sizes: most pairs are
     told apart by that alone, without building their union."""
-    small, large = sorted((len(first), len(second)))
+    small, large = len(first), len(second)
+    if small > large:
+        small, large = large, small
     if large == 0:
         return True
     if small < jaccard * large:

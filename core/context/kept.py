@@ -13,7 +13,7 @@ the connection's store afresh: no finer version exists without one kept by trigg
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Sized
+from collections.abc import Hashable
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -57,8 +57,8 @@ class Kept:
             self._parts.move_to_end(key)
         return part
 
-    def put(self, key: Hashable, part: Any) -> None:
-        """Keep a part (not None): a count, or rows or ids, counted by their number."""
+    def put(self, key: Hashable, part: tuple[Any, ...]) -> None:
+        """Keep a part: rows or ids, counted by their number."""
         if not self.lasting:
             return
         before = self._parts.pop(key, None)
@@ -71,5 +71,5 @@ class Kept:
             self._items -= _size(oldest)
 
 
-def _size(part: Any) -> int:
-    return len(part) + 1 if isinstance(part, Sized) else 1
+def _size(part: tuple[Any, ...]) -> int:
+    return len(part) + 1

@@ -268,6 +268,11 @@ def _end_reading_with_commit(connection: Connection) -> None:
     """
     if not connection.get_execution_options().get("salesbrain_readonly", False):
         return
+    if connection.invalidated:
+        # The server dropped the connection (a restart): nothing to end, and reaching for it
+        # would raise PendingRollbackError in place of the error that says the database is
+        # away (core.db.unavailable), which the edges answer with "try again".
+        return
     driver = connection.connection.driver_connection
     if driver is None or driver.info.transaction_status != TransactionStatus.INTRANS:
         return  # idle, or failed: nothing to keep

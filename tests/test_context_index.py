@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from core import clock, directory, memory
 from core.coaching import coach_one
 from core.context import assemble_context, optimize_index
-from core.db import UnitOfWork, make_engine
+from core.db import UnitOfWork, make_engine, unavailable
 from core.models import Agent, BlockStatus, MemoryBlock
 from core.permissions import Actor
 from migrations import schema
@@ -154,6 +154,24 @@ def test_a_read_only_unit_of_work_still_discards_what_it_wrote(
             .where(MemoryBlock.content == "never stored")
         )
     assert found == 0
+
+
+def test_a_read_only_unit_of_work_whose_connection_the_server_dropped_says_the_database_is_away(
+    engine: Engine, uow: Callable[..., UnitOfWork], world: World
+) -> None:
+    # A restart drops the connections of read-only units of work in the middle: the error
+    # must be the one that says so (the edges answer it with "try again"), not the
+    # PendingRollbackError of ending a transaction on a connection that is gone.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server that drops a connection: PostgreSQL (a restart, a failover)")
+    with pytest.raises(Exception) as raised, uow(readonly=True) as u:
+        backend = u.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as admin:
+            admin.execute(text(f"SELECT pg_terminate_backend({int(backend)})"))
+        u.session.get(Agent, world.sdr.id)
+    assert unavailable(raised.value), repr(raised.value)
+    with uow(readonly=True) as u:  # the pool gives a working connection again
+        assert u.session.get(Agent, world.sdr.id) is not None
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

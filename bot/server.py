@@ -423,8 +423,10 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                log()  # before the last byte leaves: the line is there when the client has it
+                # Before the status line leaves: the line is there when the client has the
+                # answer. (At the last body message it was not, for an empty body: uvicorn
+                # writes the head at once, and an ack's client had all of it before the line.)
+                log()
             await send(message)
 
         try:

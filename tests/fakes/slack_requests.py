@@ -20,6 +20,15 @@ from slack_sdk.signature import SignatureVerifier
 from bot.server import http_server
 from tests.fakes.slack_api import FakeSlack
 
+# Ways a request fails Slack's signature check (SlackSender.post's keywords), for
+# `pytest.mark.parametrize("forgery", FORGERIES, ids=FORGERY_IDS)`.
+FORGERIES: list[dict[str, object]] = [
+    {"signed": False},
+    {"secret": "not-the-signing-secret"},
+    {"timestamp": int(time.time()) - 5 * 60 - 30},  # a replay, older than five minutes
+]
+FORGERY_IDS = ["unsigned", "wrongly-signed", "replayed"]
+
 
 @dataclass
 class Reply:

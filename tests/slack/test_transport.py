@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import time
 from collections.abc import Callable
 
 import pytest
@@ -20,7 +19,7 @@ from core.db import UnitOfWork
 from core.models import Workspace
 from tests.conftest import EMEA_MANAGER, MEMBER, World
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_requests import SlackSender, running
+from tests.fakes.slack_requests import FORGERIES, FORGERY_IDS, SlackSender, running
 from tests.slack.conftest import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -37,15 +36,7 @@ def stored(uow: Callable[..., UnitOfWork], world: World) -> int:
         return len(memory.list_blocks(u.session, world.workspace))
 
 
-@pytest.mark.parametrize(
-    "forgery",
-    [
-        {"signed": False},
-        {"secret": "not-the-signing-secret"},
-        {"timestamp": int(time.time()) - 5 * 60 - 30},  # a replay, older than five minutes
-    ],
-    ids=["unsigned", "wrongly-signed", "replayed"],
-)
+@pytest.mark.parametrize("forgery", FORGERIES, ids=FORGERY_IDS)
 def test_unverified_requests_get_401_and_change_nothing(
     send: SlackSender, uow: Callable[..., UnitOfWork], world: World, forgery: dict[str, object]
 ) -> None:

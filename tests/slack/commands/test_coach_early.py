@@ -27,7 +27,7 @@ from core import clock, memory
 from core.db import UnitOfWork
 from tests.conftest import EMEA_MANAGER, World
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_requests import Reply, SlackSender, running
+from tests.fakes.slack_requests import FORGERIES, FORGERY_IDS, Reply, SlackSender, running
 from tests.slack.conftest import SIGNING_SECRET, over_socket_mode, slack_settings
 from tests.slack.test_acknowledged_commands import all_done, intake_rows
 from tests.slack.test_database_away import writes_fail
@@ -149,15 +149,7 @@ def test_coach_without_text_from_a_known_person_still_opens_the_form_through_bol
     assert opened.args["trigger_id"] == f"trigger-{reply.response_url}"
 
 
-@pytest.mark.parametrize(
-    "forgery",
-    [
-        {"signed": False},
-        {"secret": "not-the-signing-secret"},
-        {"timestamp": int(time.time()) - 5 * 60 - 30},  # a replay, older than five minutes
-    ],
-    ids=["unsigned", "wrongly-signed", "replayed"],
-)
+@pytest.mark.parametrize("forgery", FORGERIES, ids=FORGERY_IDS)
 def test_a_forged_or_stale_coach_of_a_known_person_is_refused_before_anything_is_held(
     served: Served, uow: Callable[..., UnitOfWork], world: World, forgery: dict[str, object]
 ) -> None:

@@ -3,7 +3,6 @@ and one small interface, `Database`, with an implementation per database (`datab
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -427,12 +426,11 @@ class _SQLiteFullText(FullText):
     the three brains the reader reads and nowhere else. FTS5's own bm25() is not used: its
     idf is over the whole table, other workspaces' words included."""
 
-    # One FTS5 query per group: a JSON array of [group index, MATCH expression]. A row per
+    # One FTS5 query per group: a JSON object of group index -> MATCH expression. A row per
     # group, its blocks' ids joined: a large brain has tens of thousands of hits.
     _HITS = text(
-        "SELECT json_extract(j.value, '$[0]'), group_concat(f.rowid) FROM json_each(:groups) AS j "
-        "JOIN memory_fts AS f ON f.memory_fts MATCH json_extract(j.value, '$[1]') "
-        "GROUP BY j.key"
+        "SELECT j.key, group_concat(f.rowid) FROM json_each(:groups) AS j "
+        "JOIN memory_fts AS f ON f.memory_fts MATCH j.value GROUP BY j.key"
     )
 
     def phrase_query(
@@ -444,13 +442,17 @@ class _SQLiteFullText(FullText):
     def scope_phrase_query(
         self, lookups: Sequence[tuple[tuple[str, ...], tuple[Sequence[str], ...]]]
     ) -> tuple[TextClause, dict[str, Any]] | None:
-        # Each word of a phrase under each scope: '"p7xhead p7xof p7xsales"'.
+        # Each word of a phrase under each scope: '"p7xhead p7xof p7xsales"'. Written as
+        # JSON directly (json.dumps took a tenth of the statement's time): its only
+        # characters to escape are the quotes, words being letters and digits.
         queries = [
-            [index, " OR ".join(_match(phrases).replace(_SCOPE, f"{scope}x") for scope in scopes)]
+            f'"{index}":"'
+            + " OR ".join(_match(phrases).replace(_SCOPE, f"{scope}x") for scope in scopes)
+            + '"'
             for index, (scopes, phrases) in enumerate(lookups)
             if phrases
         ]
-        return (self._HITS, {"groups": json.dumps(queries)}) if queries else None
+        return (self._HITS, {"groups": "{" + ",".join(queries) + "}"}) if queries else None
 
     def memory_version(self, connection: Connection) -> Hashable | None:
         # PRAGMA data_version changes when another connection (of any process) committed
@@ -467,7 +469,7 @@ class _SQLiteFullText(FullText):
         return version, changes
 
     def phrase_hits(self, rows: Sequence[tuple[Any, ...]]) -> dict[int, list[int]]:
-        return {group: list(map(int, ids.split(","))) for group, ids in rows}
+        return {int(group): list(map(int, ids.split(","))) for group, ids in rows}
 
     def fetch_all(
         self, connection: Connection, statements: Sequence[tuple[TextClause, Mapping[str, Any]]]
@@ -616,8 +618,9 @@ _SCOPE = "\x00"
 @lru_cache(maxsize=4096)
 def _match(phrases: tuple[Sequence[str], ...]) -> str:
     """The FTS5 query of any of the phrases, each word after a scope mark to replace (the
-    same phrases are asked for in every agent's brains: built once)."""
-    return " OR ".join(f'"{_SCOPE}{(" " + _SCOPE).join(phrase)}"' for phrase in phrases)
+    same phrases are asked for in every agent's brains: built once), its quotes escaped
+    for a JSON string."""
+    return " OR ".join(f'\\"{_SCOPE}{(" " + _SCOPE).join(phrase)}\\"' for phrase in phrases)
 
 
 @lru_cache(maxsize=256)

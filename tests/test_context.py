@@ -23,6 +23,7 @@ from core.context import (
     render_memory_section,
 )
 from core.context.assembly import take_best
+from core.context.lexicon import words
 from core.context.settings import configure
 from core.db import UnitOfWork
 from core.errors import InvalidInput, PermissionDenied
@@ -414,6 +415,36 @@ def test_near_duplicates_of_one_type_keep_only_the_best(uow: UoW, world: World) 
     seen = _ids(_assemble(uow, world.sdr, "ROI subject for CFOs"))
     assert best in seen and other_type in seen and different in seen
     assert same_words not in seen and nine_of_ten not in seen
+
+
+def test_near_duplicates_at_the_top_leave_their_slots_to_the_next_best(
+    uow: UoW, world: World
+) -> None:
+    said_again = [
+        _learn(uow, world, world.sdr, f"Lead the renewal call with ROI{' ' * n}", 0.6 - n / 100)
+        for n in range(4)
+    ]
+    others = [
+        _learn(uow, world, world.sdr, f"Renewal call note {name}", 0.3 - n / 100)
+        for n, name in enumerate(("alpha", "bravo", "charlie"))
+    ]
+
+    # The best three are one block said four times: the next best fill the two slots left.
+    assert _ids(_assemble(uow, world.sdr, "renewal call", limit=3)) == [said_again[0], *others[:2]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ping the CFO re: Q3 (AES-256, SOC_2) -- e-mail them@acme.io!",
+        "tabs\tand\nnew lines, 42nd floor; x_y_z",
+        "Café owner in São Paulo: naïve ROI",
+        "\u212a is the Kelvin sign; İstanbul office",
+        "",
+    ],
+)
+def test_words_split_as_the_word_expression_does_on_any_text(text: str) -> None:
+    assert words(text) == re.findall(r"[^\W_]+", text.lower())
 
 
 @pytest.mark.parametrize(

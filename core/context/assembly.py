@@ -19,7 +19,6 @@ token budget. Each block says why it is there: a standing order, a synonym it ma
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,7 +52,7 @@ _MAX_PROMOTION_DEPTH = 4
 
 def estimate_tokens(text: str) -> int:
     """Tokens a text takes in a prompt, estimated as one per four characters (rounded up)."""
-    return max(1, math.ceil(len(text) / 4))
+    return max(1, (len(text) + 3) // 4)
 
 
 @dataclass(frozen=True)
@@ -169,8 +168,9 @@ def assemble_context(
         settings = _settings_of(session, agent.workspace_id)
     query = Query.of(task, settings)
     candidates = Candidates(session, agent, task, query, settings, clock.now())
-    # Dedupe and the budget pass over some candidates; fetch more only when they ran out.
-    fetch = limit + 10
+    # The best `limit` first; only when dedupe or the budget skipped some, more (the
+    # candidates read stay read: a second pass reads only the blocks the first did not).
+    fetch = limit + len(exclude)
     while True:
         rows = candidates.best(fetch)
         found = sum(not row.standing for row in rows)
@@ -196,7 +196,7 @@ def assemble_context(
             tokens=estimate_tokens(row.content),
             from_outside=row.id in outside,
             standing_order=row.id in standing,
-            synonyms=synonyms.found(row.content) if row.relevance > 0 else (),
+            synonyms=synonyms.found(row.content) if row.id in candidates.through_synonyms else (),
             named_as=candidates.named.get((row.subject_company or "", row.subject_domain or "")),
         )
         for row in chosen
@@ -256,21 +256,19 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
     already taken and blocks that would overflow the budget (a smaller one further down may
     still fit), until the limit or the budget is reached."""
     chosen: list[Any] = []
-    kept: dict[str, list[tuple[str, frozenset[str]]]] = {}  # per type: text, word set
+    kept: dict[str, list[frozenset[str]]] = {}  # per type: the word sets taken
     left = token_budget
     for row in rows:
         tokens = estimate_tokens(row.content)
         if tokens > left:
             continue
-        normalised, word_set = _fingerprint(row.content)
+        # The same words said again have the same set: a Jaccard of 1.
+        word_set = _word_set(row.content)
         same_type = kept.setdefault(str(row.type), [])
-        if any(
-            normalised == other_text or _similar(word_set, other_words, jaccard)
-            for other_text, other_words in same_type
-        ):
+        if any(_similar(word_set, other, jaccard) for other in same_type):
             continue
         chosen.append(row)
-        same_type.append((normalised, word_set))
+        same_type.append(word_set)
         left -= tokens
         if len(chosen) == limit or left < 1:
             break
@@ -278,10 +276,9 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
 
 
 @lru_cache(maxsize=1024)
-def _fingerprint(content: str) -> tuple[str, frozenset[str]]:
-    """A block's words as dedupe compares them: joined, and as a set (cached by content)."""
-    text_words = block_words(content)
-    return " ".join(text_words), frozenset(text_words)
+def _word_set(content: str) -> frozenset[str]:
+    """A block's words as dedupe compares them (cached by content)."""
+    return frozenset(block_words(content))
 
 
 def _similar(first: frozenset[str], second: frozenset[str], jaccard: float) -> bool:

@@ -59,20 +59,28 @@ class Query:
     concepts: list[Concept]
     # (concept index, weight, phrases): one full-text lookup each
     groups: list[tuple[int, float, list[Phrase]]]
+    # The indexes of the groups of lexicon synonyms (the others hold the task's own words).
+    synonym_groups: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, task: str, settings: ContextSettings) -> Query:
         concepts = sales_lexicon().concepts(task, phrase_word_weight=settings.phrase_word_weight)
-        groups = []
+        groups: list[tuple[int, float, list[Phrase]]] = []
+        synonym_groups: set[int] = set()
         for index, concept in enumerate(concepts):
-            for phrases, weight in (
-                (concept.exact, concept.weight),
-                (concept.synonyms, concept.weight * settings.synonym_weight),
+            for phrases, weight, synonyms in (
+                (concept.exact, concept.weight, False),
+                (concept.synonyms, concept.weight * settings.synonym_weight, True),
             ):
-                forms = [form for phrase in phrases for form in phrase_variants(phrase)]
+                # Each form once: a plural's singular may be a term of its own ("rfps").
+                forms = list(
+                    dict.fromkeys(form for phrase in phrases for form in phrase_variants(phrase))
+                )
                 if forms and weight > 0:
+                    if synonyms:
+                        synonym_groups.add(len(groups))
                     groups.append((index, weight, forms))
-        return cls(concepts, groups)
+        return cls(concepts, groups, frozenset(synonym_groups))
 
 
 class Candidate(NamedTuple):
@@ -358,32 +366,25 @@ class Candidates:
         found = dict(zip(statements, rows, strict=True))
         parts = brains.read(found)
         readable = sum(count for part in parts["count"] for (count,) in part)
-        self.relevance = _relevance(phrases.read(found), query, readable)
+        hits = phrases.read(found)
+        self.relevance = _relevance(hits, query, readable)
+        # The blocks a lexicon synonym found: only their explanations can name one.
+        self.through_synonyms = {i for group in query.synonym_groups for i in hits.get(group, ())}
         accounts = dict.fromkeys(account for part in parts["accounts"] for account in part)
         self.named = AccountNames.of(task, sales_lexicon()).named(accounts)
         # The notes of a named account are fully relevant: read with the first rows (see _rows).
         self._owner, self._notes_unread = owner, list(self.named)
+        # The candidates read so far: a call of best() for more reads only the rest.
+        self._read: dict[int, Candidate] = {}
         standing = [row for part in parts.get("standing", []) for row in part]
         self._standing = _standing_orders(standing, settings.standing_orders)
         self._ranked = sorted(self.relevance.values(), reverse=True)
-        # (tier, type) -> None for durable kinds, else the half-life
-        self._half_lives = {
-            (tier.value, block_type.value): None
-            if settings.durable(tier, block_type)
-            else settings.half_life(tier, block_type)
-            for tier in Tier
-            for block_type in BlockType
-        }
+        self._half_lives = settings.half_lives
 
     def _standing_read(self, owner: dict[str, int]) -> _PerBrain | None:
         """The read of the most important durable blocks, if the settings want any."""
         settings = self._settings
-        kinds = tuple(
-            (tier, block_type)
-            for tier in BRAINS
-            for block_type in BlockType
-            if settings.durable(tier, block_type)
-        )
+        kinds = settings.durable_kinds
         if settings.standing_orders == 0 or not kinds:
             return None
         least, k = settings.standing_order_min_importance, settings.standing_orders
@@ -425,25 +426,28 @@ class Candidates:
         return earned[:k] + standing
 
     def _rows(self, ids: list[int]) -> dict[int, Candidate]:
-        """The candidates of these blocks, and at the first read the notes of the accounts
-        the task names, in the same round trip. Their relevance (1) is set once read: until
-        then the k-th best relevance that `best` reads down to is at most what it would be
-        with them, so that read takes every block it would have taken, and more."""
-        search, statements = self._search, []
-        if ids:
-            statements.append((_rows_statement(search), {"now": self._now, "ids": search.ids(ids)}))
+        """The candidates of these blocks (read once per assembly), and at the first read
+        the notes of the accounts the task names, in the same round trip. Their relevance
+        (1) is set once read: until then the k-th best relevance that `best` reads down to
+        is at most what it would be with them, so that read takes every block it would
+        have taken, and more."""
+        search, statements, read = self._search, [], self._read
+        unread = [block_id for block_id in ids if block_id not in read]
+        if unread:
+            params = {"now": self._now, "ids": search.ids(unread)}
+            statements.append((_rows_statement(search), params))
         for company, domain in self._notes_unread:
             params = {**self._owner, "now": self._now, "company": company, "domain": domain}
             statements.append((_notes_statement(search), params))
-        if not statements:
-            return {}
-        found = search.fetch_all(self._connection, statements)
+        found = search.fetch_all(self._connection, statements) if statements else []
         if self._notes_unread:
-            notes = (row[0] for rows in found[1 if ids else 0 :] for row in rows)
+            notes = (row[0] for rows in found[1 if unread else 0 :] for row in rows)
             self.relevance.update(dict.fromkeys(notes, 1.0))
             self._ranked = sorted(self.relevance.values(), reverse=True)
             self._notes_unread = []
-        return {row[0]: self._candidate(row) for rows in found for row in rows}
+        fresh = {row[0]: self._candidate(row) for rows in found for row in rows}
+        read.update(fresh)
+        return {**{block_id: read[block_id] for block_id in ids if block_id in read}, **fresh}
 
     def _candidate(self, row: Any) -> Candidate:
         # By position: a Row's attributes cost more than the rest of this (~100 rows a call).

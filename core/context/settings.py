@@ -14,6 +14,7 @@ standing-order slots hold the most important durable blocks whatever the task.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from pydantic import (
@@ -131,6 +132,28 @@ class ContextSettings(BaseModel):
         if tier is Tier.COMPANY:
             return block_type in self.company_durable_types
         return block_type in self.durable_types
+
+    @cached_property
+    def half_lives(self) -> dict[tuple[str, str], float | None]:
+        """Per stored (tier, type): the half-life of blocks that age, None for durable ones
+        (worked out once per settings object: context assembly asks for every block)."""
+        return {
+            (tier.value, block_type.value): None
+            if self.durable(tier, block_type)
+            else self.half_life(tier, block_type)
+            for tier in Tier
+            for block_type in BlockType
+        }
+
+    @cached_property
+    def durable_kinds(self) -> tuple[tuple[Tier, BlockType], ...]:
+        """The (tier, type) pairs whose blocks keep full recency: the standing orders' kinds."""
+        return tuple(
+            (tier, block_type)
+            for tier in Tier
+            for block_type in BlockType
+            if self.durable(tier, block_type)
+        )
 
     def score(self, importance: float, recency: float, relevance: float) -> float:
         """The formula of the module docstring (the candidate query computes it in SQL)."""

@@ -221,19 +221,23 @@ def sales_lexicon() -> Lexicon:
     return Lexicon.parse(tomllib.loads(text))
 
 
+# The same concepts come back task after task ("CFO", "pilot"): their forms are cached.
+@lru_cache(maxsize=4096)
+def _concept_forms(
+    concept: Concept,
+) -> tuple[frozenset[Phrase], tuple[tuple[Phrase, frozenset[Phrase]], ...]]:
+    """Every form of the concept's own phrases; each synonym with its forms."""
+    exact = frozenset(form for phrase in concept.exact for form in phrase_variants(phrase))
+    return exact, tuple((term, frozenset(phrase_variants(term))) for term in concept.synonyms)
+
+
 class Synonyms:
     """Which lexicon terms a text matched the task's concepts through, for the explanation."""
 
     def __init__(self, concepts: Sequence[Concept]) -> None:
         # Per concept: every form of the task's own phrases; each synonym with its forms.
         self._concepts = [
-            (
-                concept.said,
-                {form for phrase in concept.exact for form in phrase_variants(phrase)},
-                [(term, set(phrase_variants(term))) for term in concept.synonyms],
-            )
-            for concept in concepts
-            if concept.synonyms
+            (concept.said, *_concept_forms(concept)) for concept in concepts if concept.synonyms
         ]
         # Where a form may start in a text: its first word -> the lengths of the forms that
         # start with it. Only those runs of a text's words can match; building every run

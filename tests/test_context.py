@@ -545,7 +545,7 @@ def test_an_account_named_in_the_task_by_any_alias_is_fully_relevant(
 def test_the_notes_of_a_named_account_rank_among_more_blocks_than_the_limit_reads(
     uow: UoW, world: World
 ) -> None:
-    # More blocks share the task's words than the first read of rows takes (the limit + 10):
+    # More blocks share the task's words than the first read of rows takes (the limit):
     # the notes, found by the account's name alone, are read with those rows all the same.
     for n in range(14):
         _learn(uow, world, world.sdr, f"Renewal call {n} went well", importance=0.3)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -262,8 +261,10 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
         tokens = estimate_tokens(row.content)
         if tokens > left:
             continue
-        # The same words said again have the same set: a Jaccard of 1.
-        word_set = _word_set(row.content)
+        # The same words said again have the same set: a Jaccard of 1. Built per call
+        # from the cached words: sets stay visited by the garbage collector as long as they
+        # live, and a cache of a thousand made it slower than building them.
+        word_set = frozenset(block_words(row.content))
         same_type = kept.setdefault(str(row.type), [])
         if any(_similar(word_set, other, jaccard) for other in same_type):
             continue
@@ -273,12 +274,6 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
         if len(chosen) == limit or left < 1:
             break
     return chosen
-
-
-@lru_cache(maxsize=1024)
-def _word_set(content: str) -> frozenset[str]:
-    """A block's words as dedupe compares them (cached by content)."""
-    return frozenset(block_words(content))
 
 
 def _similar(first: frozenset[str], second: frozenset[str], jaccard: float) -> bool:

@@ -262,8 +262,8 @@ def take_best(rows: Iterable[Any], limit: int, token_budget: int, jaccard: float
         if tokens > left:
             continue
         # The same words said again have the same set: a Jaccard of 1. Built per call
-        # from the cached words: sets stay visited by the garbage collector as long as they
-        # live, and a cache of a thousand made it slower than building them.
+        # from the cached words: a set is visited by the garbage collector for as long as
+        # it lives, and a cache of a thousand sets cost its collections more than it saved.
         word_set = frozenset(block_words(row.content))
         same_type = kept.setdefault(str(row.type), [])
         if any(_similar(word_set, other, jaccard) for other in same_type):

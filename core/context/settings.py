@@ -156,7 +156,7 @@ class ContextSettings(BaseModel):
         )
 
     def score(self, importance: float, recency: float, relevance: float) -> float:
-        """The formula of the module docstring (the candidate query computes it in SQL)."""
+        """The formula of the module docstring, for each block read (search.py _candidate)."""
         priors = 1 + self.importance_weight * importance + self.recency_weight * recency
         return relevance * priors / (1 + self.importance_weight + self.recency_weight)
 

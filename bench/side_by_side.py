@@ -32,6 +32,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import OperationalError
+
 import core
 from core import clock
 from core.context import ContextSettings, assemble_context
@@ -182,10 +184,14 @@ def main(argv: list[str] | None = None) -> None:
     from bench.context_scale import _queries, open_database, open_large_brain
     from bench.generated import NOW
 
-    if args.large_brain:
-        engine = open_large_brain(args.url, args.seed)
-    else:
-        engine, _ = open_database(args.url, args.blocks, args.seed, args.optimized)
+    try:
+        if args.large_brain:
+            engine = open_large_brain(args.url, args.seed)
+        else:
+            engine, _ = open_database(args.url, args.blocks, args.seed, args.optimized)
+    except OperationalError as error:
+        first_line = str(error.orig or error).strip().splitlines()[0]
+        sys.exit(f"side_by_side: cannot open the benchmark database: {first_line}")
     queries = _queries(engine, args.queries, args.seed, "team-0" if args.large_brain else None)
     url = engine.url.render_as_string(hide_password=False)
     engine.dispose()

@@ -28,3 +28,13 @@ def test_an_unknown_revision_is_refused_in_one_line(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as exit_:
         side_by_side.main(["no-such-revision", "--url", "postgresql://127.0.0.1/nothing"])
     assert "'no-such-revision' is not a revision" in str(exit_.value.code)
+
+
+def test_a_database_it_cannot_open_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        side_by_side.main(["HEAD", "--url", "postgresql+psycopg://nobody@127.0.0.1:1/nothing"])
+    message = str(exit_.value.code)
+    assert message.startswith("side_by_side: cannot open the benchmark database:")
+    assert "\n" not in message

@@ -295,17 +295,50 @@ def _open(
     if found == 0:
         print(f"building in {engine.url.render_as_string()} ({expected:,} blocks)", flush=True)
         fill(engine)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            # On PostgreSQL VACUUM too: until it sets the visibility map, the covering
-            # indexes' index-only scans read the table for every row (11x slower at
-            # 100,000 blocks). SQLite has no such map.
-            statement = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
-            connection.execute(text(statement))
+        _settle(engine)
     elif found != expected:
         sys.exit(f"{url} holds {found:,} blocks, not {expected:,}: give an empty database")
+    elif visible_share(engine) not in (None, 1.0):
+        _settle(engine)  # built before the visibility map was seen to
     if optimized:
         optimize_index(engine)
     return engine, url
+
+
+def _settle(engine: Engine) -> None:
+    """The statistics, and on PostgreSQL the visibility map, of a database just built, as
+    autovacuum would leave them.
+
+    Until the visibility map marks a page all-visible, the covering indexes' index-only
+    scans read the table for each of its rows (11x slower at 100,000 blocks) and the
+    planner prefers other plans (a large brain's count: a parallel scan of the table, 30
+    ms). VACUUM marks a page only once the commits of its rows are flushed to the WAL, which
+    a cluster with synchronous_commit=off (scripts/postgres-throwaway) does up to 0.2 s
+    later: a VACUUM right after the build left half the pages of the 100,000-block
+    database unmarked, and all of the large brain's. ANALYZE writes, so its transaction,
+    committed synchronously, flushes the build's commits before VACUUM runs.
+    """
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL synchronous_commit = on"))
+        connection.execute(text("ANALYZE"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM"))
+
+
+def visible_share(engine: Engine) -> float | None:
+    """The share of memory_blocks' pages the visibility map marks all-visible (PostgreSQL's
+    own count, as of the last VACUUM or ANALYZE); None on SQLite, which has no such map."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        pages, visible = connection.execute(
+            text(
+                "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'memory_blocks'::regclass"
+            )
+        ).one()
+    return visible / pages if pages else 1.0
 
 
 # --- the naive baseline ----------------------------------------------------------------
@@ -530,6 +563,9 @@ def main(argv: list[str] | None = None) -> None:
     state = "optimized" if args.optimized else "as written"
     print(f"\ncontext_scale: {total:,} blocks in {where} (full-text index {state})")
     print(f"  readable active blocks per agent: {readable:.0f} on average")
+    visible = visible_share(engine)
+    if visible is not None:
+        print(f"  pages all-visible (index-only scans need it): {visible:.0%}")
     print(f"  queries: {len(fast)} assemble_context, {len(slow)} naive (same agents and tasks)")
     print("                     p50        p95        p99")
     for name, figures in (("assemble_context", ours), ("naive baseline", theirs)):

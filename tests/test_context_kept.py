@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from core import memory
+from core import clock, memory
 from core.coaching import coach_one
 from core.context import ContextSettings, assemble_context
 from core.db import UnitOfWork, make_engine
@@ -44,8 +44,12 @@ def _context(engine: Engine, agent_id: int, task: str = TASK) -> dict[str, objec
 
 
 def _same_as_fresh(engine: Engine, fresh: Engine, agent_id: int) -> list[int]:
-    """The assembly on the engine that keeps, checked against a new connection's."""
-    kept, new = _context(engine, agent_id), _context(fresh, agent_id)
+    """The assembly on the engine that keeps, checked against a new connection's at the same
+    instant: blocks as relevant and important as each other rank by recency, which moves
+    between two calls (an older block of a longer half-life overtakes a newer one of a
+    shorter half-life: one run of the suite under load caught it)."""
+    with clock.frozen_at(clock.now()):
+        kept, new = _context(engine, agent_id), _context(fresh, agent_id)
     assert kept == new
     blocks = kept["blocks"]
     assert isinstance(blocks, list)

@@ -6,9 +6,12 @@ quality run does assert its verdict: the product's score beats every single-fact
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from bench import context_floor, context_scale, retrieval_quality
 
@@ -24,6 +27,29 @@ def test_the_scale_benchmark_measures_both_sides(
         # Measured as autovacuum leaves a database: the test cluster commits asynchronously,
         # and a VACUUM right after the build marked none of its pages.
         assert "pages all-visible (index-only scans need it): 100%" in out
+
+
+def test_the_benchmark_waits_out_a_snapshot_older_than_its_build(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # VACUUM cannot mark pages whose rows are newer than a snapshot still open (autovacuum
+    # analysing another table, another session): the bench vacuums again until it ends.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's visibility map")
+    holder = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+    holder.execute(text("SELECT 1"))  # the snapshot, held until the connection closes
+    context_scale.build(engine, 5000, 7)
+    context_scale.settle(engine, tries=1)
+    assert "of the pages all-visible after 1 VACUUM:" in capsys.readouterr().err
+    assert (context_scale.visible_share(engine) or 0.0) < 1.0
+    release = threading.Timer(0.3, holder.close)
+    release.start()
+    try:
+        context_scale.settle(engine, tries=20)
+    finally:
+        release.join()
+    assert context_scale.visible_share(engine) == 1.0
+    assert capsys.readouterr().err == ""
 
 
 def test_the_large_brain_case_measures_agents_that_read_mostly_company_blocks(

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, or_, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bench.generated import DATA, NOW, Corpus, new_workspace
@@ -231,6 +232,26 @@ def open_large_brain(url: str | None, seed: int, scale: float = 1.0) -> Engine:
     path = DATA / f"context_large_brain_{seed}{suffix}.db"
     engine, _ = _open(url, path, expected, lambda engine: build_large_brain(engine, seed, scale))
     return engine
+
+
+def open_or_exit(
+    program: str,
+    url: str | None,
+    seed: int,
+    *,
+    blocks: int | None,
+    optimized: bool = False,
+    large_brain_scale: float = 1.0,
+) -> Engine:
+    """The database of `blocks` blocks, or the large brain (`blocks` None); a database that
+    cannot be opened ends the program with one line."""
+    try:
+        if blocks is None:
+            return open_large_brain(url, seed, large_brain_scale)
+        return open_database(url, blocks, seed, optimized)[0]
+    except OperationalError as error:
+        first_line = str(error.orig or error).strip().splitlines()[0]
+        sys.exit(f"{program}: cannot open the benchmark database: {first_line}")
 
 
 def _block_count(engine: Engine) -> int:
@@ -545,12 +566,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--large-brain-scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    if args.large_brain:
-        engine = open_large_brain(
-            args.url, args.seed, args.large_brain_scale
-        )  # 20,000 rows: a few FTS5 segments
-    else:
-        engine, _ = open_database(args.url, args.blocks, args.seed, args.optimized)
+    engine = open_or_exit(
+        "context_scale",
+        args.url,
+        args.seed,
+        blocks=None if args.large_brain else args.blocks,
+        optimized=args.optimized,
+        large_brain_scale=args.large_brain_scale,
+    )
     settings = ContextSettings()
     total = _block_count(engine)
     queries = _queries(engine, args.queries, args.seed, "team-0" if args.large_brain else None)

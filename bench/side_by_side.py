@@ -32,8 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.exc import OperationalError
-
 import core
 from core import clock
 from core.context import ContextSettings, assemble_context
@@ -181,17 +179,16 @@ def main(argv: list[str] | None = None) -> None:
     commit = _commit(args.revision)
 
     # Only here: the other side's process runs this file with the revision's core.
-    from bench.context_scale import _queries, open_database, open_large_brain
+    from bench.context_scale import _queries, open_or_exit
     from bench.generated import NOW
 
-    try:
-        if args.large_brain:
-            engine = open_large_brain(args.url, args.seed)
-        else:
-            engine, _ = open_database(args.url, args.blocks, args.seed, args.optimized)
-    except OperationalError as error:
-        first_line = str(error.orig or error).strip().splitlines()[0]
-        sys.exit(f"side_by_side: cannot open the benchmark database: {first_line}")
+    engine = open_or_exit(
+        "side_by_side",
+        args.url,
+        args.seed,
+        blocks=None if args.large_brain else args.blocks,
+        optimized=args.optimized,
+    )
     queries = _queries(engine, args.queries, args.seed, "team-0" if args.large_brain else None)
     url = engine.url.render_as_string(hide_password=False)
     engine.dispose()

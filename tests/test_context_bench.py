@@ -83,6 +83,16 @@ def test_the_floor_benchmark_measures_all_three_on_sqlite(
     assert "same blocks as assemble_context where they did:" in out
 
 
+def test_the_scale_benchmark_says_in_one_line_that_it_cannot_open_a_database(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        context_scale.main(["--url", "postgresql+psycopg://nobody@127.0.0.1:1/none"])
+    message = str(exit_.value.code)
+    assert message.startswith("context_scale: cannot open the benchmark database:")
+    assert "\n" not in message
+
+
 def test_the_floor_benchmark_refuses_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         context_floor.main(["--url", "postgresql://127.0.0.1/nothing"])
